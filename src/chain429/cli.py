@@ -1,0 +1,202 @@
+"""The `429chain` command: serve, init and check."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from chain429 import __version__
+
+DEFAULT_CONFIG = "./config/config.yaml"
+logger = logging.getLogger("chain429")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "serve"
+    if command == "init":
+        return _init(Path(args.path) if args.path else _config_path(args))
+    if command == "check":
+        return _check(_config_path(args))
+    return _serve(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="429chain",
+        description="OpenAI-compatible proxy that waterfalls requests through free-tier chains.",
+    )
+    parser.add_argument("--version", action="version", version=f"429chain {__version__}")
+    _serve_options(parser)
+    parser.set_defaults(path=None)
+    commands = parser.add_subparsers(dest="command")
+    # Sub-commands leave unset options alone (SUPPRESS), so `429chain -c x serve` keeps `-c x`.
+    serve = commands.add_parser(
+        "serve", help="run the proxy (the default command)", argument_default=argparse.SUPPRESS
+    )
+    _serve_options(serve)
+    init = commands.add_parser(
+        "init", help="write a commented example config", argument_default=argparse.SUPPRESS
+    )
+    init.add_argument("path", nargs="?", help=f"where to write it ({DEFAULT_CONFIG})")
+    init.add_argument("-c", "--config", help="same as PATH")
+    check = commands.add_parser(
+        "check",
+        help="validate a config and print every problem",
+        argument_default=argparse.SUPPRESS,
+    )
+    check.add_argument("-c", "--config", help=f"config file to check ({DEFAULT_CONFIG})")
+    return parser
+
+
+def _serve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c", "--config", help=f"config file ({DEFAULT_CONFIG}, or $CHAIN429_CONFIG)"
+    )
+    parser.add_argument("-p", "--port", type=_port, help="port (3429)")
+    parser.add_argument("--host", help="address to bind (127.0.0.1)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-format", choices=["text", "json"])
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535 (0 = any free port): {port}")
+    return port
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    return Path(args.config or os.environ.get("CHAIN429_CONFIG") or DEFAULT_CONFIG)
+
+
+def _init(path: Path) -> int:
+    from chain429.config.example import write_example
+
+    try:
+        key = write_example(path)
+    except FileExistsError:
+        print(f"429chain: {path} already exists; not overwriting it.", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"429chain: cannot write {path}: {err.strerror or err}", file=sys.stderr)
+        return 1
+    print(_next_steps(path, key))
+    return 0
+
+
+def _next_steps(path: Path, key: str, url: str = "http://127.0.0.1:3429/v1") -> str:
+    return (
+        f"Wrote {path} (mode 0600).\n\n"
+        "Next steps:\n"
+        "  1. Export the keys of the providers you use, e.g. export GROQ_API_KEY=gsk_...\n"
+        "     Providers whose key is not set are skipped.\n"
+        f"  2. Check the config:   429chain check -c {path}\n"
+        f"  3. Run the proxy:      429chain -c {path}\n"
+        f"  4. Point any OpenAI SDK at {url} with this proxy key:\n"
+        f"       {key}\n"
+    )
+
+
+def _serving_default(path: Path, key: str, url: str) -> str:
+    return (
+        f"No config was found, so 429chain wrote a commented example to {path} (mode 0600)\n"
+        "and is serving it now. Its chains use the providers whose keys are set: export\n"
+        "e.g. GROQ_API_KEY=gsk_... (see the file) and restart.\n"
+        f"Point any OpenAI SDK at {url} with this proxy key:\n"
+        f"    {key}\n"
+    )
+
+
+def _check(path: Path) -> int:
+    from chain429.config.load import ConfigError, load_config
+
+    try:
+        loaded = load_config(path)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 1
+    for warning in loaded.warnings:
+        print(f"warning: {warning}")
+    config = loaded.config
+    print(
+        f"{path}: OK ({len(config.providers)} providers, {len(config.chains)} chains, "
+        f"{len(loaded.disabled_providers)} disabled)"
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from chain429.config.load import ConfigError, load_config
+
+    path = _config_path(args)
+    written_key = None
+    if not path.exists() and args.config is None and "CHAIN429_CONFIG" not in os.environ:
+        # The zero-setup start (`make run`): write the example config, then serve it.
+        from chain429.config.example import write_example
+
+        try:
+            written_key = write_example(path)
+        except OSError as err:
+            print(
+                f"429chain: no config at {path}, and cannot write one there: {err.strerror or err}",
+                file=sys.stderr,
+            )
+            return 1
+    try:
+        loaded = load_config(path)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 1
+    settings = loaded.config.settings
+    host = args.host if args.host is not None else settings.host
+    port = args.port if args.port is not None else settings.port
+    if not settings.api_keys and not _is_loopback(host):
+        print(
+            f"429chain: refusing to listen on {host} with no settings.api_keys: anyone could "
+            "use your provider keys. Add a proxy key, or bind 127.0.0.1.",
+            file=sys.stderr,
+        )
+        return 1
+    if written_key is not None:
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{'127.0.0.1' if shown in ('0.0.0.0', '[::]') else shown}:{port}/v1"
+        print(_serving_default(path, written_key, url), file=sys.stderr)
+    from chain429.logs import configure_logging
+    from chain429.server import ListenError, serve_forever
+
+    secrets = [p.api_key for p in loaded.config.providers if p.api_key]
+    configure_logging(
+        args.log_level or settings.log_level,
+        args.log_format or settings.log_format,
+        [*secrets, *settings.api_keys],
+    )
+    for warning in loaded.warnings:
+        logger.warning(warning)
+    try:
+        serve_forever(loaded, host, port)
+    except ListenError as err:
+        print(f"429chain: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,298 @@
+"""The config file's shape: pydantic models for settings, providers, chains; cross-checks."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from chain429 import __version__
+from chain429.providers.presets import Preset, canonical_type, get_preset, load_presets
+
+# camelCase aliases let configs written for the TypeScript 429chain load unchanged. Unknown keys
+# are kept (not rejected) so the loader can turn them into warnings instead of fatal errors.
+_MODEL_CONFIG = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+Loc = tuple[str | int, ...]
+Problem = tuple[Loc, str]
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_HOUR_MS = 3_600_000
+_DAY_MS = 86_400_000
+
+TimeoutMs = Annotated[int, Field(ge=1, le=_HOUR_MS)]
+CooldownMs = Annotated[int, Field(ge=1, le=31 * _DAY_MS)]  # a month: Cohere/Mistral quotas
+Count = Annotated[int, Field(ge=1)]
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+def _aliases(name: str, *legacy: str) -> AliasChoices:
+    """Accept the snake name, its camelCase form and any legacy TypeScript spellings."""
+    return AliasChoices(name, to_camel(name), *legacy)
+
+
+class RateLimits(BaseModel):
+    """Manual limits, used when a provider's headers say nothing (or to be stricter)."""
+
+    model_config = _MODEL_CONFIG
+
+    requests_per_minute: Count | None = None
+    requests_per_day: Count | None = None
+    tokens_per_minute: Count | None = None
+    tokens_per_day: Count | None = None
+    concurrent_requests: Count | None = None
+    daily_reset: Literal["utc-midnight", "rolling"] | None = None
+
+
+class ProviderConfig(BaseModel):
+    """One account at one provider: a preset type plus credentials and overrides."""
+
+    model_config = _MODEL_CONFIG
+
+    id: str
+    type: str
+    api_key: str | None = Field(default=None, repr=False)  # never in reprs or logs
+    base_url: str | None = None
+    timeout_ms: TimeoutMs | None = Field(
+        default=None, validation_alias=_aliases("timeout_ms", "timeout")
+    )
+    headers: dict[str, str] = Field(default_factory=dict)
+    rate_limits: RateLimits | None = None
+    name: str | None = None
+    models: list[str] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not _ID_RE.match(value):
+            raise ValueError("must be non-empty and only letters, digits, '_', '.' or '-' (no '/')")
+        return value
+
+    @field_validator("type")
+    @classmethod
+    def _check_type(cls, value: str) -> str:
+        name = canonical_type(value)
+        presets = load_presets()
+        if name not in presets:
+            raise ValueError(f"unknown provider type {value!r}{_suggest(value, presets)}")
+        return name
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        # The value is not echoed: a misplaced API key must not end up in an error message.
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def preset(self) -> Preset:
+        return get_preset(self.type)
+
+    @property
+    def effective_base_url(self) -> str | None:
+        """The configured base URL, else the preset's default."""
+        return self.base_url or self.preset.base_url
+
+
+class EntryConfig(BaseModel):
+    """One step of a chain: which provider to call with which upstream model id."""
+
+    model_config = _MODEL_CONFIG
+
+    provider: NonEmptyStr
+    model: NonEmptyStr
+    rate_limits: RateLimits | None = None
+
+
+class ChainConfig(BaseModel):
+    """A named, ordered list of entries; clients select it by sending its name as `model`."""
+
+    model_config = _MODEL_CONFIG
+
+    name: str
+    entries: list[EntryConfig] = Field(min_length=1)
+    max_wait_ms: int | None = Field(default=None, ge=0, le=_HOUR_MS)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        # A "/" would make a chain name look like a provider/model id.
+        if not value.strip() or "/" in value:
+            raise ValueError("must be non-empty and must not contain '/'")
+        return value
+
+
+_LOG_LEVEL_SPELLINGS = {"warn": "warning", "trace": "debug", "fatal": "error"}
+
+
+class Settings(BaseModel):
+    """Proxy-wide settings; every field has a default so `settings:` may be omitted."""
+
+    model_config = _MODEL_CONFIG
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=3429, ge=0, le=65535)
+    api_keys: list[NonEmptyStr] = Field(default_factory=list)
+    admin_keys: list[NonEmptyStr] | None = None
+    default_chain: str | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    log_content: bool = False
+    cors_origins: list[str] = Field(default_factory=list)
+    connect_timeout_ms: TimeoutMs = 10_000
+    first_byte_timeout_ms: TimeoutMs = 60_000
+    request_timeout_ms: TimeoutMs = 120_000
+    stream_idle_timeout_ms: TimeoutMs = 60_000
+    deadline_ms: TimeoutMs = 300_000
+    cooldown_default_ms: CooldownMs = 60_000
+    cooldown_max_ms: CooldownMs = _DAY_MS
+    breaker_threshold: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        validation_alias=_aliases("breaker_threshold", "midStreamFailureThreshold"),
+    )
+    breaker_cooldown_ms: CooldownMs = Field(
+        default=30_000, validation_alias=_aliases("breaker_cooldown_ms", "midStreamCooldownMs")
+    )
+    unknown_model: Literal["default_chain", "404"] = "default_chain"
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
+    normalize_responses: bool = False
+    database_url: str = Field(
+        default="./data/429chain.db", validation_alias=_aliases("database_url", "dbPath")
+    )
+    user_agent: str = f"429chain/{__version__}"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_spellings(cls, value: Any) -> Any:
+        # TS 429chain used pino levels (warn, trace, fatal); map them onto ours.
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            return _LOG_LEVEL_SPELLINGS.get(lowered, lowered)
+        return value
+
+    @field_validator("unknown_model", mode="before")
+    @classmethod
+    def _unknown_model_as_text(cls, value: Any) -> Any:
+        # YAML reads a bare 404 as an integer.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Config(BaseModel):
+    """The whole config file."""
+
+    model_config = _MODEL_CONFIG
+
+    version: Literal[1] = 1
+    settings: Settings = Field(default_factory=Settings)
+    providers: list[ProviderConfig] = Field(default_factory=list)
+    chains: list[ChainConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_references(self, info: ValidationInfo) -> Config:
+        # The loader passes defer_cross_checks so it can report each problem with its own line.
+        if info.context and info.context.get("defer_cross_checks"):
+            return self
+        problems = self.cross_check()
+        if problems:
+            raise ValueError("; ".join(f"{format_loc(loc)}: {msg}" for loc, msg in problems))
+        return self
+
+    def provider(self, provider_id: str) -> ProviderConfig | None:
+        return next((p for p in self.providers if p.id == provider_id), None)
+
+    def chain(self, name: str) -> ChainConfig | None:
+        return next((c for c in self.chains if c.name == name), None)
+
+    @property
+    def default_chain_name(self) -> str | None:
+        """`settings.default_chain`, else the first chain, else None."""
+        if self.settings.default_chain is not None:
+            return self.settings.default_chain
+        return self.chains[0].name if self.chains else None
+
+    def cross_check(self) -> list[Problem]:
+        """Problems that span several parts of the config, each with the path it concerns."""
+        return [
+            *_duplicates("providers", "id", [p.id for p in self.providers]),
+            *_duplicates("chains", "name", [c.name for c in self.chains]),
+            *self._missing_base_urls(),
+            *self._dangling_entries(),
+            *self._default_chain_problems(),
+            *self._cooldown_problems(),
+        ]
+
+    def _missing_base_urls(self) -> Iterable[Problem]:
+        for i, provider in enumerate(self.providers):
+            if provider.base_url is None and provider.preset.base_url is None:
+                msg = f"required for type {provider.type!r} (it has no default URL)"
+                yield ("providers", i, "base_url"), msg
+
+    def _dangling_entries(self) -> Iterable[Problem]:
+        ids = [p.id for p in self.providers]
+        for c, chain in enumerate(self.chains):
+            for e, entry in enumerate(chain.entries):
+                if entry.provider not in ids:
+                    msg = f"unknown provider {entry.provider!r}{_suggest(entry.provider, ids)}"
+                    yield ("chains", c, "entries", e, "provider"), msg
+
+    def _default_chain_problems(self) -> Iterable[Problem]:
+        name = self.settings.default_chain
+        if name is None or self.chain(name) is not None:
+            return
+        names = [c.name for c in self.chains]
+        hint = _suggest(name, names) if names else "; no chains are defined"
+        yield ("settings", "default_chain"), f"chain {name!r} does not exist{hint}"
+
+    def _cooldown_problems(self) -> Iterable[Problem]:
+        s = self.settings
+        if s.cooldown_default_ms > s.cooldown_max_ms:
+            msg = f"must not exceed cooldown_max_ms ({s.cooldown_max_ms})"
+            yield ("settings", "cooldown_default_ms"), msg
+
+
+def _duplicates(section: str, field: str, values: list[str]) -> Iterable[Problem]:
+    first: dict[str, int] = {}
+    for i, value in enumerate(values):
+        if value in first:
+            yield (
+                (section, i, field),
+                f"duplicate {field} {value!r} (first used at {section}[{first[value]}])",
+            )
+        else:
+            first[value] = i
+
+
+def _suggest(value: str, known: Iterable[str]) -> str:
+    """A short "did you mean" / "known: ..." tail for unknown-name messages."""
+    known = list(known)
+    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; known: {', '.join(known)}" if known else ""
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    """`("chains", 1, "entries", 0, "provider")` -> `chains[1].entries[0].provider`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

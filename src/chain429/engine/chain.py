@@ -1,0 +1,125 @@
+"""Chains and entries as the engine sees them, and which chain a request's `model` selects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from chain429.config.schema import Config, RateLimits
+from chain429.errors import ProxyError
+from chain429.providers.presets import Preset, get_preset
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One provider+model pair, with everything needed to call it."""
+
+    provider: str
+    model: str
+    preset: Preset
+    url: str  # the full chat-completions URL
+    headers: Mapping[str, str]  # auth, preset and config headers, ready to send
+    timeout_s: float
+    limits: RateLimits | None = None
+    disabled: str | None = None  # why the provider cannot be used (e.g. its key is not set)
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.provider}/{self.model}")
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    name: str
+    entries: tuple[Entry, ...]
+    max_wait_s: float | None = None
+
+
+def merge_limits(base: RateLimits | None, override: RateLimits | None) -> RateLimits | None:
+    """Entry-level limits override the provider's, field by field."""
+    if base is None or override is None:
+        return override or base
+    merged = base.model_dump(exclude_none=True) | override.model_dump(exclude_none=True)
+    return RateLimits.model_validate(merged)
+
+
+class Routes:
+    """Every chain and provider of one config, and the rules for picking a chain."""
+
+    def __init__(
+        self,
+        config: Config,
+        disabled: Mapping[str, str] | None = None,
+        user_agent: str = "429chain",
+    ) -> None:
+        self._config = config
+        self._disabled = dict(disabled or {})
+        self._user_agent = user_agent
+        self.chains: dict[str, Chain] = {
+            chain.name: Chain(
+                chain.name,
+                tuple(self._entry(e.provider, e.model, e.rate_limits) for e in chain.entries),
+                chain.max_wait_ms / 1000 if chain.max_wait_ms else None,
+            )
+            for chain in config.chains
+        }
+        self.default_chain = config.default_chain_name
+
+    def _entry(self, provider_id: str, model: str, limits: RateLimits | None = None) -> Entry:
+        provider = self._config.provider(provider_id)
+        assert provider is not None  # the config's cross-checks guarantee it
+        preset = get_preset(provider.type)
+        base_url = (provider.base_url or preset.base_url or "").rstrip("/")
+        headers = {"Content-Type": "application/json", "User-Agent": self._user_agent}
+        headers.update(preset.headers)
+        headers.update(provider.headers)
+        if provider.api_key and preset.auth == "bearer":
+            headers["Authorization"] = f"Bearer {provider.api_key}"
+        timeout_ms = provider.timeout_ms or self._config.settings.request_timeout_ms
+        return Entry(
+            provider=provider_id,
+            model=model,
+            preset=preset,
+            url=f"{base_url}/chat/completions",
+            headers=headers,
+            timeout_s=timeout_ms / 1000,
+            limits=merge_limits(provider.rate_limits, limits),
+            disabled=self._disabled.get(provider_id),
+        )
+
+    def resolve(self, model: str | None, chain_header: str | None = None) -> Chain:
+        """The chain a request asked for, by header, chain name or `<provider>/<model>`."""
+        if chain_header:
+            chain = self.chains.get(chain_header)
+            if chain is None:
+                raise ProxyError(
+                    404,
+                    f"The chain '{chain_header}' named by X-429chain-Chain does not exist.",
+                    code="chain_not_found",
+                    param="X-429chain-Chain",
+                )
+            return chain
+        if model and model in self.chains:
+            return self.chains[model]
+        if model and "/" in model:
+            provider_id, _, upstream_model = model.partition("/")
+            if upstream_model and self._config.provider(provider_id) is not None:
+                return Chain(model, (self._entry(provider_id, upstream_model),))
+        if self._config.settings.unknown_model == "default_chain" and self.default_chain:
+            return self.chains[self.default_chain]
+        raise ProxyError(
+            404,
+            f"The model '{model}' is neither a chain nor a '<provider>/<model>' pair. "
+            f"Chains: {', '.join(self.chains) or 'none'}.",
+            code="model_not_found",
+            param="model",
+        )
+
+    def model_ids(self) -> list[str]:
+        """Chain names first, then every `<provider>/<model>` the chains use."""
+        ids = list(self.chains)
+        for chain in self.chains.values():
+            for entry in chain.entries:
+                if entry.key not in ids:
+                    ids.append(entry.key)
+        return ids

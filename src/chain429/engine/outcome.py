@@ -1,0 +1,400 @@
+"""The outcome table: what an upstream reply or failure means, and what the walk does about it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from chain429.quota.headers import Window, parse_rate_limit_headers
+from chain429.quota.hints import (
+    DailyReset,
+    body_retry_delay,
+    body_text,
+    clean_message,
+    decode_error_body,
+    error_message,
+    is_daily_exhaustion,
+    next_daily_reset,
+)
+
+
+class OutcomeKind(StrEnum):
+    SUCCESS = "success"
+    RATE_LIMITED = "rate_limited"
+    QUOTA_EXHAUSTED = "quota_exhausted"  # daily cap / credits / 402 / insufficient_quota
+    AUTH_FAILED = "auth_failed"
+    MODEL_NOT_FOUND = "model_not_found"
+    CONTEXT_LENGTH = "context_length"
+    CLIENT_ERROR = "client_error"
+    UPSTREAM_ERROR = "upstream_error"  # 408/409/5xx/other
+    TIMEOUT = "timeout"
+    CONNECTION_ERROR = "connection_error"
+    MALFORMED = "malformed"
+
+
+class Action(StrEnum):
+    SUCCEED = "succeed"
+    COOLDOWN = "cooldown"  # this entry, length = hint or default; next entry
+    LONG_COOLDOWN = "long_cooldown"  # this entry until the daily reset / cooldown_max; next entry
+    COOLDOWN_PROVIDER = "cooldown_provider"  # every entry of the provider, long; next entry
+    COUNT_FAILURE = "count_failure"  # next entry; the breaker counts consecutive failures
+    NEXT = "next"  # next entry, no cooldown (another model may have a bigger window)
+    RETURN = "return"  # the client's fault: return this error to the client at once
+
+
+POLICY: Mapping[OutcomeKind, Action] = MappingProxyType(
+    {
+        OutcomeKind.SUCCESS: Action.SUCCEED,
+        OutcomeKind.RATE_LIMITED: Action.COOLDOWN,
+        OutcomeKind.QUOTA_EXHAUSTED: Action.LONG_COOLDOWN,
+        # A bad key fails for every model of the provider; don't spend the chain finding out.
+        OutcomeKind.AUTH_FAILED: Action.COOLDOWN_PROVIDER,
+        # Gone models stay gone; the tracker gives this kind its own long default.
+        OutcomeKind.MODEL_NOT_FOUND: Action.COOLDOWN,
+        OutcomeKind.CONTEXT_LENGTH: Action.NEXT,
+        OutcomeKind.CLIENT_ERROR: Action.RETURN,
+        OutcomeKind.UPSTREAM_ERROR: Action.COUNT_FAILURE,
+        OutcomeKind.TIMEOUT: Action.COUNT_FAILURE,
+        OutcomeKind.CONNECTION_ERROR: Action.COUNT_FAILURE,
+        OutcomeKind.MALFORMED: Action.COUNT_FAILURE,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One attempt's verdict; `message` is short and safe for clients and logs."""
+
+    kind: OutcomeKind
+    status: int | None
+    message: str
+    retry_at: float | None = None  # when this entry may be tried again (epoch s)
+    daily: bool = False
+    error_body: Any = None  # decoded upstream body, forwarded to the client on RETURN
+
+    @property
+    def action(self) -> Action:
+        return POLICY[self.kind]
+
+
+# A stated wait this long on a daily 429 is the real reset; shorter ones (Gemini's 32 s
+# retryDelay on a per-day quota) belong to some other counter.
+_LONG_HINT = 600.0
+_DETAIL_LIMIT = 160
+_LONG_PERIODS = frozenset({"day", "month"})
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "maximum context length",
+    "context length",
+    "context window",  # Cloudflare "exceeded this model context window limit"
+    "reduce the length",
+    "too many tokens",
+    "request too large",  # Groq 413: one request is bigger than the whole TPM bucket
+    "tokens_limit_reached",  # GitHub Models 8k input cap
+    "request body too large",
+    "max_tokens_exceeded",
+    "token_limit_exceeded",
+    "prompt is too long",
+)
+_BAD_KEY_MARKERS = (
+    "api key not valid",  # Gemini answers a bad key with 400
+    "api_key_invalid",
+    "invalid api key",
+    "invalid_api_key",
+    "incorrect api key",
+)
+_MODEL_GONE = re.compile(r"model_not_found|not a valid model|\bmodel\b[^.\n]*\bdoes not exist")
+_MODEL_GONE_AVAILABILITY = frozenset({"free_variant_ended", "model_deprecated", "no_endpoints"})
+# OpenRouter in-band errors that carry a type instead of a numeric code.
+_ERROR_TYPE_STATUS = {
+    "rate_limit_exceeded": 429,
+    "payment_required": 402,
+    "context_length_exceeded": 400,
+    "provider_unavailable": 502,
+    "provider_overloaded": 503,
+    "timeout": 504,
+}
+_TIMEOUT_NAMES = frozenset({"ServerTimeoutError", "TimeoutException"})  # aiohttp, httpx
+_CONNECTION_NAMES = frozenset(
+    {"ClientConnectionError", "ClientPayloadError", "ServerDisconnectedError", "TransportError"}
+)
+_MALFORMED_NAMES = frozenset({"ContentTypeError", "DecodingError"})
+
+
+def classify_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float,
+    daily_reset: DailyReset = "utc-midnight",
+    dialect: str = "generic",
+) -> Outcome:
+    """Classify an upstream HTTP reply; `dialect` names how its rate-limit headers read."""
+    if 200 <= status < 300:
+        return Outcome(OutcomeKind.SUCCESS, status, f"{status} ok")
+    return _classify(status, headers, decode_error_body(body), now, daily_reset, dialect)
+
+
+def classify_stream_error(
+    event: Mapping[str, Any], *, now: float, daily_reset: DailyReset = "utc-midnight"
+) -> Outcome:
+    """Classify an in-band `{"error": …}` event (OpenRouter, HTTP 200) as if it were its status."""
+    error = event.get("error")
+    if not isinstance(error, dict):
+        detail = clean_message(str(error or ""), _DETAIL_LIMIT)
+        return Outcome(OutcomeKind.UPSTREAM_ERROR, None, _join("stream error", detail))
+    status = _in_band_status(error)
+    if status is None or 200 <= status < 300:
+        detail = clean_message(error_message(error), _DETAIL_LIMIT)
+        return Outcome(OutcomeKind.UPSTREAM_ERROR, status, _join("stream error", detail))
+    return _classify(status, {}, {"error": error}, now, daily_reset, "generic")
+
+
+def classify_exception(exc: BaseException) -> Outcome:
+    """Classify a failure to get a reply at all. Callers re-raise CancelledError themselves."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    # TimeoutError is an OSError, so it must be checked first. aiohttp is matched by class name
+    # so this module stays free of the HTTP client.
+    if isinstance(exc, TimeoutError) or names & _TIMEOUT_NAMES:
+        kind, label = OutcomeKind.TIMEOUT, "timeout"
+    elif isinstance(exc, OSError) or names & _CONNECTION_NAMES:
+        kind, label = OutcomeKind.CONNECTION_ERROR, "connection error"
+    elif isinstance(exc, ValueError) or names & _MALFORMED_NAMES:
+        kind, label = OutcomeKind.MALFORMED, "malformed response"
+    else:
+        kind, label = OutcomeKind.UPSTREAM_ERROR, "upstream error"
+    detail = clean_message(str(exc), _DETAIL_LIMIT)
+    described = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return Outcome(kind, None, f"{label} ({described})")
+
+
+def rejects_stream_options(status: int, body: bytes | str) -> bool:
+    """Whether a 400/422 complains about `stream_options` (Mistral, Cohere, some NIM models)."""
+    if status not in (400, 422):
+        return False
+    raw = body.encode("utf-8", "replace") if isinstance(body, str) else body
+    return b"stream_options" in raw or b"include_usage" in raw
+
+
+def _classify(
+    status: int,
+    headers: Mapping[str, str],
+    decoded: Any,
+    now: float,
+    daily_reset: DailyReset,
+    dialect: str,
+) -> Outcome:
+    text = body_text(decoded).lower()
+    detail = clean_message(error_message(decoded), _DETAIL_LIMIT)
+    windows, retry_hint = _header_hints(dialect, headers, decoded, now)
+
+    # Rate-limit, credit and auth come first: a 429 message names the model and could pass for
+    # a dead-model error. Everything keys on the status, never on numbers in the prose.
+    if status == 429:
+        return _too_many(headers, decoded, text, detail, windows, retry_hint, now, daily_reset)
+    if status == 402:
+        if "in_flight_budget" in text and retry_hint is not None:
+            # OpenRouter: too much spend in flight right now, not an empty balance.
+            return _outcome(OutcomeKind.RATE_LIMITED, 402, "rate limited", now, retry_hint)
+        return _outcome(OutcomeKind.QUOTA_EXHAUSTED, 402, "quota exhausted", now)
+    if status in (401, 403):
+        if "error code: 1010" in text:
+            # Cloudflare's bot block on the client's User-Agent, not a bad key.
+            return _outcome(OutcomeKind.UPSTREAM_ERROR, status, "blocked by Cloudflare", now)
+        if _any(text, _CONTEXT_MARKERS):  # Together: 403 when input + max_tokens > context
+            return _context(status, detail, decoded, now)
+        if "moderation" in text or "flagged" in text:
+            # OpenRouter's moderation judged the client's own content: tell the client.
+            return _outcome(
+                OutcomeKind.CLIENT_ERROR,
+                status,
+                "rejected by moderation",
+                now,
+                None,
+                detail,
+                error_body=decoded,
+            )
+        phrase = "invalid API key" if status == 401 else "access denied"
+        return _outcome(OutcomeKind.AUTH_FAILED, status, phrase, now)
+    if status in (404, 410) or _availability_code(decoded) in _MODEL_GONE_AVAILABILITY:
+        return _outcome(OutcomeKind.MODEL_NOT_FOUND, status, "model not found", now, None, detail)
+    if status == 413 or (status in (400, 422) and _any(text, _CONTEXT_MARKERS)):
+        return _context(status, detail, decoded, now)
+    if status in (400, 422):
+        if _any(text, _BAD_KEY_MARKERS):
+            return _outcome(OutcomeKind.AUTH_FAILED, status, "invalid API key", now)
+        if "degraded function cannot be invoked" in text:
+            # NVIDIA: the deployment is sick; another entry can serve the same request.
+            return _outcome(OutcomeKind.UPSTREAM_ERROR, status, "upstream error", now, None, detail)
+        if _MODEL_GONE.search(text):
+            return _outcome(
+                OutcomeKind.MODEL_NOT_FOUND, status, "model not found", now, None, detail
+            )
+        return _outcome(
+            OutcomeKind.CLIENT_ERROR, status, "bad request", now, None, detail, error_body=decoded
+        )
+    return _outcome(OutcomeKind.UPSTREAM_ERROR, status, "upstream error", now, retry_hint, detail)
+
+
+def _too_many(
+    headers: Mapping[str, str],
+    decoded: Any,
+    text: str,
+    detail: str,
+    windows: tuple[Window, ...],
+    retry_hint: float | None,
+    now: float,
+    daily_reset: DailyReset,
+) -> Outcome:
+    if "insufficient_quota" in text:
+        # OpenAI billing: waiting never clears it. (Gemini's daily 429 reuses the same prose,
+        # so this keys on the code, not the message.)
+        return _outcome(OutcomeKind.QUOTA_EXHAUSTED, 429, "quota exhausted (billing)", now)
+    if "request too large" in text:  # Groq OTPM: one request exceeds the bucket; waiting won't help
+        return _context(429, detail, decoded, now)
+    if "queue_exceeded" in text:  # Cerebras: provider capacity, not our quota
+        return _outcome(OutcomeKind.RATE_LIMITED, 429, "provider over capacity", now, retry_hint)
+    delay = body_retry_delay(decoded)
+    daily = is_daily_exhaustion(429, headers, decoded) or any(
+        w.exhausted and w.period in _LONG_PERIODS for w in windows
+    )
+    if daily:
+        at = _daily_retry_at(windows, retry_hint, delay, now, daily_reset)
+        return _outcome(
+            OutcomeKind.QUOTA_EXHAUSTED, 429, "daily quota exhausted", now, at, daily=True
+        )
+    if retry_hint is None:
+        resets = [w.reset_at for w in windows if w.exhausted and w.reset_at is not None]
+        retry_hint = max(resets) if resets else None
+    if retry_hint is None and delay is not None:
+        retry_hint = now + delay
+    return _outcome(OutcomeKind.RATE_LIMITED, 429, "rate limited", now, retry_hint)
+
+
+def _daily_retry_at(
+    windows: tuple[Window, ...],
+    retry_hint: float | None,
+    delay: float | None,
+    now: float,
+    daily_reset: DailyReset,
+) -> float:
+    resets = [
+        w.reset_at
+        for w in windows
+        if w.exhausted and w.period in _LONG_PERIODS and w.reset_at is not None
+    ]
+    if resets:  # the provider named the daily counter and its reset
+        return max(resets)
+    stated = (retry_hint - now if retry_hint is not None else None, delay)
+    for wait in stated:
+        # A rolling (token-bucket) daily quota refills continuously, so its stated wait is true
+        # at any length; a calendar one only trusts a wait long enough to be the reset itself.
+        if wait is not None and (daily_reset == "rolling" or wait > _LONG_HINT):
+            return now + wait
+    return next_daily_reset(now, daily_reset)
+
+
+def _header_hints(
+    dialect: str, headers: Mapping[str, str], decoded: Any, now: float
+) -> tuple[tuple[Window, ...], float | None]:
+    snapshot = parse_rate_limit_headers(dialect, headers, now)
+    windows = snapshot.windows if snapshot else ()
+    retry_hint = snapshot.retry_at if snapshot else None
+    embedded = None if windows else _embedded_headers(decoded)
+    if embedded:
+        # OpenRouter repeats its X-RateLimit-* headers in error.metadata.headers, the only
+        # place they survive in an in-band stream error.
+        extra = parse_rate_limit_headers("generic", embedded, now)
+        if extra is not None:
+            windows = extra.windows
+            retry_hint = retry_hint if retry_hint is not None else extra.retry_at
+    return windows, retry_hint
+
+
+def _embedded_headers(decoded: Any) -> dict[str, str] | None:
+    error = decoded.get("error") if isinstance(decoded, dict) else None
+    metadata = error.get("metadata") if isinstance(error, dict) else None
+    headers = metadata.get("headers") if isinstance(metadata, dict) else None
+    if not isinstance(headers, dict):
+        return None
+    return {str(k): str(v) for k, v in headers.items()}
+
+
+def _availability_code(decoded: Any) -> str | None:
+    if not isinstance(decoded, dict):
+        return None
+    error = decoded.get("error")
+    for holder in (error, decoded):
+        availability = holder.get("availability") if isinstance(holder, dict) else None
+        if isinstance(availability, dict) and isinstance(availability.get("code"), str):
+            return str(availability["code"])
+    return None
+
+
+def _in_band_status(error: Mapping[str, Any]) -> int | None:
+    code = error.get("code")
+    for number in (code, error.get("http_status")):
+        if isinstance(number, str) and number.isdigit():
+            number = int(number)
+        if isinstance(number, int) and not isinstance(number, bool):
+            return number if 100 <= number <= 599 else None
+    metadata = error.get("metadata")
+    error_type = metadata.get("error_type") if isinstance(metadata, dict) else None
+    for candidate in (error_type, error.get("error_type"), error.get("type"), code):
+        if isinstance(candidate, str) and candidate in _ERROR_TYPE_STATUS:
+            return _ERROR_TYPE_STATUS[candidate]
+    return None
+
+
+def _context(status: int, detail: str, decoded: Any, now: float) -> Outcome:
+    return _outcome(
+        OutcomeKind.CONTEXT_LENGTH,
+        status,
+        "request too large for this model",
+        now,
+        None,
+        detail,
+        error_body=decoded,
+    )
+
+
+def _outcome(
+    kind: OutcomeKind,
+    status: int,
+    phrase: str,
+    now: float,
+    retry_at: float | None = None,
+    detail: str = "",
+    *,
+    daily: bool = False,
+    error_body: Any = None,
+) -> Outcome:
+    message = f"{status} {phrase}"
+    if retry_at is not None:
+        message += f" ({'resets' if daily else 'retry'} in {_span(retry_at - now)})"
+    return Outcome(kind, status, _join(message, detail), retry_at, daily, error_body)
+
+
+def _join(message: str, detail: str) -> str:
+    return f"{message}: {detail}" if detail else message
+
+
+def _span(seconds: float) -> str:
+    """42s, 9m38s, 5h12m, 2d3h: short enough for a log line."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60}s" if s % 60 else f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60}m" if s % 3600 // 60 else f"{s // 3600}h"
+    return f"{s // 86400}d{s % 86400 // 3600}h" if s % 86400 // 3600 else f"{s // 86400}d"
+
+
+def _any(text: str, markers: tuple[str, ...]) -> bool:
+    return any(marker in text for marker in markers)

@@ -1,0 +1,240 @@
+"""Streams: hold back until the first valid event, then relay chunks as they arrive."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any
+
+import orjson
+
+from chain429.engine.outcome import Outcome, OutcomeKind, classify_exception, classify_stream_error
+from chain429.engine.upstream import UpstreamResponse
+from chain429.errors import error_body
+from chain429.providers.sse import SSEEvent, SSEParser
+from chain429.quota.headers import RateLimitSnapshot
+from chain429.quota.tracker import QuotaTracker, Ticket
+
+DONE = b"data: [DONE]\n\n"
+
+
+async def open_stream(
+    response: UpstreamResponse,
+    ticket: Ticket,
+    tracker: QuotaTracker,
+    snapshot: RateLimitSnapshot | None,
+    *,
+    include_usage: bool,
+    normalize: bool,
+    idle_s: float,
+    clock: Callable[[], float],
+) -> StreamRelay | Outcome:
+    """Read until the first valid data event. A failure before it is an outcome, not a reply."""
+    parser = SSEParser()
+    chunks = aiter(response.chunks())
+    try:
+        while True:
+            try:
+                events = parser.feed(await anext(chunks))
+            except StopAsyncIteration:
+                events = parser.close()
+                verdict = _first_event(events, clock)
+                if verdict is None:
+                    verdict = Outcome(OutcomeKind.MALFORMED, 200, "stream closed before any chunk")
+                if isinstance(verdict, Outcome):
+                    break
+            else:
+                verdict = _first_event(events, clock)
+                if verdict is None:
+                    continue
+                if isinstance(verdict, Outcome):
+                    break
+            relay = StreamRelay(response, chunks, parser, ticket, tracker, snapshot, clock)
+            relay.configure(include_usage=include_usage, normalize=normalize, idle_s=idle_s)
+            relay.pending = events[verdict:]
+            return relay
+    except BaseException:
+        response.close()
+        raise
+    response.close()
+    tracker.release(ticket, verdict, snapshot)
+    return verdict
+
+
+def _first_event(events: list[SSEEvent], clock: Callable[[], float]) -> int | Outcome | None:
+    """The index of the first valid data event, the outcome that rules the stream out, or None."""
+    for index, event in enumerate(events):
+        if event.data is None:
+            continue  # comments and keepalives prove nothing
+        if event.is_done:
+            return Outcome(OutcomeKind.MALFORMED, 200, "stream ended before any chunk")
+        try:
+            data = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            return Outcome(OutcomeKind.MALFORMED, 200, "stream sent a malformed event")
+        if isinstance(data, dict) and data.get("error"):
+            return classify_stream_error(data, now=clock())
+        if isinstance(data, dict) and isinstance(data.get("choices"), list):
+            return index
+        return Outcome(OutcomeKind.MALFORMED, 200, "stream sent an event that is not a chunk")
+    return None
+
+
+class StreamRelay:
+    """A committed stream: yields what the client gets, and settles the ticket at the end."""
+
+    def __init__(
+        self,
+        response: UpstreamResponse,
+        chunks: AsyncIterator[bytes],
+        parser: SSEParser,
+        ticket: Ticket,
+        tracker: QuotaTracker,
+        snapshot: RateLimitSnapshot | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self._response = response
+        self._chunks = chunks
+        self._parser = parser
+        self._ticket = ticket
+        self._tracker = tracker
+        self._snapshot = snapshot
+        self._clock = clock
+        self.pending: list[SSEEvent] = []
+        self.include_usage = False
+        self.normalize = False
+        self.idle_s = 60.0
+        self.usage: dict[str, Any] | None = None
+        self.outcome: Outcome | None = None  # how the stream ended, once it has
+        self._finish_seen = False
+
+    def configure(self, *, include_usage: bool, normalize: bool, idle_s: float) -> None:
+        self.include_usage = include_usage
+        self.normalize = normalize
+        self.idle_s = idle_s
+
+    async def events(self) -> AsyncGenerator[bytes, None]:
+        """What the client receives, chunk by chunk; close it with `aclosing`."""
+        try:
+            out = self._render_all(self.pending)
+            if out:
+                yield out
+            while self.outcome is None:
+                try:
+                    async with asyncio.timeout(self.idle_s):
+                        chunk = await anext(self._chunks)
+                except StopAsyncIteration:
+                    yield self._render_all(self._parser.close()) + self._ended()
+                    return
+                except TimeoutError:
+                    yield self._fail(
+                        Outcome(OutcomeKind.TIMEOUT, 200, f"stream stalled for {self.idle_s:g}s")
+                    )
+                    return
+                except Exception as exc:  # the upstream broke mid-stream
+                    yield self._fail(classify_exception(exc))
+                    return
+                out = self._render_all(self._parser.feed(chunk))
+                if out:
+                    yield out
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the upstream connection; a stream cut short by the client costs nothing."""
+        self._response.close()
+        if self.outcome is None:
+            self._tracker.cancel(self._ticket)
+
+    def _render_all(self, events: list[SSEEvent]) -> bytes:
+        parts = []
+        for event in events:
+            if self.outcome is not None:
+                break
+            parts.append(self._render(event))
+        return b"".join(parts)
+
+    def _render(self, event: SSEEvent) -> bytes:
+        data = event.data
+        if data is None:
+            return b"".join(b":" + c.encode() + b"\n" for c in event.comments) + b"\n"
+        if data == "[DONE]":
+            self._succeed()
+            return DONE
+        parsed: Any = None
+        if '"error"' in data:
+            parsed = _loads(data)
+            if isinstance(parsed, dict) and parsed.get("error"):
+                return self._fail(classify_stream_error(parsed, now=self._clock()))
+        if _needs_parsing(data, self.normalize):
+            parsed = parsed if parsed is not None else _loads(data)
+            if isinstance(parsed, dict):
+                data = self._inspect(parsed, data)
+                if not data:
+                    return b""
+        if '"finish_reason":"' in data or '"finish_reason": "' in data:
+            self._finish_seen = True
+        return b"data: " + data.encode() + b"\n\n"
+
+    def _inspect(self, chunk: dict[str, Any], data: str) -> str:
+        """Take usage from the chunk, drop a usage-only chunk nobody asked for, normalize."""
+        usage = chunk.get("usage")
+        groq = chunk.get("x_groq")
+        if not isinstance(usage, dict) and isinstance(groq, dict):
+            usage = groq.get("usage")
+        if isinstance(usage, dict):
+            self.usage = usage  # the last one wins: Gemini repeats usage on every chunk
+            if not self.include_usage and chunk.get("choices") == []:
+                return ""
+        if self.normalize and _normalize_delta(chunk):
+            return orjson.dumps(chunk).decode()
+        return data
+
+    def _ended(self) -> bytes:
+        if self.outcome is not None:
+            return b""
+        if self._finish_seen:  # some upstreams omit [DONE] after a proper finish
+            self._succeed()
+            return DONE
+        return self._fail(Outcome(OutcomeKind.MALFORMED, 200, "stream ended without [DONE]"))
+
+    def _succeed(self) -> None:
+        self.outcome = Outcome(OutcomeKind.SUCCESS, 200, "served")
+        total = self.usage.get("total_tokens") if self.usage else None
+        tokens = total if isinstance(total, int) else None
+        self._tracker.release(self._ticket, self.outcome, self._snapshot, tokens)
+
+    def _fail(self, outcome: Outcome) -> bytes:
+        """Tell the client plainly, and count it against the entry."""
+        self.outcome = outcome
+        self._tracker.release(self._ticket, outcome, self._snapshot)
+        message = f"The upstream stream failed after it started: {outcome.message}"
+        body = error_body(message, type="upstream_error", code=outcome.kind.value)
+        return b"data: " + orjson.dumps(body) + b"\n\n"
+
+
+def _loads(data: str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _needs_parsing(data: str, normalize: bool) -> bool:
+    if normalize and "reasoning_content" in data:
+        return True
+    if '"x_groq"' in data:
+        return True
+    return '"usage"' in data and '"usage":null' not in data and '"usage": null' not in data
+
+
+def _normalize_delta(chunk: dict[str, Any]) -> bool:
+    changed = False
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if isinstance(delta, dict) and not delta.get("content"):
+            reasoning = delta.get("reasoning_content")
+            if isinstance(reasoning, str) and reasoning:
+                delta["content"] = reasoning
+                changed = True
+    return changed

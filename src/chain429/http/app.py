@@ -1,0 +1,87 @@
+"""The composition root: `create_app` builds every collaborator and wires the routes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from chain429 import __version__
+from chain429.config.load import LoadedConfig
+from chain429.engine.chain import Routes
+from chain429.engine.upstream import Upstream
+from chain429.engine.walk import Timeouts, Walker
+from chain429.http import openai_api
+from chain429.http.auth import KeyCheck
+from chain429.http.cors import add_cors_headers, cors
+from chain429.http.errors import openai_errors
+from chain429.http.state import STATE, AppState
+from chain429.providers.upstream import AiohttpUpstream
+from chain429.quota.tracker import MemoryTracker, Policy, QuotaTracker
+
+
+def create_app(
+    loaded: LoadedConfig,
+    *,
+    tracker: QuotaTracker | None = None,
+    upstream: Upstream | None = None,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    config = loaded.config
+    settings = config.settings
+    user_agent = settings.user_agent or f"429chain/{__version__}"
+    routes = Routes(config, loaded.disabled_providers, user_agent)
+    tracker = tracker or MemoryTracker(
+        Policy(
+            cooldown_default_s=settings.cooldown_default_ms / 1000,
+            cooldown_max_s=settings.cooldown_max_ms / 1000,
+            breaker_threshold=settings.breaker_threshold,
+            breaker_cooldown_s=settings.breaker_cooldown_ms / 1000,
+        ),
+        clock,
+    )
+    own_upstream = upstream is None
+    client = AiohttpUpstream(connect_timeout_s=settings.connect_timeout_ms / 1000)
+    walker = Walker(
+        tracker,
+        upstream or client,
+        Timeouts(
+            first_byte_s=settings.first_byte_timeout_ms / 1000,
+            idle_s=settings.stream_idle_timeout_ms / 1000,
+            deadline_s=settings.deadline_ms / 1000,
+        ),
+        normalize=settings.normalize_responses,
+        clock=clock,
+    )
+    state = AppState(
+        config, routes, walker, tracker, KeyCheck(settings.api_keys), loaded.disabled_providers
+    )
+    middlewares: list[Middleware] = [openai_errors]
+    if settings.cors_origins:
+        middlewares.insert(0, cors(settings.cors_origins))
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
+    app[STATE] = state
+    if settings.cors_origins:
+        app.on_response_prepare.append(add_cors_headers)
+
+    async def upstream_lifetime(_: web.Application) -> AsyncIterator[None]:
+        if own_upstream:
+            await client.start()
+        yield
+        if own_upstream:
+            await client.close()
+
+    app.cleanup_ctx.append(upstream_lifetime)
+    app.router.add_post("/v1/chat/completions", openai_api.chat_completions)
+    app.router.add_get("/v1/models", openai_api.list_models)
+    app.router.add_get("/v1/models/{model_id:.+}", openai_api.get_model)
+    app.router.add_get("/health", openai_api.health)
+    app.router.add_route("OPTIONS", "/{tail:.*}", _preflight_without_cors)
+    return app
+
+
+async def _preflight_without_cors(request: web.Request) -> web.Response:
+    """No origin is allowed unless configured: answer, but grant nothing."""
+    return web.Response(status=204)

@@ -1,0 +1,72 @@
+"""The one pooled aiohttp client every upstream call goes through."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+
+import aiohttp
+
+from chain429.engine.chain import Entry
+
+
+class AiohttpResponse:
+    """An aiohttp response seen through the engine's `UpstreamResponse` protocol."""
+
+    __slots__ = ("_response", "headers", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def read(self) -> bytes:
+        return await self._response.read()
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self._response.content.iter_any()
+
+    def close(self) -> None:
+        # After a full read the connection is back in the pool and this is a no-op;
+        # a stream cut short is closed, so a half-read connection is never reused.
+        self._response.close()
+
+
+class AiohttpUpstream:
+    """Keeps one keep-alive connection pool for the life of the app."""
+
+    def __init__(self, *, connect_timeout_s: float = 10.0, pool_size: int = 0) -> None:
+        self._connect_timeout_s = connect_timeout_s
+        self._pool_size = pool_size
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=self._pool_size, ttl_dns_cache=300, keepalive_timeout=60
+        )
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=self._connect_timeout_s, sock_connect=self._connect_timeout_s
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            auto_decompress=True,
+            skip_auto_headers=("User-Agent",),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def open(self, entry: Entry, body: bytes) -> AiohttpResponse:
+        if self._session is None:
+            raise RuntimeError("the upstream client is not started")
+        response = await self._session.post(entry.url, data=body, headers=entry.headers)
+        return AiohttpResponse(response)
+
+    async def get(self, url: str, headers: Mapping[str, str]) -> tuple[int, bytes]:
+        """A plain GET, for admin calls such as listing a provider's models."""
+        if self._session is None:
+            raise RuntimeError("the upstream client is not started")
+        async with self._session.get(url, headers=headers) as response:
+            return response.status, await response.read()

@@ -1,0 +1,99 @@
+"""Run the app: uvloop when available, a deep listen backlog, a graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+
+from aiohttp import web
+
+from chain429 import __version__
+from chain429.config.load import LoadedConfig
+from chain429.http.app import create_app
+
+logger = logging.getLogger("chain429")
+
+# 1,024 clients connecting at once overflow the default backlog of 128 (SYN drops, 1-3 s stalls).
+BACKLOG = 2048
+SHUTDOWN_GRACE_S = 30.0
+
+
+class ListenError(Exception):
+    """The address cannot be bound; `str()` says why, for a human."""
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every POSIX platform
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def listen_sockets(host: str, port: int) -> list[socket.socket]:
+    """Bind every address `host` resolves to, before serving, so a busy port is a clean error."""
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except OSError as err:
+        raise ListenError(f"cannot resolve {host!r}: {err.strerror or err}") from None
+    sockets: list[socket.socket] = []
+    seen: set[tuple[object, ...]] = set()
+    try:
+        for family, kind, proto, _, address in infos:
+            if address in seen:
+                continue
+            seen.add(address)
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # as asyncio does: "::" must not also claim IPv4
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as err:
+                shown = f"[{address[0]}]" if family == socket.AF_INET6 else address[0]
+                reason = err.strerror or str(err)
+                if err.errno == errno.EADDRINUSE:
+                    reason += " (is another 429chain running? choose another port with -p)"
+                raise ListenError(f"cannot listen on {shown}:{port}: {reason}") from None
+            sock.setblocking(False)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def serve_forever(loaded: LoadedConfig, host: str, port: int) -> None:
+    """Serve until SIGINT/SIGTERM; raises ListenError (nothing served) if the port is taken."""
+    sockets = listen_sockets(host, port)
+    app = create_app(loaded)
+    bound = sockets[0].getsockname()[1]  # the real port, also when asked for port 0
+    shown = f"[{host}]" if ":" in host else host
+
+    def announce(_: str) -> None:  # run_app calls this once every socket is listening
+        config = loaded.config
+        logger.info(
+            "429chain %s listening on http://%s:%d/v1 (config %s: %d providers, %d chains)",
+            __version__,
+            shown,
+            bound,
+            loaded.path,
+            len(config.providers),
+            len(config.chains),
+        )
+
+    web.run_app(
+        app,
+        sock=sockets,
+        backlog=BACKLOG,
+        access_log=None,
+        handler_cancellation=True,
+        print=announce,
+        shutdown_timeout=SHUTDOWN_GRACE_S,
+        loop=_new_loop(),
+    )

@@ -1,0 +1,118 @@
+"""The e2e rig: mock providers and the proxy, both real HTTP servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from aiohttp import web
+
+from chain429.config.load import load_config
+from chain429.http.app import create_app
+from chain429.http.state import STATE, AppState
+from chain429.testing.mock_provider import MockProvider
+
+PROXY_KEY = "sk-proxy-test-key-0001"
+
+
+@dataclass
+class Proxy:
+    url: str
+    app: web.Application
+    config_path: Path
+    clients: list[openai.AsyncOpenAI] = field(default_factory=list)
+
+    @property
+    def state(self) -> AppState:
+        return self.app[STATE]
+
+    def client(self, **kw: Any) -> openai.AsyncOpenAI:
+        """An SDK client, closed with the proxy."""
+        client = openai.AsyncOpenAI(
+            base_url=f"{self.url}/v1", api_key=PROXY_KEY, max_retries=0, **kw
+        )
+        self.clients.append(client)
+        return client
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {PROXY_KEY}"}
+
+
+def make_config(
+    providers: dict[str, MockProvider | str],
+    chains: dict[str, list[str]],
+    settings: dict[str, Any] | None = None,
+    provider_extra: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A config dict: providers by id -> mock (or URL), chains as lists of 'provider/model'."""
+    extra = provider_extra or {}
+    return {
+        "version": 1,
+        "settings": {"api_keys": [PROXY_KEY], **(settings or {})},
+        "providers": [
+            {
+                "id": pid,
+                "type": "openai-compatible",
+                "api_key": f"sk-upstream-{pid}-secret",
+                "base_url": mock if isinstance(mock, str) else mock.url,
+                **extra.get(pid, {}),
+            }
+            for pid, mock in providers.items()
+        ],
+        "chains": [
+            {
+                "name": name,
+                "entries": [
+                    {"provider": e.partition("/")[0], "model": e.partition("/")[2]} for e in entries
+                ],
+            }
+            for name, entries in chains.items()
+        ],
+    }
+
+
+@pytest.fixture
+async def mocks() -> AsyncIterator[Callable[..., Awaitable[MockProvider]]]:
+    started: list[MockProvider] = []
+
+    async def make(**kw: Any) -> MockProvider:
+        mock = MockProvider(**kw)
+        await mock.start()
+        started.append(mock)
+        return mock
+
+    yield make
+    for mock in started:
+        await mock.close()
+
+
+@pytest.fixture
+async def proxy(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Proxy]]]:
+    runners: list[web.AppRunner] = []
+    proxies: list[Proxy] = []
+
+    async def start(config: dict[str, Any], **app_kw: Any) -> Proxy:
+        path = tmp_path / f"config-{len(runners)}.yaml"
+        path.write_text(json.dumps(config))  # JSON is YAML
+        app = create_app(load_config(path, env={}), **app_kw)
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        port = runner.addresses[0][1]
+        proxies.append(Proxy(f"http://127.0.0.1:{port}", app, path))
+        return proxies[-1]
+
+    yield start
+    for started in proxies:
+        for client in started.clients:
+            await client.close()
+    for runner in runners:
+        await runner.cleanup()
