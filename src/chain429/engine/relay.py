@@ -11,7 +11,7 @@ import orjson
 from chain429.engine.outcome import Outcome, OutcomeKind, classify_exception, classify_stream_error
 from chain429.engine.upstream import UpstreamResponse
 from chain429.errors import error_body
-from chain429.providers.sse import SSEEvent, SSEParser
+from chain429.providers.sse import SSEEvent, SSEParser, encode_event
 from chain429.quota.headers import RateLimitSnapshot
 from chain429.quota.tracker import QuotaTracker, Ticket
 
@@ -174,6 +174,8 @@ class StreamRelay:
                     return b""
         if '"finish_reason":"' in data or '"finish_reason": "' in data:
             self._finish_seen = True
+        if "\n" in data:  # multi-line data must stay one event
+            return encode_event(data)
         return b"data: " + data.encode() + b"\n\n"
 
     def _inspect(self, chunk: dict[str, Any], data: str) -> str:

@@ -60,7 +60,7 @@ def create_app(
     )
     middlewares: list[Middleware] = [openai_errors]
     if settings.cors_origins:
-        middlewares.insert(0, cors(settings.cors_origins))
+        middlewares.append(cors(settings.cors_origins))
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[STATE] = state
     if settings.cors_origins:
@@ -74,11 +74,16 @@ def create_app(
             await client.close()
 
     app.cleanup_ctx.append(upstream_lifetime)
-    app.router.add_post("/v1/chat/completions", openai_api.chat_completions)
-    app.router.add_get("/v1/models", openai_api.list_models)
-    app.router.add_get("/v1/models/{model_id:.+}", openai_api.get_model)
-    app.router.add_get("/health", openai_api.health)
-    app.router.add_route("OPTIONS", "/{tail:.*}", _preflight_without_cors)
+    routes = [
+        ("POST", "/v1/chat/completions", openai_api.chat_completions),
+        ("GET", "/v1/models", openai_api.list_models),
+        ("GET", "/v1/models/{model_id:.+}", openai_api.get_model),
+        ("GET", "/health", openai_api.health),
+    ]
+    for method, path, handler in routes:
+        resource = app.router.add_resource(path)
+        resource.add_route(method, handler)
+        resource.add_route("OPTIONS", _preflight_without_cors)
     return app
 
 

@@ -8,6 +8,7 @@ from aiohttp.typedefs import Middleware
 from chain429.http.errors import Handler
 
 ALLOWED_HEADERS = "Authorization, Content-Type, x-api-key, X-429chain-Chain, X-429chain-Max-Wait"
+CORS_ORIGIN = web.RequestKey("cors_origin", str)
 EXPOSED_HEADERS = (
     "X-429chain-Chain, X-429chain-Provider, X-429chain-Model, X-429chain-Attempts, "
     "X-429chain-Skipped, Retry-After"
@@ -34,7 +35,7 @@ def cors(origins: list[str]) -> Middleware:
                 },
             )
         if granted:
-            request["cors_origin"] = origin
+            request[CORS_ORIGIN] = origin
         return await handler(request)
 
     return middleware
@@ -42,7 +43,7 @@ def cors(origins: list[str]) -> Middleware:
 
 async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
     """Runs just before headers go out, so streamed responses carry them too."""
-    origin = request.get("cors_origin")
+    origin = request.get(CORS_ORIGIN)
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS

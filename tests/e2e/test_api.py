@@ -1,0 +1,239 @@
+"""The HTTP surface: auth, routing by model, models, health, CORS and OpenAI-shaped errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+
+from tests.e2e.conftest import PROXY_KEY, make_config
+
+pytestmark = pytest.mark.asyncio
+
+MESSAGES: Any = [{"role": "user", "content": "hi"}]
+
+
+async def setup(mocks: Any, proxy: Any, **settings: Any) -> tuple[Any, Any, Any]:
+    a, b = await mocks(), await mocks()
+    config = make_config(
+        {"a": a, "b": b}, {"default": ["a/m1", "b/m2"], "fast": ["b/m3"]}, settings
+    )
+    return a, b, await proxy(config)
+
+
+async def request(
+    p: Any, method: str, path: str, *, headers: dict[str, str] | None = None, **kw: Any
+) -> tuple[int, dict[str, str], Any]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{p.url}{path}", headers=headers, **kw) as response,
+    ):
+        try:
+            body = await response.json(content_type=None)
+        except ValueError:
+            body = await response.text()
+        return response.status, dict(response.headers), body
+
+
+def assert_openai_error(body: Any) -> None:
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"message", "type", "code", "param"}
+    assert body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}, {"x-api-key": "no"}],
+)
+async def test_auth_is_required(mocks, proxy, headers) -> None:
+    _, _, p = await setup(mocks, proxy)
+    status, _, body = await request(
+        p, "POST", "/v1/chat/completions", headers=headers, json={"messages": MESSAGES}
+    )
+    assert status == 401
+    assert_openai_error(body)
+    assert body["error"]["type"] == "authentication_error"
+    status, _, _ = await request(p, "GET", "/v1/models", headers=headers)
+    assert status == 401
+
+
+async def test_x_api_key_is_accepted(mocks, proxy) -> None:
+    _, _, p = await setup(mocks, proxy)
+    status, _, _ = await request(
+        p,
+        "POST",
+        "/v1/chat/completions",
+        headers={"x-api-key": PROXY_KEY},
+        json={"model": "default", "messages": MESSAGES},
+    )
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "param"),
+    [
+        (b"{not json", 400, None),
+        (b"[1, 2]", 400, None),
+        (b'{"model": "default"}', 400, "messages"),
+        (b'{"model": "default", "messages": []}', 400, "messages"),
+        (b'{"model": 5, "messages": [{"role": "user", "content": "x"}]}', 400, "model"),
+        (
+            b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": "lots"}',
+            400,
+            "max_tokens",
+        ),
+        (b"", 400, None),
+    ],
+)
+async def test_bad_input_gets_a_4xx_openai_error(mocks, proxy, data, status, param) -> None:
+    a, _, p = await setup(mocks, proxy)
+    got, _, body = await request(p, "POST", "/v1/chat/completions", headers=p.auth, data=data)
+    assert got == status
+    assert_openai_error(body)
+    assert body["error"]["param"] == param
+    assert a.calls == 0
+
+
+async def test_oversize_body_gets_413(mocks, proxy) -> None:
+    _, _, p = await setup(mocks, proxy, max_body_bytes=2000)
+    big = {"model": "default", "messages": [{"role": "user", "content": "x" * 5000}]}
+    status, _, body = await request(p, "POST", "/v1/chat/completions", headers=p.auth, json=big)
+    assert status == 413
+    assert_openai_error(body)
+
+
+async def test_unknown_routes_and_methods_are_openai_shaped(mocks, proxy) -> None:
+    _, _, p = await setup(mocks, proxy)
+    status, _, body = await request(p, "GET", "/v1/nope", headers=p.auth)
+    assert status == 404
+    assert_openai_error(body)
+    status, _, body = await request(p, "GET", "/v1/chat/completions", headers=p.auth)
+    assert status == 405
+    assert_openai_error(body)
+
+
+async def test_model_selects_chain_or_pair(mocks, proxy) -> None:
+    a, b, p = await setup(mocks, proxy)
+    client = p.client()
+    raw = await client.chat.completions.with_raw_response.create(model="fast", messages=MESSAGES)
+    assert raw.headers["x-429chain-chain"] == "fast"
+    assert b.requests[-1].json["model"] == "m3"
+    raw = await client.chat.completions.with_raw_response.create(
+        model="a/some/nested:free", messages=MESSAGES
+    )
+    assert raw.headers["x-429chain-provider"] == "a"
+    assert a.requests[-1].json["model"] == "some/nested:free"
+    raw = await client.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)
+    assert raw.headers["x-429chain-chain"] == "default"
+    raw = await client.chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=MESSAGES, extra_headers={"X-429chain-Chain": "fast"}
+    )
+    assert raw.headers["x-429chain-chain"] == "fast"
+
+
+async def test_unknown_chain_header_is_404(mocks, proxy) -> None:
+    _, _, p = await setup(mocks, proxy)
+    with pytest.raises(openai.NotFoundError) as caught:
+        await p.client().chat.completions.create(
+            model="default", messages=MESSAGES, extra_headers={"X-429chain-Chain": "nope"}
+        )
+    assert caught.value.code == "chain_not_found"
+
+
+async def test_unknown_model_policy_404(mocks, proxy) -> None:
+    _, _, p = await setup(mocks, proxy, unknown_model="404")
+    with pytest.raises(openai.NotFoundError) as caught:
+        await p.client().chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert caught.value.code == "model_not_found"
+    assert "default" in caught.value.message
+
+
+async def test_models_lists_chains_and_pairs(mocks, proxy) -> None:
+    _, _, p = await setup(mocks, proxy)
+    client = p.client()
+    ids = [m.id async for m in client.models.list()]
+    assert ids == ["default", "fast", "a/m1", "b/m2", "b/m3"]
+    model = await client.models.retrieve("b/m2")
+    assert model.id == "b/m2"
+    assert model.owned_by == "b"
+    with pytest.raises(openai.NotFoundError):
+        await client.models.retrieve("nope")
+
+
+async def test_health_needs_no_auth(mocks, proxy) -> None:
+    _, _, p = await setup(mocks, proxy)
+    await p.client().chat.completions.create(model="default", messages=MESSAGES)
+    status, _, body = await request(p, "GET", "/health")
+    assert status == 200
+    assert body["status"] == "ok"
+    assert body["version"]
+    assert body["uptime_s"] >= 0
+    assert body["chains"] == 2
+    assert body["providers"] == 2
+    assert body["requests"]["served"] == 1
+
+
+async def test_preflight_without_configured_origins_grants_nothing(mocks, proxy) -> None:
+    _, _, p = await setup(mocks, proxy)
+    status, headers, _ = await request(
+        p,
+        "OPTIONS",
+        "/v1/chat/completions",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert status == 204
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+async def test_cors_for_configured_origins(mocks, proxy) -> None:
+    _, _, p = await setup(mocks, proxy, cors_origins=["https://app.example"])
+    status, headers, _ = await request(
+        p,
+        "OPTIONS",
+        "/v1/chat/completions",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert "Authorization" in headers["Access-Control-Allow-Headers"]
+    status, headers, _ = await request(
+        p,
+        "POST",
+        "/v1/chat/completions",
+        headers={**p.auth, "Origin": "https://app.example"},
+        json={"model": "default", "messages": MESSAGES},
+    )
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert "X-429chain-Provider" in headers["Access-Control-Expose-Headers"]
+    _, headers, _ = await request(
+        p,
+        "POST",
+        "/v1/chat/completions",
+        headers={**p.auth, "Origin": "https://evil.example"},
+        json={"model": "default", "messages": MESSAGES},
+    )
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+async def test_upstream_keys_never_reach_the_client(mocks, proxy) -> None:
+    a, b, p = await setup(mocks, proxy)
+    from chain429.testing import Reply, error_body
+
+    a.script(Reply(401, error_body(401, "Incorrect API key provided: sk-upstream-a-secret")))
+    b.script(Reply(500, "internal"))
+    status, _, body = await request(
+        p,
+        "POST",
+        "/v1/chat/completions",
+        headers=p.auth,
+        json={"model": "default", "messages": MESSAGES},
+    )
+    assert status == 503
+    assert "sk-upstream-a-secret" not in str(body)
