@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -75,7 +76,7 @@ async def test_chunks_are_relayed_as_they_arrive(mocks, proxy) -> None:
     async for part in stream:
         if part.choices and part.choices[0].delta.content:
             arrivals.append(time.monotonic())
-    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     assert len(gaps) == 3
     assert all(0.12 < gap < 0.4 for gap in gaps), gaps
 
@@ -123,7 +124,6 @@ async def test_failures_before_the_first_event_fall_over_unseen(mocks, proxy, fa
     assert response.headers["X-429chain-Provider"] == "b"
     assert response.headers["X-429chain-Attempts"] == "2"
     assert b"error" not in body
-    text, _ = "", None
     events = SSEParser().feed(body)
     assert [e.data for e in events][-1] == "[DONE]"
     assert "from" in body.decode()
@@ -155,10 +155,14 @@ async def test_mid_stream_reset_ends_with_an_error_event(mocks, proxy) -> None:
     stream = await p.client().chat.completions.create(
         model="default", messages=MESSAGES, stream=True
     )
-    seen = []
-    with pytest.raises(openai.APIError) as caught:
+    seen: list[Any] = []
+
+    async def consume() -> None:
         async for part in stream:
             seen.append(part)
+
+    with pytest.raises(openai.APIError) as caught:
+        await consume()
     assert "failed after it started" in str(caught.value)
     assert seen  # the client got the first chunks before the error
     entry = p.state.routes.chains["default"].entries[0]
@@ -169,7 +173,7 @@ async def test_mid_stream_stall_past_idle_timeout_ends_with_an_error_event(mocks
     a, _b, p = await two_entry_proxy(mocks, proxy, stream_idle_timeout_ms=300)
     a.script(Stream([chunk(role="assistant", content="hi"), Pause(3), chunk(content="late")]))
     started = time.monotonic()
-    response, body = await raw_stream(p)
+    _, body = await raw_stream(p)
     assert time.monotonic() - started < 2
     assert b"stream stalled" in body
     assert b"[DONE]" not in body

@@ -74,13 +74,13 @@ def create_app(
             await client.close()
 
     app.cleanup_ctx.append(upstream_lifetime)
-    routes = [
+    handlers = [
         ("POST", "/v1/chat/completions", openai_api.chat_completions),
         ("GET", "/v1/models", openai_api.list_models),
         ("GET", "/v1/models/{model_id:.+}", openai_api.get_model),
         ("GET", "/health", openai_api.health),
     ]
-    for method, path, handler in routes:
+    for method, path, handler in handlers:
         resource = app.router.add_resource(path)
         resource.add_route(method, handler)
         resource.add_route("OPTIONS", _preflight_without_cors)

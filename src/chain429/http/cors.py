@@ -34,7 +34,7 @@ def cors(origins: list[str]) -> Middleware:
                     "Vary": "Origin",
                 },
             )
-        if granted:
+        if granted and origin is not None:
             request[CORS_ORIGIN] = origin
         return await handler(request)
 
