@@ -98,6 +98,9 @@ async def proxy(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Proxy]]
     proxies: list[Proxy] = []
 
     async def start(config: dict[str, Any], **app_kw: Any) -> Proxy:
+        config.setdefault("settings", {}).setdefault(
+            "database_url", str(tmp_path / f"state-{len(runners)}.db")
+        )
         path = tmp_path / f"config-{len(runners)}.yaml"
         path.write_text(json.dumps(config))  # JSON is YAML
         app = create_app(load_config(path, env={}), **app_kw)

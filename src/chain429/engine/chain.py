@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from chain429.config.schema import Config, RateLimits
 from chain429.errors import ProxyError
@@ -41,6 +41,14 @@ def merge_limits(base: RateLimits | None, override: RateLimits | None) -> RateLi
         return override or base
     merged = base.model_dump(exclude_none=True) | override.model_dump(exclude_none=True)
     return RateLimits.model_validate(merged)
+
+
+def preset_limits(preset: Preset, model: str) -> RateLimits | None:
+    """The documented free-tier limits of the preset, as defaults under the config's own."""
+    documented = asdict(preset.limits_for(model))
+    if not any(value is not None for value in documented.values()):
+        return None
+    return RateLimits.model_validate(documented)
 
 
 class Routes:
@@ -83,7 +91,9 @@ class Routes:
             url=f"{base_url}/chat/completions",
             headers=headers,
             timeout_s=timeout_ms / 1000,
-            limits=merge_limits(provider.rate_limits, limits),
+            limits=merge_limits(
+                preset_limits(preset, model), merge_limits(provider.rate_limits, limits)
+            ),
             disabled=self._disabled.get(provider_id),
         )
 

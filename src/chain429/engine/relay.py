@@ -13,7 +13,8 @@ from chain429.engine.upstream import UpstreamResponse
 from chain429.errors import error_body
 from chain429.providers.sse import SSEEvent, SSEParser, encode_event
 from chain429.quota.headers import RateLimitSnapshot
-from chain429.quota.tracker import QuotaTracker, Ticket
+from chain429.quota.state import Ticket
+from chain429.quota.tracker import QuotaTracker
 
 DONE = b"data: [DONE]\n\n"
 

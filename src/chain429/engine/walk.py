@@ -24,9 +24,11 @@ from chain429.engine.outcome import (
 from chain429.engine.relay import StreamRelay, open_stream
 from chain429.engine.request import ChatRequest, upstream_body
 from chain429.engine.upstream import Upstream, UpstreamResponse
+from chain429.engine.waiting import WaitRoom
 from chain429.errors import ProxyError
 from chain429.quota.headers import parse_rate_limit_headers
-from chain429.quota.tracker import QUOTA_KINDS, QuotaTracker, Ticket, Verdict
+from chain429.quota.state import Ticket, Verdict
+from chain429.quota.tracker import QUOTA_KINDS, QuotaTracker
 
 Clock = Callable[[], float]
 
@@ -110,8 +112,25 @@ class Walker:
         self.clock = clock
         # Entries whose upstream refused `stream_options` once: never send it again.
         self.no_stream_options: set[str] = set()
+        self.waiting = WaitRoom(clock)
+        tracker.subscribe(self.waiting.capacity_changed)
 
-    async def serve(self, chain: Chain, request: ChatRequest) -> Served:
+    async def serve(
+        self, chain: Chain, request: ChatRequest, max_wait_s: float | None = None
+    ) -> Served:
+        """Walk the chain; if it is out of quota and waiting is allowed, wait for capacity."""
+        try:
+            return await self._walk(chain, request)
+        except WalkFailed as failed:
+            wait = max_wait_s if max_wait_s is not None else chain.max_wait_s
+            if not wait or failed.status != 429:
+                raise
+            wait = min(wait, self.timeouts.deadline_s)
+            return await self.waiting.wait(
+                chain.name, failed, wait, lambda: self._walk(chain, request)
+            )
+
+    async def _walk(self, chain: Chain, request: ChatRequest) -> Served:
         walk = _Walk(chain, request, time.monotonic() + self.timeouts.deadline_s)
         for index, entry in enumerate(chain.entries):
             if time.monotonic() >= walk.deadline:

@@ -14,6 +14,7 @@ from chain429.engine.walk import Served, WalkFailed
 from chain429.errors import ProxyError
 from chain429.http.errors import error_response
 from chain429.http.state import STATE, AppState
+from chain429.quota.hints import parse_duration
 
 logger = logging.getLogger("chain429.requests")
 
@@ -39,8 +40,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     chat = parse_chat_request(raw)
     chain = state.routes.resolve(chat.model, request.headers.get("X-429chain-Chain"))
     state.counters["requests"] += 1
+    max_wait = _max_wait(request.headers.get("X-429chain-Max-Wait"))
     try:
-        served = await state.walker.serve(chain, chat)
+        served = await state.walker.serve(chain, chat, max_wait)
     except WalkFailed as failed:
         state.counters["failed"] += 1
         _log(chain.name, None, failed.status, started, len(failed.attempts), failed.message)
@@ -57,6 +59,20 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         _log(chain.name, served, 200, started, len(served.attempts))
         return web.Response(body=served.body, content_type="application/json", headers=headers)
     return await _relay(request, served, headers, chain.name, started)
+
+
+def _max_wait(value: str | None) -> float | None:
+    if value is None:
+        return None
+    seconds = parse_duration(value.strip())
+    if seconds is None or seconds < 0:
+        raise ProxyError(
+            400,
+            f"X-429chain-Max-Wait must be a duration such as '20s' or '1500ms', not {value!r}.",
+            code="invalid_header",
+            param="X-429chain-Max-Wait",
+        )
+    return seconds
 
 
 async def _relay(

@@ -7,7 +7,8 @@ import pytest
 from chain429.engine.chain import Entry
 from chain429.engine.outcome import Outcome, OutcomeKind
 from chain429.providers.presets import get_preset
-from chain429.quota.tracker import MemoryTracker, Policy, Ticket, Verdict
+from chain429.quota.state import Ticket, Verdict
+from chain429.quota.tracker import MemoryTracker, Policy
 
 
 class Clock:
@@ -56,7 +57,7 @@ def test_rate_limit_cools_until_the_hint_then_recovers(
     tracker.release(take(tracker, e), out(OutcomeKind.RATE_LIMITED, clock.now + 42, 429))
     verdict = tracker.acquire(e, 10)
     assert isinstance(verdict, Verdict)
-    assert verdict.kind == "rate_limited" and verdict.out_of_quota
+    assert verdict.kind == "rate_limited"
     assert verdict.free_at == clock.now + 42
     clock.now += 42.5
     assert isinstance(tracker.acquire(e, 10), Ticket)

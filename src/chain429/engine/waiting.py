@@ -1,0 +1,88 @@
+"""Waiting for capacity: a request may wait, first in first out, for an entry known to free up."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chain429.engine.walk import Served, WalkFailed
+
+
+class WaitRoom:
+    """One FIFO queue per chain; the head re-walks when an entry frees or capacity is released.
+
+    The head holds the chain's lock while it waits, so later waiters stay queued behind it
+    (asyncio.Lock wakes waiters in arrival order). A waiter whose client leaves is cancelled
+    where it stands, and so never opens an upstream call.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._changed: asyncio.Event | None = None
+        self.waiting = 0
+
+    def capacity_changed(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+
+    async def wait(
+        self,
+        chain: str,
+        failed: WalkFailed,
+        max_wait_s: float,
+        walk: Callable[[], Awaitable[Served]],
+    ) -> Served:
+        deadline = time.monotonic() + max_wait_s
+        if _earliest(failed) is None:
+            raise failed  # nothing is known to free up: answer now, never wait forever
+        lock = self._locks.setdefault(chain, asyncio.Lock())
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(max_wait_s):
+                await lock.acquire()
+        except TimeoutError:
+            raise failed from None
+        finally:
+            self.waiting -= 1
+        try:
+            return await self._head(failed, deadline, walk)
+        finally:
+            lock.release()
+
+    async def _head(
+        self, failed: WalkFailed, deadline: float, walk: Callable[[], Awaitable[Served]]
+    ) -> Served:
+        from chain429.engine.walk import WalkFailed
+
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        while True:
+            free_at = _earliest(failed)
+            if free_at is None:
+                raise failed
+            delay = max(0.0, free_at - self._clock())
+            if time.monotonic() + delay > deadline:
+                raise failed
+            self._changed.clear()
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), delay)
+                except TimeoutError:
+                    pass
+            try:
+                return await walk()
+            except WalkFailed as again:
+                if again.status != 429:
+                    raise
+                failed = again
+
+
+def _earliest(failed: WalkFailed) -> float | None:
+    if failed.status != 429:
+        return None
+    times = [a.free_at for a in failed.attempts if a.free_at is not None]
+    return min(times) if times else None

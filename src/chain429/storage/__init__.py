@@ -1,0 +1,1 @@
+"""Storage: the SQLite database and what is kept in it."""
