@@ -532,15 +532,30 @@ def _echo_key(status: int) -> Any:
     """A careless upstream that quotes the key it was sent back in its error message."""
 
     async def handler(request: web.Request) -> web.Response:
-        sent = request.headers.get("Authorization", "")
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
         body = error_body(status, f"Incorrect API key provided: {sent}. Key {sent} is no good.")
         return web.json_response(body, status=status)
 
     return handler
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        UPSTREAM_KEY,
+        pytest.param(
+            "Xk9Qw3Zr7Lm2Np5Tv8Yb4Hc6Jd1Fg0Sa",  # a Mistral-style key: no recognisable prefix
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known bug: an upstream message quoting a prefix-less key is only "
+                "pattern-scrubbed, and RedactSecrets does not scrub the log record's fields",
+            ),
+        ),
+    ],
+    ids=["sk-prefixed", "no-prefix"],
+)
 async def test_upstream_keys_never_reach_the_logs(
-    tmp_path: Path, spawn: Spawner, mock: Any
+    tmp_path: Path, spawn: Spawner, mock: Any, key: str
 ) -> None:
     bad_key = await mock(default=_echo_key(401))
     broken = await mock(default=_echo_key(500))
@@ -549,6 +564,7 @@ async def test_upstream_keys_never_reach_the_logs(
         tmp_path / "secret.yaml",
         {"bad": bad_key.url, "broken": broken.url, "limited": limited.url},
         {"default": ["bad/m", "broken/m", "limited/m"], "quota": ["limited/m2"]},
+        api_key=key,
     )
     proxy = spawn("-c", str(path), "--log-level", "debug")
     await proxy.healthy()
@@ -564,6 +580,6 @@ async def test_upstream_keys_never_reach_the_logs(
     assert limited.calls >= 1
     assert proxy.stop() in CLEAN_EXIT
     logs = proxy.out + proxy.err
-    assert "exhausted" in logs or "Tried" in logs  # the failures were logged ...
-    assert UPSTREAM_KEY not in logs  # ... without the key
-    assert "abcdef123456" not in logs
+    assert "Tried 3: bad/m (401 invalid API key)" in logs  # the failures were logged ...
+    assert key not in logs  # ... without the key
+    assert key[-12:] not in logs

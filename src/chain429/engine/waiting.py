@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -69,10 +70,8 @@ class WaitRoom:
                 raise failed
             self._changed.clear()
             if delay > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), delay)
-                except TimeoutError:
-                    pass
             try:
                 return await walk()
             except WalkFailed as again:

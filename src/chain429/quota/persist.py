@@ -1,4 +1,4 @@
-"""Keeps the tracker's state across restarts: reload at start, batched writes off the request path."""
+"""Keeps tracker state across restarts: reload at start, batched writes off the request path."""
 
 from __future__ import annotations
 
