@@ -25,7 +25,15 @@ class Proxy:
     url: str
     app: web.Application
     config_path: Path
+    runner: web.AppRunner
     clients: list[openai.AsyncOpenAI] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        """Shut down as on SIGTERM: close clients, then let the app flush its state."""
+        for client in self.clients:
+            await client.close()
+        self.clients.clear()
+        await self.runner.cleanup()
 
     @property
     def state(self) -> AppState:
@@ -110,7 +118,7 @@ async def proxy(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Proxy]]
         await site.start()
         runners.append(runner)
         port = runner.addresses[0][1]
-        proxies.append(Proxy(f"http://127.0.0.1:{port}", app, path))
+        proxies.append(Proxy(f"http://127.0.0.1:{port}", app, path, runner))
         return proxies[-1]
 
     yield start
