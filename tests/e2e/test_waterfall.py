@@ -352,3 +352,15 @@ async def test_client_disconnect_cancels_the_upstream_call(mocks, proxy) -> None
     assert b.calls == 0
     entry = p.state.routes.chains["default"].entries[0]
     assert p.state.tracker.state(entry).in_flight == 0
+
+
+async def test_first_byte_timeout_bounds_the_wait_for_headers(mocks, proxy) -> None:
+    a, b, p = await two_entry_proxy(mocks, proxy, first_byte_timeout_ms=300)
+    a.script(Hang())
+    started = time.monotonic()
+    raw = await p.client().chat.completions.with_raw_response.create(
+        model="default", messages=MESSAGES
+    )
+    assert raw.headers["x-429chain-provider"] == "b"
+    assert time.monotonic() - started < 1.5
+    assert a.calls == 1

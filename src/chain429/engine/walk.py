@@ -182,11 +182,15 @@ class Walker:
         request = walk.request
         send_options = entry.key not in self.no_stream_options
         body = upstream_body(request, entry, send_stream_options=send_options)
-        limit = min(entry.timeout_s, walk.deadline - time.monotonic())
-        if request.stream:  # a stream must show its first event within the first-byte timeout
-            limit = min(limit, self.timeouts.first_byte_s)
-        async with asyncio.timeout(limit):
+        loop = asyncio.get_running_loop()
+        # The whole attempt has `timeout_s` (and the walk's deadline); the response headers, and
+        # for a stream its first event, must come within the first-byte timeout.
+        limit = loop.time() + min(entry.timeout_s, walk.deadline - time.monotonic())
+        first_byte = min(limit, loop.time() + self.timeouts.first_byte_s)
+        async with asyncio.timeout_at(first_byte) as timeout:
             response = await self.upstream.open(entry, body)
+            if not request.stream:
+                timeout.reschedule(limit)
             if not 200 <= response.status < 300:
                 raw = await _read_closing(response)
                 if request.stream and send_options and rejects_stream_options(response.status, raw):
