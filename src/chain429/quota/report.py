@@ -25,7 +25,7 @@ MANUAL_NAMES = (
 
 
 def describe_entry(tracker: MemoryTracker, entry: Entry, now: float) -> dict[str, Any]:
-    verdict = tracker.blocked(entry)
+    verdict = tracker.blocked(entry, 1)  # one token, so an empty token bucket shows
     state = tracker.entry_state(entry.key)
     quota = tracker.quota_state(quota_key(entry))
     learned = quota.learned if quota else {}
