@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from chain429.engine.normalize import copy_reasoning, total_tokens
 from chain429.engine.outcome import Outcome, OutcomeKind, classify_exception, classify_stream_error
 from chain429.engine.upstream import UpstreamResponse
 from chain429.errors import error_body
@@ -189,7 +190,7 @@ class StreamRelay:
             self.usage = usage  # the last one wins: Gemini repeats usage on every chunk
             if not self.include_usage and chunk.get("choices") == []:
                 return ""
-        if self.normalize and _normalize_delta(chunk):
+        if self.normalize and copy_reasoning(chunk, "delta"):
             return orjson.dumps(chunk).decode()
         return data
 
@@ -203,8 +204,7 @@ class StreamRelay:
 
     def _succeed(self) -> None:
         self.outcome = Outcome(OutcomeKind.SUCCESS, 200, "served")
-        total = self.usage.get("total_tokens") if self.usage else None
-        tokens = total if isinstance(total, int) else None
+        tokens = total_tokens(self.usage)
         self._tracker.release(self._ticket, self.outcome, self._snapshot, tokens)
 
     def _fail(self, outcome: Outcome) -> bytes:
@@ -229,15 +229,3 @@ def _needs_parsing(data: str, normalize: bool) -> bool:
     if '"x_groq"' in data:
         return True
     return '"usage"' in data and '"usage":null' not in data and '"usage": null' not in data
-
-
-def _normalize_delta(chunk: dict[str, Any]) -> bool:
-    changed = False
-    for choice in chunk.get("choices") or ():
-        delta = choice.get("delta") if isinstance(choice, dict) else None
-        if isinstance(delta, dict) and not delta.get("content"):
-            reasoning = delta.get("reasoning_content")
-            if isinstance(reasoning, str) and reasoning:
-                delta["content"] = reasoning
-                changed = True
-    return changed

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from chain429.engine.chain import Chain, Entry
+from chain429.engine.normalize import copy_reasoning, total_tokens
 from chain429.engine.outcome import (
     Action,
     Outcome,
@@ -220,8 +221,8 @@ class Walker:
             self.tracker.release(ticket, outcome, snapshot)
             return outcome
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
-        self.tracker.release(ticket, _SUCCESS, snapshot, _total_tokens(usage))
-        if self.normalize and _normalize_message(data):
+        self.tracker.release(ticket, _SUCCESS, snapshot, total_tokens(usage))
+        if self.normalize and copy_reasoning(data, "message"):
             raw = orjson.dumps(data)
         return Served(entry, walk.attempts, body=raw, usage=usage)
 
@@ -290,24 +291,6 @@ async def _read_closing(response: UpstreamResponse) -> bytes:
         return await response.read()
     finally:
         response.close()
-
-
-def _total_tokens(usage: dict[str, Any] | None) -> int | None:
-    total = usage.get("total_tokens") if usage else None
-    return total if isinstance(total, int) else None
-
-
-def _normalize_message(data: dict[str, Any]) -> bool:
-    """Copy reasoning into an empty content, for clients that only read `content`."""
-    changed = False
-    for choice in data.get("choices") or ():
-        message = choice.get("message") if isinstance(choice, dict) else None
-        if isinstance(message, dict) and not message.get("content"):
-            reasoning = message.get("reasoning_content")
-            if isinstance(reasoning, str) and reasoning:
-                message["content"] = reasoning
-                changed = True
-    return changed
 
 
 def _client_error(outcome: Outcome, attempts: list[Attempt]) -> WalkFailed:
