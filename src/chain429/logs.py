@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 import orjson
 
-from chain429.config.load import mask_secret
+from chain429.redact import mask_secret
 
 logger = logging.getLogger("chain429")
 
@@ -22,12 +22,22 @@ class RedactSecrets(logging.Filter):
         self._secrets = [(s, mask_secret(s)) for s in secrets if s and len(s) >= 8]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            message = record.getMessage()
-            for secret, masked in self._secrets:
-                if secret in message:
-                    message = message.replace(secret, masked)
-                    record.msg, record.args = message, None
+        if not self._secrets:
+            return True
+        message = record.getMessage()
+        fields = getattr(record, "fields", None)
+        extra = repr(fields) if fields else ""
+        for secret, masked in self._secrets:
+            if secret in message:
+                message = message.replace(secret, masked)
+                record.msg, record.args = message, None
+            if secret in extra and isinstance(fields, dict):
+                fields = {
+                    k: str(v).replace(secret, masked) if secret in str(v) else v
+                    for k, v in fields.items()
+                }
+                record.fields = fields
+                extra = repr(fields)
         return True
 
 

@@ -237,3 +237,27 @@ async def test_upstream_keys_never_reach_the_client(mocks, proxy) -> None:
     )
     assert status == 503
     assert "sk-upstream-a-secret" not in str(body)
+
+
+async def test_an_upstream_quoting_the_key_is_scrubbed_everywhere(mocks, proxy) -> None:
+    from chain429.testing import Reply, error_body
+
+    a, b, p = await setup(mocks, proxy)
+    key = "sk-upstream-a-secret"
+    a.script(
+        Reply(401, error_body(401, f"Incorrect API key provided: {key}")),
+    )
+    b.script(Reply(400, error_body(400, "bad request for key sk-upstream-b-secret", param="x")))
+    status, _, body = await request(
+        p,
+        "POST",
+        "/v1/chat/completions",
+        headers=p.auth,
+        json={"model": "default", "messages": MESSAGES},
+    )
+    assert status == 400
+    assert "sk-upstream-b-secret" not in str(body)
+    assert "sk-…" in body["error"]["message"]
+    _, _, limits = await request(p, "GET", "/v1/ratelimits", headers=p.auth)
+    assert key not in str(limits)
+    assert limits["ratelimits"][0]["state"] == "auth-failed"

@@ -355,7 +355,7 @@ async def test_client_disconnect_cancels_the_upstream_call(mocks, proxy) -> None
 
 
 async def test_first_byte_timeout_bounds_the_wait_for_headers(mocks, proxy) -> None:
-    a, b, p = await two_entry_proxy(mocks, proxy, first_byte_timeout_ms=300)
+    a, _b, p = await two_entry_proxy(mocks, proxy, first_byte_timeout_ms=300)
     a.script(Hang())
     started = time.monotonic()
     raw = await p.client().chat.completions.with_raw_response.create(

@@ -30,6 +30,7 @@ from chain429.config.schema import (
     format_loc,
 )
 from chain429.providers.presets import canonical_type, load_presets
+from chain429.redact import mask_secret
 
 _MAX_SHOWN = 25  # problems listed before "... and N more", to stay on one screen
 _SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
@@ -43,13 +44,6 @@ _SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
 # "$${X}" is an escaped literal "${X}"; "${X:-text}" falls back to text when X is unset or empty.
 _REF_RE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _API_KEY_FIELDS = ("api_key", "apiKey")
-
-
-def mask_secret(secret: str) -> str:
-    """`sk-abcdefgh1234` -> `sk-…1234`; short secrets reveal nothing."""
-    if len(secret) < 12:
-        return "…"
-    return f"{secret[:3]}…{secret[-4:]}"
 
 
 class ConfigError(Exception):

@@ -18,10 +18,11 @@ class Entry:
     model: str
     preset: Preset
     url: str  # the full chat-completions URL
-    headers: Mapping[str, str]  # auth, preset and config headers, ready to send
+    headers: Mapping[str, str] = field(repr=False)  # auth, preset and config headers
     timeout_s: float
     limits: RateLimits | None = None
     disabled: str | None = None  # why the provider cannot be used (e.g. its key is not set)
+    api_key: str | None = field(default=None, repr=False)  # to scrub from upstream messages
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +96,7 @@ class Routes:
                 preset_limits(preset, model), merge_limits(provider.rate_limits, limits)
             ),
             disabled=self._disabled.get(provider_id),
+            api_key=provider.api_key,
         )
 
     def resolve(self, model: str | None, chain_header: str | None = None) -> Chain:

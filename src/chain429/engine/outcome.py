@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -20,6 +20,7 @@ from chain429.quota.hints import (
     is_daily_exhaustion,
     next_daily_reset,
 )
+from chain429.redact import scrub, scrub_json
 
 
 class OutcomeKind(StrEnum):
@@ -79,6 +80,16 @@ class Outcome:
     @property
     def action(self) -> Action:
         return POLICY[self.kind]
+
+    def scrubbed(self, secret: str | None) -> Outcome:
+        """This outcome with `secret` masked: some upstreams quote the key in their errors."""
+        if not secret or (secret not in self.message and self.error_body is None):
+            return self
+        return replace(
+            self,
+            message=scrub(self.message, secret),
+            error_body=scrub_json(self.error_body, secret),
+        )
 
 
 # A stated wait this long on a daily 429 is the real reset; shorter ones (Gemini's 32 s

@@ -59,6 +59,7 @@ async def open_stream(
         response.close()
         raise
     response.close()
+    verdict = verdict.scrubbed(ticket.entry.api_key)
     tracker.release(ticket, verdict, snapshot)
     return verdict
 
@@ -209,6 +210,7 @@ class StreamRelay:
 
     def _fail(self, outcome: Outcome) -> bytes:
         """Tell the client plainly, and count it against the entry."""
+        outcome = outcome.scrubbed(self._ticket.entry.api_key)
         self.outcome = outcome
         self._tracker.release(self._ticket, outcome, self._snapshot)
         message = f"The upstream stream failed after it started: {outcome.message}"

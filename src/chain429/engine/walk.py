@@ -159,7 +159,7 @@ class Walker:
             self.tracker.cancel(ticket)
             raise
         except Exception as exc:  # every upstream failure is an outcome, never a crash
-            result = classify_exception(exc)
+            result = classify_exception(exc).scrubbed(entry.api_key)
             if result.kind is OutcomeKind.TIMEOUT:
                 elapsed = time.monotonic() - started
                 result = Outcome(OutcomeKind.TIMEOUT, None, f"timeout after {elapsed:.0f}s")
@@ -213,7 +213,7 @@ class Walker:
         except orjson.JSONDecodeError:
             data = None
         if isinstance(data, dict) and "error" in data and not data.get("choices"):
-            outcome = classify_stream_error(data, now=now)
+            outcome = classify_stream_error(data, now=now).scrubbed(entry.api_key)
             self.tracker.release(ticket, outcome, snapshot)
             return outcome
         if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
@@ -256,7 +256,7 @@ class Walker:
             now=now,
             daily_reset=entry.preset.daily_reset,
             dialect=entry.preset.dialect,
-        )
+        ).scrubbed(entry.api_key)
         snapshot = parse_rate_limit_headers(entry.preset.dialect, response.headers, now)
         self.tracker.release(ticket, outcome, snapshot)
         return outcome
