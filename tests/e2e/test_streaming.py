@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import openai
+import orjson
 import pytest
 
 from chain429.providers.sse import SSEParser
@@ -344,3 +345,22 @@ async def test_usage_only_chunk_is_kept_when_asked(mocks, proxy) -> None:
     a.script(Stream([chunk(content="x"), chunk(finish_reason="stop"), usage_chunk(3, 4)]))
     _, chunks = await collect(p, stream_options={"include_usage": True})
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 7
+
+
+async def test_lf_multi_line_data_in_one_chunk_stays_one_event(mocks, proxy) -> None:
+    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a.script(
+        Stream(
+            [
+                chunk(role="assistant", content=""),
+                b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",\n'
+                b'data: "choices":[{"index":0,"delta":{"content":"two"},"finish_reason":null}]}'
+                b"\n\n",
+                b": keepalive\n\n",
+                b"event: message\ndata: " + orjson.dumps(chunk(content=" lines")) + b"\n\n",
+                chunk(finish_reason="stop"),
+            ]
+        )
+    )
+    text, _ = await collect(p)
+    assert text == "two lines"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
@@ -137,6 +138,9 @@ class StreamRelay:
                 except Exception as exc:  # the upstream broke mid-stream
                     yield self._fail(classify_exception(exc))
                     return
+                if self._plain(chunk):
+                    yield chunk  # whole ordinary events: relay the bytes untouched
+                    continue
                 out = self._render_all(self._parser.feed(chunk))
                 if out:
                     yield out
@@ -148,6 +152,21 @@ class StreamRelay:
         self._response.close()
         if self.outcome is None:
             self._tracker.cancel(self._ticket)
+
+    def _plain(self, chunk: bytes) -> bool:
+        """True for a chunk of complete events that need no inspection.
+
+        Most chunks are just content deltas; parsing and re-encoding them costs more than the
+        rest of the relay, so one C-level scan decides whether any event needs a closer look.
+        """
+        if self._parser.buffered or not chunk.endswith(b"\n\n"):
+            return False
+        pattern = _NEEDS_LOOK_NORMALIZED if self.normalize else _NEEDS_LOOK
+        if pattern.search(chunk):
+            return False
+        if b'"finish_reason":"' in chunk or b'"finish_reason": "' in chunk:
+            self._finish_seen = True
+        return True
 
     def _render_all(self, events: list[SSEEvent]) -> bytes:
         parts = []
@@ -216,6 +235,12 @@ class StreamRelay:
         message = f"The upstream stream failed after it started: {outcome.message}"
         body = error_body(message, type="upstream_error", code=outcome.kind.value)
         return b"data: " + orjson.dumps(body) + b"\n\n"
+
+
+# What makes an event more than bytes to pass on: the end, an error, usage to read or strip.
+# (Well-formed SSE framing, comments and multi-line data are relayed as they are.)
+_NEEDS_LOOK = re.compile(rb'\[DONE\]|"error"|"usage":\s*\{|"x_groq"')
+_NEEDS_LOOK_NORMALIZED = re.compile(_NEEDS_LOOK.pattern + rb"|reasoning_content")
 
 
 def _loads(data: str) -> Any:
