@@ -7,7 +7,7 @@ from typing import Any
 
 from chain429.quota.learned import LearnedWindow
 from chain429.quota.state import Cooldown, EntryState, QuotaState
-from chain429.quota.windows import FixedWindow, SlidingWindow
+from chain429.quota.windows import FixedWindow, SlidingWindow, day_window, minute_window
 
 ENTRY, PROVIDER, QUOTA = "entry:", "provider:", "quota:"
 
@@ -90,8 +90,7 @@ def _quota_state(row: dict[str, Any]) -> QuotaState:
         if data.get("type") == "fixed":
             counter = FixedWindow()
         else:
-            span = 60.0 if name.endswith("minute") else 86_400.0
-            counter = SlidingWindow(span, 1.0 if span == 60.0 else 60.0)
+            counter = minute_window() if name.endswith("minute") else day_window()
         counter.load(data)
         quota.manual[name] = counter
     return quota

@@ -30,7 +30,7 @@ from chain429.quota.state import (
     Verdict,
     quota_key,
 )
-from chain429.quota.windows import FixedWindow, SlidingWindow
+from chain429.quota.windows import FixedWindow, SlidingWindow, day_window, minute_window
 
 Clock = Callable[[], float]
 
@@ -193,9 +193,9 @@ class MemoryTracker:
         counter = quota.manual.get(name)
         if counter is None:
             if not daily:
-                counter = SlidingWindow(60.0, 1.0)
+                counter = minute_window()
             elif _daily_mode(entry) == "rolling":
-                counter = SlidingWindow(86_400.0, 60.0)
+                counter = day_window()
             else:
                 counter = FixedWindow()
             quota.manual[name] = counter
@@ -264,12 +264,45 @@ class MemoryTracker:
         self.cancel(ticket)
         entry = ticket.entry
         quota = self.quota(entry)
+        now = self.clock()
         if used_tokens is not None:
             self._settle_tokens(quota, ticket, used_tokens)
+        elif _refused(outcome):
+            self._unreserve(quota, ticket)
         if snapshot is not None:
             self._observe(quota, snapshot)
-        self._apply(ticket, outcome, self.clock())
+        if not self._explained(quota, ticket, outcome, snapshot, now):
+            self._apply(ticket, outcome, now)
         self.dirty.update((entry.key, quota_key(entry), f"provider:{entry.provider}"))
+
+    def _explained(
+        self,
+        quota: QuotaState,
+        ticket: Ticket,
+        outcome: Outcome,
+        snapshot: RateLimitSnapshot | None,
+        now: float,
+    ) -> bool:
+        """A 429 whose own counters explain it needs no cooldown: the learned counters now hold
+        back exactly the requests that do not fit, where a cooldown would stop smaller ones too.
+        """
+        return (
+            outcome.kind is OutcomeKind.RATE_LIMITED
+            and snapshot is not None
+            and bool(snapshot.windows)
+            and self.policy.proactive
+            and self._learned_verdict(quota, ticket.est_tokens, now) is not None
+        )
+
+    def _unreserve(self, quota: QuotaState, ticket: Ticket) -> None:
+        """The upstream refused the request, so it spent nothing: give the reservation back."""
+        for window in quota.learned.values():
+            cost = 1 if window.kind == "requests" else ticket.est_tokens
+            window.reserved = max(0.0, window.reserved - cost)
+        for name, kind, _ in MANUAL:
+            counter = quota.manual.get(name)
+            if counter is not None:
+                counter.adjust(ticket.started_at, -(1 if kind == "requests" else ticket.est_tokens))
 
     def _settle_tokens(self, quota: QuotaState, ticket: Ticket, used: int) -> None:
         delta = used - ticket.est_tokens
@@ -361,6 +394,14 @@ class MemoryTracker:
 
     def restore(self, rows: dict[str, dict[str, Any]]) -> None:
         restore_state(self._entries, self._providers, self._quotas, rows, self.clock())
+
+
+def _refused(outcome: Outcome) -> bool:
+    """The upstream turned the request away before doing (and counting) any work."""
+    status = outcome.status
+    return (status is not None and 400 <= status < 500) or (
+        outcome.kind is OutcomeKind.CONNECTION_ERROR and status is None
+    )
 
 
 def _daily_mode(entry: Entry) -> DailyReset:

@@ -6,6 +6,19 @@ import math
 from collections import deque
 from typing import Any
 
+# Bucket widths: fine enough that a freed slot is seen within a quarter second, yet a
+# little late, which absorbs the gap between our send and the upstream's count.
+MINUTE_BUCKET_S = 0.25
+DAY_BUCKET_S = 60.0
+
+
+def minute_window() -> SlidingWindow:
+    return SlidingWindow(60.0, MINUTE_BUCKET_S)
+
+
+def day_window() -> SlidingWindow:
+    return SlidingWindow(86_400.0, DAY_BUCKET_S)
+
 
 class SlidingWindow:
     """What was used in the last `span` seconds, kept in fixed-width buckets.

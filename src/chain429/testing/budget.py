@@ -1,4 +1,4 @@
-"""Free-tier limits the mock provider enforces: sliding windows of requests and tokens."""
+"""Free-tier limits the mock provider enforces: sliding windows or token buckets."""
 
 from __future__ import annotations
 
@@ -77,6 +77,49 @@ class Window:
         self._used += amount
 
 
+class Bucket:
+    """A token bucket that refills continuously, as OpenAI, Groq and Cerebras document theirs.
+
+    `reset` is then the time until the bucket is full again, which is what their
+    `x-ratelimit-reset-*` headers state.
+    """
+
+    __slots__ = ("_level", "_stamp", "kind", "limit", "period", "rate", "span")
+
+    def __init__(self, kind: Kind, period: Period, limit: int) -> None:
+        self.kind = kind
+        self.period = period
+        self.span = MINUTE if period == "minute" else DAY
+        self.limit = limit
+        self.rate = limit / self.span
+        self._level = float(limit)
+        self._stamp: float | None = None
+
+    def _refill(self, now: float) -> float:
+        if self._stamp is not None:
+            self._level = min(float(self.limit), self._level + (now - self._stamp) * self.rate)
+        self._stamp = now
+        return self._level
+
+    def used(self, now: float) -> int:
+        return self.limit - math.floor(self._refill(now))
+
+    def remaining(self, now: float) -> int:
+        return max(0, math.floor(self._refill(now)))
+
+    def wait(self, now: float, amount: int) -> float:
+        if amount > self.limit:
+            return math.inf
+        missing = amount - self._refill(now)
+        return max(0.0, missing / self.rate)
+
+    def reset(self, now: float) -> float:
+        return (self.limit - self._refill(now)) / self.rate
+
+    def add(self, now: float, amount: int) -> None:
+        self._level = self._refill(now) - amount
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """Why a request was refused; the dialect turns it into a status, headers and body."""
@@ -93,7 +136,10 @@ class Rejection:
 class BudgetTracker:
     """Admits a request if every window has room, and records what it spends."""
 
-    def __init__(self, budget: Budget, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, budget: Budget, clock: Callable[[], float], *, buckets: bool = False
+    ) -> None:
+        """`buckets`: per-minute limits are token buckets (else every limit slides)."""
         self.budget = budget
         self.clock = clock
         limits: list[tuple[Kind, Period, int | None]] = [
@@ -102,9 +148,13 @@ class BudgetTracker:
             ("tokens", "minute", budget.tpm),
             ("tokens", "day", budget.tpd),
         ]
-        self.windows = [Window(k, p, limit) for k, p, limit in limits if limit is not None]
+        self.windows: list[Window | Bucket] = [
+            (Bucket if buckets and p == "minute" else Window)(k, p, limit)
+            for k, p, limit in limits
+            if limit is not None
+        ]
 
-    def window(self, kind: Kind, period: Period) -> Window | None:
+    def window(self, kind: Kind, period: Period) -> Window | Bucket | None:
         for window in self.windows:
             if window.kind == kind and window.period == period:
                 return window

@@ -29,6 +29,8 @@ from chain429.testing.responses import (
 from chain429.testing.steps import Drop, Hang, Pause, Reply, Step, Stream, StreamEvent
 
 DEFAULT_TEXT = "Hello! This is the mock provider answering."
+# Providers that document continuously refilling buckets (reset = time until full).
+TOKEN_BUCKET_DIALECTS = frozenset({"openai", "groq", "cerebras"})
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
 _STREAM_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -85,7 +87,11 @@ class MockProvider:
         self.calls = 0
         self.status_counts: Counter[int] = Counter()
         self.rate_limited = 0
-        self.budget = BudgetTracker(limits, clock) if limits is not None else None
+        self.budget = (
+            BudgetTracker(limits, clock, buckets=header_dialect in TOKEN_BUCKET_DIALECTS)
+            if limits is not None
+            else None
+        )
         self._script: deque[Step] = deque()
         self._active: dict[int, web.Request] = {}  # by id(): requests are unhashable
         self._stream_cache: dict[tuple[str, str, bool, bytes], list[StreamEvent]] = {}

@@ -249,3 +249,41 @@ def test_state_survives_export_and_restore(tracker: MemoryTracker, clock: Clock)
     assert fresh.blocked(cooled) is not None
     assert fresh.describe(e)["manual"]["requests_per_day"]["used"] == 1
     assert fresh.describe(e)["learned"]["requests/day"]["remaining"] == 100
+
+
+def test_a_refused_request_gives_its_reservation_back(tracker: MemoryTracker) -> None:
+    e = entry("openai-compatible", requests_per_day=2, tokens_per_minute=1000)
+    ticket = send(tracker, e, tokens=400)
+    tracker.release(ticket, Outcome(OutcomeKind.CLIENT_ERROR, 400, "bad"))
+    manual = tracker.describe(e)["manual"]
+    assert manual["requests_per_day"]["used"] == 0
+    assert manual["tokens_per_minute"]["used"] == 0
+
+
+def test_a_served_request_keeps_its_reservation(tracker: MemoryTracker) -> None:
+    e = entry("openai-compatible", requests_per_day=2)
+    tracker.release(send(tracker, e), OK)
+    assert tracker.describe(e)["manual"]["requests_per_day"]["used"] == 1
+
+
+def test_a_429_explained_by_its_headers_holds_back_only_what_does_not_fit(
+    tracker: MemoryTracker, clock: Clock
+) -> None:
+    e = entry()
+    ticket = send(tracker, e, tokens=5000)
+    headers = {**groq_headers(900, 100), "retry-after": "30"}
+    snapshot = parse_rate_limit_headers("groq", headers, clock())
+    tracker.release(ticket, Outcome(OutcomeKind.RATE_LIMITED, 429, "429"), snapshot)
+    assert tracker.state(e).cooldown is None
+    assert isinstance(tracker.acquire(e, 50), Ticket)
+    assert isinstance(tracker.acquire(e, 5000), Verdict)
+
+
+def test_a_429_its_headers_do_not_explain_cools_the_entry(
+    tracker: MemoryTracker, clock: Clock
+) -> None:
+    e = entry()
+    ticket = send(tracker, e, tokens=50)
+    snapshot = parse_rate_limit_headers("groq", groq_headers(900, 11000), clock())
+    tracker.release(ticket, Outcome(OutcomeKind.RATE_LIMITED, 429, "429"), snapshot)
+    assert tracker.state(e).cooldown is not None

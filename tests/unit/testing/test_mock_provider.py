@@ -403,26 +403,27 @@ async def test_callable_step(mp: MockProvider, session: aiohttp.ClientSession) -
 
 async def test_rpm_budget_is_enforced_with_429_and_headers(session: aiohttp.ClientSession) -> None:
     clock = FakeClock()
+    # The OpenAI dialect's per-minute limits are token buckets: 2 RPM refills one every 30 s,
+    # and x-ratelimit-reset-* is the time until the bucket is full again.
     async with MockProvider(limits=Budget(rpm=2), clock=clock) as mp:
         status, headers, _ = await post(session, mp)
         assert status == 200
         assert headers["x-ratelimit-limit-requests"] == "2"
         assert headers["x-ratelimit-remaining-requests"] == "1"
-        assert headers["x-ratelimit-reset-requests"] == "1m0s"
-        clock.now += 30
+        assert headers["x-ratelimit-reset-requests"] == "30s"
         assert (await post(session, mp))[0] == 200
         clock.now += 17.5
         status, headers, raw = await post(session, mp)
         assert status == 429
         assert headers["x-ratelimit-remaining-requests"] == "0"
-        assert headers["x-ratelimit-reset-requests"] == "12.5s"
+        assert headers["x-ratelimit-reset-requests"] == "42.5s"
         assert headers["retry-after"] == "13"
         error = orjson.loads(raw)["error"]
         assert error["code"] == "rate_limit_exceeded"
         assert "(RPM): Limit 2, Used 2, Requested 1. Please try again in 12.5s." in error["message"]
         assert mp.rate_limited == 1
         assert mp.calls == 3
-        clock.now += 12.5  # the first request leaves the window
+        clock.now += 12.5  # one request's worth has refilled
         assert (await post(session, mp))[0] == 200
     assert mp.status_counts == {200: 3, 429: 1}
 
