@@ -1,7 +1,7 @@
 # The two commands of the quick start, plus the checks CI runs before the tests.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: run test check bench setup
+.PHONY: run test check bench bench-day setup
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -20,3 +20,6 @@ check: setup
 
 bench: setup
 	$(UV) run python -m bench
+
+bench-day: setup
+	$(UV) run python -m bench.free_tier_day
