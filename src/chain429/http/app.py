@@ -61,8 +61,15 @@ def create_app(
         normalize=settings.normalize_responses,
         clock=clock,
     )
+    admin_keys = settings.admin_keys if settings.admin_keys is not None else settings.api_keys
     state = AppState(
-        config, routes, walker, tracker, KeyCheck(settings.api_keys), loaded.disabled_providers
+        config,
+        routes,
+        walker,
+        tracker,
+        KeyCheck(settings.api_keys),
+        KeyCheck(admin_keys),
+        loaded.disabled_providers,
     )
     middlewares: list[Middleware] = [openai_errors]
     if settings.cors_origins:

@@ -6,20 +6,24 @@ import hmac
 from collections.abc import Iterable, Mapping
 
 from chain429.errors import ProxyError
+from chain429.redact import mask_secret
 
 
 class KeyCheck:
     def __init__(self, keys: Iterable[str]) -> None:
         self._keys = [k.encode() for k in keys if k]
+        # What the request log calls each key: its masked form, never the key.
+        self._labels = [mask_secret(k.decode()) for k in self._keys]
 
     @property
     def open(self) -> bool:
         """No keys configured: the proxy accepts every caller (only allowed on loopback)."""
         return not self._keys
 
-    def require(self, headers: Mapping[str, str]) -> None:
+    def require(self, headers: Mapping[str, str]) -> str:
+        """The label of the key presented, or a 401."""
         if not self._keys:
-            return
+            return "open"
         presented = _presented(headers)
         if presented is None:
             raise ProxyError(
@@ -30,13 +34,15 @@ class KeyCheck:
             )
         candidate = presented.encode()
         # Compare with every key so the time taken says nothing about which one matched.
-        matched = False
-        for key in self._keys:
-            matched |= hmac.compare_digest(candidate, key)
-        if not matched:
+        matched = -1
+        for index, key in enumerate(self._keys):
+            if hmac.compare_digest(candidate, key):
+                matched = index
+        if matched < 0:
             raise ProxyError(
                 401, "Invalid API key.", code="invalid_api_key", type="authentication_error"
             )
+        return self._labels[matched]
 
 
 def _presented(headers: Mapping[str, str]) -> str | None:

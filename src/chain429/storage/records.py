@@ -1,0 +1,52 @@
+"""What is logged about each client request and each entry it tried: plain data, no storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    """One entry's part in a request: a call that was made, or a skip and why."""
+
+    seq: int  # position in the walk, from 0
+    provider: str
+    model: str
+    outcome: str  # an OutcomeKind value, "success", or a skip verdict's kind
+    status: int | None
+    latency_ms: float
+    reason: str
+    skipped: bool
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """One client request that got an answer: served, refused, failed, or cut off."""
+
+    id: str
+    ts: float  # epoch seconds when the request arrived
+    key_label: str  # a label for the proxy key used, never the key itself
+    chain: str | None
+    requested_model: str | None
+    provider: str | None  # who served it, if anyone
+    model: str | None
+    stream: bool
+    status: int  # the HTTP status the client got (499: the client went away)
+    outcome: str  # success | exhausted | client_error | upstream_rejected | stream_failed
+    #               | client_disconnect | bad_request | auth_failed | internal_error
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    tokens_estimated: bool = False
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None  # time to first token, for streams
+    calls: int = 0  # upstream calls made
+    skipped: int = 0  # entries skipped without a call
+    rate_limited: int = 0  # 429s met on the way (from upstreams)
+    error: str | None = None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+
+    @property
+    def fallback(self) -> bool:
+        """Served after at least one upstream failure."""
+        return self.outcome == "success" and self.calls > 1
