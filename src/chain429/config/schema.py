@@ -178,6 +178,10 @@ class Settings(BaseModel):
     database_url: str = Field(
         default="./data/429chain.db", validation_alias=_aliases("database_url", "dbPath")
     )
+    # Where the quota tracker keeps its state when database_url is not a SQLite file.
+    state_path: str = "./data/429chain-state.db"
+    log_requests: bool = True  # one row per request (and per attempt) in the database
+    log_retention_days: int = Field(default=30, ge=1, le=3650)
     user_agent: str = f"429chain/{__version__}"
 
     @field_validator("log_level", mode="before")

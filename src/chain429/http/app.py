@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -18,14 +17,10 @@ from chain429.http import openai_api, status_api
 from chain429.http.auth import KeyCheck
 from chain429.http.cors import add_cors_headers, cors
 from chain429.http.errors import openai_errors
+from chain429.http.lifetimes import state_path, tracker_persistence
 from chain429.http.state import STATE, AppState
 from chain429.providers.upstream import AiohttpUpstream
-from chain429.quota.persist import TrackerPersister
 from chain429.quota.tracker import MemoryTracker, Policy, QuotaTracker
-from chain429.storage.sqlite import TrackerStateStore, connect
-from chain429.tasks import Tasks
-
-CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
 def create_app(
@@ -88,9 +83,9 @@ def create_app(
 
     app.cleanup_ctx.append(upstream_lifetime)
     if isinstance(tracker, MemoryTracker):
-        path = sqlite_path(settings.database_url, loaded.path)
+        path = state_path(settings)
         if path is not None:
-            app.cleanup_ctx.append(_persistence(tracker, path))
+            app.cleanup_ctx.append(tracker_persistence(tracker, path))
     handlers = [
         ("POST", "/v1/chat/completions", openai_api.chat_completions),
         ("GET", "/v1/models", openai_api.list_models),
@@ -103,32 +98,6 @@ def create_app(
         resource.add_route(method, handler)
         resource.add_route("OPTIONS", _preflight_without_cors)
     return app
-
-
-def sqlite_path(database_url: str, config_path: Path | None) -> str | None:
-    """Where the SQLite file is; relative paths are relative to the working directory."""
-    if database_url in ("", "none", "memory", ":memory:"):
-        return None
-    if database_url.startswith("sqlite:///"):
-        return database_url.removeprefix("sqlite:///")
-    if "://" in database_url:
-        raise ValueError(f"unsupported database_url scheme: {database_url.split('://')[0]}")
-    return database_url
-
-
-def _persistence(tracker: MemoryTracker, path: str) -> CleanupContext:
-    async def lifetime(_: web.Application) -> AsyncIterator[None]:
-        db = connect(path)
-        persister = TrackerPersister(tracker, TrackerStateStore(db))
-        persister.restore()
-        tasks = Tasks()
-        tasks.start(persister.run(), "persist-tracker")
-        yield
-        await tasks.close()
-        await persister.flush()
-        db.close()
-
-    return lifetime
 
 
 async def _preflight_without_cors(request: web.Request) -> web.Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
 import time
 from contextlib import aclosing
 
@@ -13,10 +13,9 @@ from chain429.engine.request import parse_chat_request
 from chain429.engine.walk import Served, WalkFailed
 from chain429.errors import ProxyError
 from chain429.http.errors import error_response
+from chain429.http.request_log import RequestLog
 from chain429.http.state import STATE, AppState
 from chain429.quota.hints import parse_duration
-
-logger = logging.getLogger("chain429.requests")
 
 STREAM_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -27,8 +26,30 @@ STREAM_HEADERS = {
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    state.keys.require(request.headers)
-    started = time.monotonic()
+    label = state.keys.require(request.headers)
+    log = RequestLog(state)
+    log.record.key_label = label
+    try:
+        return await _chat(request, state, log)
+    except asyncio.CancelledError:
+        log.finish(499, "client_disconnect", "the client went away")
+        raise
+    except ConnectionResetError:
+        log.finish(499, "client_disconnect", "the client went away")
+        raise
+    except WalkFailed as failed:
+        outcome = "exhausted" if failed.code == "all_providers_exhausted" else "upstream_rejected"
+        log.failed(failed, outcome)
+        return error_response(failed)
+    except ProxyError as err:
+        log.failed(err, "bad_request")
+        raise
+    except Exception as exc:
+        log.finish(500, "internal_error", type(exc).__name__)
+        raise
+
+
+async def _chat(request: web.Request, state: AppState, log: RequestLog) -> web.StreamResponse:
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
@@ -39,15 +60,16 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         ) from None
     chat = parse_chat_request(raw)
     chain = state.routes.resolve(chat.model, request.headers.get("X-429chain-Chain"))
+    log.request(chat, chain.name)
     state.counters["requests"] += 1
     max_wait = _max_wait(request.headers.get("X-429chain-Max-Wait"))
     try:
         served = await state.walker.serve(chain, chat, max_wait)
-    except WalkFailed as failed:
+    except WalkFailed:
         state.counters["failed"] += 1
-        _log(chain.name, None, failed.status, started, len(failed.attempts), failed.message)
-        return error_response(failed)
+        raise
     state.counters["served"] += 1
+    log.served(served)
     headers = {
         "X-429chain-Chain": chain.name,
         "X-429chain-Provider": served.entry.provider,
@@ -56,9 +78,30 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         "X-429chain-Skipped": str(served.skipped),
     }
     if served.stream is None:
-        _log(chain.name, served, 200, started, len(served.attempts))
+        log.usage(served.usage)
+        log.finish(200, "success")
         return web.Response(body=served.body, content_type="application/json", headers=headers)
-    return await _relay(request, served, headers, chain.name, started)
+    return await _relay(request, served, headers, log)
+
+
+async def _relay(
+    request: web.Request, served: Served, headers: dict[str, str], log: RequestLog
+) -> web.StreamResponse:
+    relay = served.stream
+    assert relay is not None
+    response = web.StreamResponse(headers=headers | STREAM_HEADERS)
+    await response.prepare(request)
+    async with aclosing(relay.events()) as events:
+        async for part in events:
+            await response.write(part)
+    await response.write_eof()
+    log.usage(relay.usage)
+    outcome = relay.outcome
+    if outcome is None or outcome.kind == "success":
+        log.finish(200, "success")
+    else:
+        log.finish(200, "stream_failed", outcome.message)
+    return response
 
 
 def _max_wait(value: str | None) -> float | None:
@@ -73,46 +116,6 @@ def _max_wait(value: str | None) -> float | None:
             param="X-429chain-Max-Wait",
         )
     return seconds
-
-
-async def _relay(
-    request: web.Request, served: Served, headers: dict[str, str], chain: str, started: float
-) -> web.StreamResponse:
-    assert served.stream is not None
-    response = web.StreamResponse(headers=headers | STREAM_HEADERS)
-    await response.prepare(request)
-    async with aclosing(served.stream.events()) as events:
-        async for part in events:
-            await response.write(part)
-    await response.write_eof()
-    outcome = served.stream.outcome
-    message = None if outcome is None or outcome.kind == "success" else outcome.message
-    _log(chain, served, 200, started, len(served.attempts), message)
-    return response
-
-
-def _log(
-    chain: str,
-    served: Served | None,
-    status: int,
-    started: float,
-    attempts: int,
-    error: str | None = None,
-) -> None:
-    if not logger.isEnabledFor(logging.INFO):
-        return
-    fields: dict[str, object] = {
-        "chain": chain,
-        "status": status,
-        "ms": round((time.monotonic() - started) * 1000, 1),
-        "entries": attempts,
-    }
-    if served is not None:
-        fields["served"] = served.entry.key
-        fields["stream"] = served.stream is not None
-    if error:
-        fields["error"] = error
-    logger.info("chat completion", extra={"fields": fields})
 
 
 async def list_models(request: web.Request) -> web.Response:

@@ -1,0 +1,130 @@
+"""Turns one client request's fate into a `RequestRecord`, whatever way it ended."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from chain429.engine.request import ChatRequest
+from chain429.engine.walk import Attempt, Served, WalkFailed
+from chain429.errors import ProxyError
+from chain429.http.state import AppState
+from chain429.storage.records import AttemptRecord, RequestRecord
+
+logger = logging.getLogger("chain429.requests")
+QUOTA_KINDS = frozenset({"rate_limited", "quota_exhausted"})
+
+
+class RequestLog:
+    """Filled in as the request goes; `finish` writes it exactly once."""
+
+    __slots__ = ("_done", "_started", "_state", "record")
+
+    def __init__(self, state: AppState) -> None:
+        self._state = state
+        self._started = time.monotonic()
+        self._done = False
+        self.record = RequestRecord(
+            id=uuid.uuid4().hex,
+            ts=time.time(),
+            key_label="",
+            chain=None,
+            requested_model=None,
+            provider=None,
+            model=None,
+            stream=False,
+            status=0,
+            outcome="",
+        )
+
+    def request(self, chat: ChatRequest, chain: str) -> None:
+        self.record.requested_model = chat.model
+        self.record.stream = chat.stream
+        self.record.chain = chain
+        self.record.prompt_tokens = chat.est_tokens  # replaced by real usage when known
+        self.record.tokens_estimated = True
+
+    def served(self, served: Served) -> None:
+        self.record.provider = served.entry.provider
+        self.record.model = served.entry.model
+        self._attempts(served.attempts)
+        if served.stream is not None:
+            self.record.ttft_ms = (time.monotonic() - self._started) * 1000
+
+    def usage(self, usage: dict[str, Any] | None) -> None:
+        if not usage:
+            return
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if isinstance(prompt, int) and isinstance(completion, int):
+            self.record.prompt_tokens = prompt
+            self.record.completion_tokens = completion
+            total = usage.get("total_tokens")
+            self.record.total_tokens = total if isinstance(total, int) else prompt + completion
+            self.record.tokens_estimated = False
+
+    def failed(self, error: ProxyError, outcome: str) -> None:
+        self.record.error = error.message
+        if isinstance(error, WalkFailed):
+            self._attempts(error.attempts)
+        self.finish(error.status, outcome)
+
+    def finish(self, status: int, outcome: str, error: str | None = None) -> None:
+        if self._done:
+            return
+        self._done = True
+        record = self.record
+        record.status, record.outcome = status, outcome
+        record.error = error or record.error
+        record.latency_ms = (time.monotonic() - self._started) * 1000
+        if record.total_tokens is None and record.tokens_estimated and record.prompt_tokens:
+            record.total_tokens = record.prompt_tokens
+        if self._state.writer is not None:
+            self._state.writer.submit(record)
+        if self._state.metrics is not None:
+            self._state.metrics.observe(record)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("chat completion", extra={"fields": _log_fields(record)})
+
+    def _attempts(self, attempts: list[Attempt]) -> None:
+        records = []
+        for seq, attempt in enumerate(attempts):
+            provider, _, model = attempt.entry.partition("/")
+            records.append(
+                AttemptRecord(
+                    seq,
+                    provider,
+                    model,
+                    str(attempt.kind),
+                    attempt.status,
+                    round(attempt.latency_ms, 2),
+                    attempt.reason,
+                    attempt.skipped,
+                )
+            )
+        self.record.attempts = records
+        self.record.calls = sum(1 for a in attempts if not a.skipped)
+        self.record.skipped = len(attempts) - self.record.calls
+        self.record.rate_limited = sum(
+            1 for a in attempts if not a.skipped and a.kind in QUOTA_KINDS
+        )
+
+
+def _log_fields(record: RequestRecord) -> dict[str, object]:
+    """The access-log line: what happened, never what was said."""
+    fields: dict[str, object] = {
+        "id": record.id[:8],
+        "chain": record.chain,
+        "status": record.status,
+        "outcome": record.outcome,
+        "ms": round(record.latency_ms, 1),
+        "calls": record.calls,
+        "skipped": record.skipped,
+    }
+    if record.provider:
+        fields["served"] = f"{record.provider}/{record.model}"
+        fields["stream"] = record.stream
+    if record.error:
+        fields["error"] = record.error
+    return fields
