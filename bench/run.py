@@ -35,10 +35,11 @@ from bench.wrk import INSTALL_HINT, WrkResult, find_wrk, run_wrk, wrk_version
 
 KEY = "bench-proxy-key"
 PATH = "/v1/chat/completions"
-TARGETS = ("direct", "baseline", "429chain")
+TARGETS = ("direct", "baseline", "nolog", "429chain")
 MODES = ("latency", "rps", "stream")
 GOAL_ADDED_P50_MS = 0.6
 GOAL_RPS = 3000.0
+GOAL_LOG_RATIO = 0.9
 FOREIGN_LIMIT_PCT = 5.0  # others' share of the proxy's CPU above which a run is suspect
 BUSY_LIMIT_PCT = 85.0  # a proxy under c=64 load below this was not CPU-bound
 _REQUEST: dict[str, Any] = {
@@ -59,6 +60,8 @@ settings:
   api_keys: ["{key}"]
   default_chain: default
   log_level: warning
+  database_url: {db}
+  log_requests: {log}
 providers:
   - id: mock
     type: openai-compatible
@@ -241,13 +244,15 @@ def _bench(opts: Options, wrk: str, tmp: Path) -> dict[str, Any]:
             children.append(child)
             child.wait_healthy(port)
             targets.append(Target("baseline", port, child.pid))
-        if "429chain" in opts.targets:
+        for name, log in (("nolog", False), ("429chain", True)):
+            if name not in opts.targets:
+                continue
             port = free_port()
-            config = _write_config(tmp, port, mock_port)
-            child = Child("429chain", _proxy_argv(config, port), cpu=opts.proxy_cpu, log_dir=tmp)
+            config = _write_config(tmp, port, mock_port, log=log, name=name)
+            child = Child(name, _proxy_argv(config, port), cpu=opts.proxy_cpu, log_dir=tmp)
             children.append(child)
             child.wait_healthy(port)
-            targets.append(Target("429chain", port, child.pid))
+            targets.append(Target(name, port, child.pid))
         for target in targets:
             _check(target, opts.chunks)
         for target in targets:
@@ -270,9 +275,15 @@ def _proxy_argv(config: Path, port: int) -> list[str]:
     return ["-m", "chain429", "-c", str(config), "-p", str(port), "--log-level", "warning"]
 
 
-def _write_config(tmp: Path, port: int, mock_port: int) -> Path:
-    path = tmp / "config.yaml"
-    path.write_text(CONFIG.format(port=port, key=KEY, mock_port=mock_port))
+def _write_config(
+    tmp: Path, port: int, mock_port: int, *, log: bool = True, name: str = "429chain"
+) -> Path:
+    path = tmp / f"{name}.yaml"
+    db = tmp / f"{name}.db"
+    text = CONFIG.format(
+        port=port, key=KEY, mock_port=mock_port, db=db, log="true" if log else "false"
+    )
+    path.write_text(text)
     return path
 
 
@@ -429,7 +440,7 @@ def _results(
         }
     if "429chain" in by_name:
         ours = by_name["429chain"]
-        for other in targets[:-1]:
+        for other in (t for t in targets if t is not ours):
             out["ratios"][f"429chain/{other.name}"] = {
                 "rps": round(_rps(ours, "rps") / max(_rps(other, "rps"), 1e-9), 3),
                 "streams": round(_rps(ours, "stream") / max(_rps(other, "stream"), 1e-9), 3),
@@ -440,6 +451,9 @@ def _results(
             _goal("added p50 latency, c=1 (ms)", "<=", GOAL_ADDED_P50_MS, added),
             _goal(f"non-stream req/s, c={opts.concurrency}", ">=", GOAL_RPS, rps),
         ]
+        if "nolog" in by_name:  # issue 4: the request log may cost at most 10 % of req/s
+            ratio = rps / max(_rps(by_name["nolog"], "rps"), 1e-9)
+            out["goals"].append(_goal("req/s logging on ÷ off", ">=", GOAL_LOG_RATIO, ratio))
     out["warnings"] = _warnings(targets)
     if profile is not None:
         out["profile"] = profile

@@ -29,11 +29,11 @@ class Proxy:
     clients: list[openai.AsyncOpenAI] = field(default_factory=list)
 
     async def stop(self) -> None:
-        """Shut down as on SIGTERM: close clients, then let the app flush its state."""
+        """Shut down as on SIGTERM: in-flight requests finish, then the app flushes its state."""
+        await self.runner.cleanup()
         for client in self.clients:
             await client.close()
         self.clients.clear()
-        await self.runner.cleanup()
 
     @property
     def state(self) -> AppState:

@@ -79,6 +79,7 @@ async def _chat(request: web.Request, state: AppState, log: RequestLog) -> web.S
     }
     if served.stream is None:
         log.usage(served.usage)
+        log.completion(served.body)
         log.finish(200, "success")
         return web.Response(body=served.body, content_type="application/json", headers=headers)
     return await _relay(request, served, headers, log)

@@ -7,6 +7,8 @@ import time
 import uuid
 from typing import Any
 
+import orjson
+
 from chain429.engine.request import ChatRequest
 from chain429.engine.walk import Attempt, Served, WalkFailed
 from chain429.errors import ProxyError
@@ -20,12 +22,14 @@ QUOTA_KINDS = frozenset({"rate_limited", "quota_exhausted"})
 class RequestLog:
     """Filled in as the request goes; `finish` writes it exactly once."""
 
-    __slots__ = ("_done", "_started", "_state", "record")
+    __slots__ = ("_done", "_started", "_state", "content", "record")
 
     def __init__(self, state: AppState) -> None:
         self._state = state
         self._started = time.monotonic()
         self._done = False
+        # Prompt and completion text, only when settings.log_content asks for it.
+        self.content: dict[str, str] | None = {} if state.settings.log_content else None
         self.record = RequestRecord(
             id=uuid.uuid4().hex,
             ts=time.time(),
@@ -45,6 +49,8 @@ class RequestLog:
         self.record.chain = chain
         self.record.prompt_tokens = chat.est_tokens  # replaced by real usage when known
         self.record.tokens_estimated = True
+        if self.content is not None:
+            self.content["prompt"] = _text(chat.body.get("messages"))
 
     def served(self, served: Served) -> None:
         self.record.provider = served.entry.provider
@@ -52,6 +58,14 @@ class RequestLog:
         self._attempts(served.attempts)
         if served.stream is not None:
             self.record.ttft_ms = (time.monotonic() - self._started) * 1000
+
+    def completion(self, body: bytes) -> None:
+        if self.content is not None:
+            try:
+                data = orjson.loads(body)
+                self.content["completion"] = _clip(str(data["choices"][0]["message"]["content"]))
+            except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+                pass
 
     def usage(self, usage: dict[str, Any] | None) -> None:
         if not usage:
@@ -85,7 +99,10 @@ class RequestLog:
         if self._state.metrics is not None:
             self._state.metrics.observe(record)
         if logger.isEnabledFor(logging.INFO):
-            logger.info("chat completion", extra={"fields": _log_fields(record)})
+            fields = _log_fields(record)
+            if self.content:
+                fields.update(self.content)
+            logger.info("chat completion", extra={"fields": fields})
 
     def _attempts(self, attempts: list[Attempt]) -> None:
         records = []
@@ -128,3 +145,17 @@ def _log_fields(record: RequestRecord) -> dict[str, object]:
     if record.error:
         fields["error"] = record.error
     return fields
+
+
+def _clip(text: str, limit: int = 2000) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _text(messages: object) -> str:
+    """The last message's text, for the log (only with log_content)."""
+    if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
+        return ""
+    content = messages[-1].get("content")
+    if isinstance(content, list):
+        content = " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return _clip(str(content or ""))
