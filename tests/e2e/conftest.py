@@ -127,3 +127,29 @@ async def proxy(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Proxy]]
             await client.close()
     for runner in runners:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def yaml_proxy(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Proxy]]]:
+    """A proxy started from YAML text as written (comments and all), loaded with `env`.
+
+    The app gets the same `env`, so edits through the admin API and hot reloads resolve
+    `${VAR}` as start-up did. The text should set `database_url` (e.g. `none`).
+    """
+    proxies: list[Proxy] = []
+
+    async def start(text: str, env: dict[str, str] | None = None, **app_kw: Any) -> Proxy:
+        path = tmp_path / f"edited-{len(proxies)}.yaml"
+        path.write_text(text)
+        env = env or {}
+        app = create_app(load_config(path, env=env), env=env, **app_kw)
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        proxies.append(Proxy(f"http://127.0.0.1:{port}", app, path, runner))
+        return proxies[-1]
+
+    yield start
+    for started in proxies:
+        await started.stop()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -13,11 +13,13 @@ from chain429.config.load import LoadedConfig
 from chain429.engine.chain import Routes
 from chain429.engine.upstream import Upstream
 from chain429.engine.walk import Timeouts, Walker
-from chain429.http import openai_api, status_api
+from chain429.http import admin_api, openai_api, openapi, stats_api, status_api
 from chain429.http.auth import KeyCheck
 from chain429.http.cors import add_cors_headers, cors
 from chain429.http.errors import openai_errors
-from chain429.http.lifetimes import state_path, tracker_persistence
+from chain429.http.lifetimes import request_log, state_path, tracker_persistence
+from chain429.http.metrics import Metrics
+from chain429.http.runtime import watch_config
 from chain429.http.state import STATE, AppState
 from chain429.providers.upstream import AiohttpUpstream
 from chain429.quota.tracker import MemoryTracker, Policy, QuotaTracker
@@ -29,6 +31,7 @@ def create_app(
     tracker: QuotaTracker | None = None,
     upstream: Upstream | None = None,
     clock: Callable[[], float] = time.time,
+    env: Mapping[str, str] | None = None,  # for ${VAR} on reload and edits; None: os.environ
 ) -> web.Application:
     config = loaded.config
     settings = config.settings
@@ -66,6 +69,7 @@ def create_app(
         KeyCheck(admin_keys),
         loaded.disabled_providers,
     )
+    state.metrics = Metrics(state)
     middlewares: list[Middleware] = [openai_errors]
     if settings.cors_origins:
         middlewares.append(cors(settings.cors_origins))
@@ -82,21 +86,29 @@ def create_app(
             await client.close()
 
     app.cleanup_ctx.append(upstream_lifetime)
+    watch_config(app, state, loaded, env)
     if isinstance(tracker, MemoryTracker):
         path = state_path(settings)
         if path is not None:
             app.cleanup_ctx.append(tracker_persistence(tracker, path))
+    app.cleanup_ctx.append(request_log(state))
     handlers = [
         ("POST", "/v1/chat/completions", openai_api.chat_completions),
         ("GET", "/v1/models", openai_api.list_models),
         ("GET", "/v1/models/{model_id:.+}", openai_api.get_model),
         ("GET", "/health", openai_api.health),
         ("GET", "/v1/ratelimits", status_api.ratelimits),
+        ("GET", "/openapi.json", openapi.serve),
     ]
     for method, path, handler in handlers:
         resource = app.router.add_resource(path)
         resource.add_route(method, handler)
         resource.add_route("OPTIONS", _preflight_without_cors)
+    for method, path, stats_handler in stats_api.routes():
+        resource = app.router.add_resource(path)
+        resource.add_route(method, stats_handler)
+        resource.add_route("OPTIONS", _preflight_without_cors)
+    admin_api.add_routes(app, _preflight_without_cors)
     return app
 
 

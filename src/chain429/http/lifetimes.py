@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
 from chain429.config.schema import Settings
+from chain429.http.state import AppState
 from chain429.quota.persist import TrackerPersister
 from chain429.quota.tracker import MemoryTracker
+from chain429.storage.retention import retention_loop
 from chain429.storage.sqlite import TrackerStateStore, connect
+from chain429.storage.store import Store, StoreRef
+from chain429.storage.writer import RecordWriter
 from chain429.tasks import Tasks
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
@@ -20,10 +26,8 @@ NO_DATABASE = ("", "none", "memory", ":memory:")
 
 def sqlite_path(database_url: str) -> str | None:
     """The SQLite file a database_url names, or None (no database, or another engine)."""
-    if (
-        database_url in NO_DATABASE
-        or ("://" in database_url
-        and not database_url.startswith("sqlite"))
+    if database_url in NO_DATABASE or (
+        "://" in database_url and not database_url.startswith("sqlite")
     ):
         return None
     return database_url.split(":///", 1)[-1] if "://" in database_url else database_url
@@ -51,3 +55,41 @@ def tracker_persistence(tracker: MemoryTracker, path: str) -> CleanupContext:
         db.close()
 
     return lifetime
+
+
+def request_log(state: AppState) -> CleanupContext:
+    """The request log: its writer takes records at once; the store opens behind it.
+
+    Opening the store imports SQLAlchemy (most of a second), so it happens after the server
+    listens; records queue in the writer meanwhile.
+    """
+
+    async def lifetime(_: web.Application) -> AsyncIterator[None]:
+        settings = state.settings
+        if not settings.log_requests or settings.database_url in NO_DATABASE:
+            state.store.set(None, "request logging is off (settings.log_requests, database_url)")
+            yield
+            return
+        writer = RecordWriter(state.store)
+        state.writer = writer
+        tasks = Tasks()
+        tasks.start(_open_store(state.store, settings.database_url), "open-store")
+        tasks.start(writer.run(), "request-log-writer")
+        tasks.start(retention_loop(state.store, settings.log_retention_days), "retention")
+        yield
+        await writer.close(timeout_s=10.0)
+        await tasks.close()
+        if state.store.store is not None:
+            await state.store.store.close()
+
+    return lifetime
+
+
+async def _open_store(ref: StoreRef, database_url: str) -> None:
+    try:
+        # Import SQLAlchemy in a worker thread: in the loop it would stall the first second.
+        await asyncio.to_thread(importlib.import_module, "sqlalchemy.ext.asyncio")
+        ref.set(await Store.open(database_url))
+    except Exception as exc:  # the proxy keeps serving; the log and stats say why
+        logger.error("the request log database could not be opened: %s", exc)
+        ref.set(None, str(exc))

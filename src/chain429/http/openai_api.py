@@ -14,6 +14,7 @@ from chain429.engine.walk import Served, WalkFailed
 from chain429.errors import ProxyError
 from chain429.http.errors import error_response
 from chain429.http.request_log import RequestLog
+from chain429.http.runtime import config_status
 from chain429.http.state import STATE, AppState
 from chain429.quota.hints import parse_duration
 
@@ -161,5 +162,6 @@ async def health(request: web.Request) -> web.Response:
             "entries": len(entries),
             "entries_unavailable": cooling,
             "requests": dict(state.counters),
+            "config": config_status(state),
         }
     )

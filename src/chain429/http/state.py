@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
 
@@ -33,6 +36,14 @@ class AppState:
     started: float = field(default_factory=time.monotonic)
     started_wall: float = field(default_factory=time.time)
     counters: Counter[str] = field(default_factory=Counter)
+    # The config file behind `config` (None: not from a file, so not editable or reloaded).
+    config_path: Path | None = None
+    config_env: Mapping[str, str] | None = None  # for ${VAR}; None: os.environ
+    config_hash: str | None = None  # sha256 of the file text now being served
+    config_error: str | None = None  # why the file on disk is not what is being served
+    loaded_at: float = field(default_factory=time.time)
+    env_refs: dict[str, str] = field(default_factory=dict)  # see LoadedConfig.env_refs
+    config_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one file edit at a time
 
     @property
     def settings(self) -> Settings:

@@ -1,26 +1,40 @@
-"""The SQLite database: WAL mode, ordered migrations, and the tracker's state table."""
+"""The tracker's state table in SQLite, with the standard library: fast enough to run at startup.
+
+The quota tracker restores its state before the server listens, where importing SQLAlchemy
+(about 0.8 s) would cost too much. This module applies the first step of the shared schema
+history (`storage/migrations.py`) by itself, under the same name in the same
+`schema_migrations` table, so either path can open a database the other made; a test keeps
+the two in step.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 Migration = Callable[[sqlite3.Connection], None]
 
+SCHEMA_MIGRATIONS_DDL = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL)"
+)
+TRACKER_STATE_DDL = (
+    "CREATE TABLE tracker_state ("
+    " key TEXT PRIMARY KEY,"
+    " state TEXT NOT NULL,"
+    " updated_at REAL NOT NULL)"
+)
+
 
 def _tracker_state(db: sqlite3.Connection) -> None:
-    db.execute(
-        "CREATE TABLE tracker_state ("
-        " key TEXT PRIMARY KEY,"
-        " state TEXT NOT NULL,"
-        " updated_at REAL NOT NULL)"
-    )
+    db.execute(TRACKER_STATE_DDL)
 
 
-# Ordered and append-only: a migration, once released, is never edited.
+# Ordered and append-only: a migration, once released, is never edited. These names are the
+# first of `storage.migrations.MIGRATIONS`; the later steps need SQLAlchemy and run there.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_tracker_state", _tracker_state),
 ]
@@ -40,18 +54,15 @@ def connect(path: str | Path) -> sqlite3.Connection:
 
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Apply every migration not yet recorded; returns the names applied."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL)"
-    )
-    done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+    db.execute(SCHEMA_MIGRATIONS_DDL)
     applied = []
     for name, step in MIGRATIONS:
-        if name in done:
-            continue
-        with db:  # one transaction per migration
-            db.execute("BEGIN")
+        with db:  # one transaction per migration, holding the write lock from the start
+            db.execute("BEGIN IMMEDIATE")
+            if db.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+                continue  # done before, or by another process while we waited for the lock
             step(db)
-            db.execute("INSERT INTO schema_migrations VALUES (?, strftime('%s', 'now'))", (name,))
+            db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, time.time()))
         applied.append(name)
     return applied
 

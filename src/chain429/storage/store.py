@@ -1,37 +1,175 @@
 """The request log store: SQLite by default, Postgres by URL; one implementation (SQLAlchemy).
 
-CONTRACT (implementation in progress): `Store.open` imports SQLAlchemy lazily (it costs ~0.8 s),
-so it is called after the server listens; `StoreRef` lets handlers wait for it.
+`Store.open` imports SQLAlchemy lazily (it costs ~0.8 s), so it is called after the server
+listens; `StoreRef` lets handlers and the writer wait for it. Nothing here imports SQLAlchemy
+at module level.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from chain429.storage.records import RequestRecord
+from chain429.storage.records import AttemptRecord, RequestRecord
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Table
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+    from sqlalchemy.pool import ConnectionPoolEntry
+    from sqlalchemy.sql.dml import Insert
+
+logger = logging.getLogger("chain429.storage")
+
+NO_DATABASE = ("", "none", "memory", ":memory:")
+SQLITE_PRAGMAS = ("busy_timeout=5000", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON")
+DAY_S = 86_400
+
+
+def async_url(database_url: str) -> str:
+    """The SQLAlchemy async URL for a `database_url`: a bare path, sqlite:///…, postgresql://…."""
+    url = database_url.strip()
+    if url.lower() in NO_DATABASE:
+        raise ValueError(f"no database configured (database_url={database_url!r})")
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return f"sqlite+aiosqlite:///{url}"
+    scheme = scheme.lower()
+    if scheme in ("sqlite", "sqlite+aiosqlite"):
+        return f"sqlite+aiosqlite://{rest}"
+    if scheme in ("postgres", "postgresql", "postgresql+asyncpg"):
+        return f"postgresql+asyncpg://{rest}"
+    raise ValueError(f"unsupported database_url scheme: {scheme}")
 
 
 class Store:
     """Writes batches of records, prunes old ones into daily rollups, and runs queries."""
 
+    def __init__(self, engine: AsyncEngine, *, applied: Sequence[str] = ()) -> None:
+        self.engine = engine
+        self.dialect_name: str = engine.dialect.name  # "sqlite" | "postgresql"
+        self.applied = list(applied)  # the migrations this open applied
+        self.rejected = 0  # records the database refused (each one logged)
+        self.prune_chunk = 5_000  # rows per prune transaction: keeps the write lock short
+        self._write_engine = engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._insert_requests, self._insert_attempts = _insert_statements(self.dialect_name)
+        self._upsert_rollups = _rollup_upsert(self.dialect_name)
+
     @classmethod
     async def open(cls, database_url: str) -> Store:
-        raise NotImplementedError
+        """Connect and migrate (under a lock, so concurrent openers are safe)."""
+        from chain429.storage.migrations import migrate
 
-    async def insert(self, records: Sequence[RequestRecord]) -> None:
-        raise NotImplementedError
+        engine = _create_engine(async_url(database_url))
+        try:
+            async with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+                applied = await conn.run_sync(migrate)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine, applied=applied)
+
+    async def insert(self, records: Sequence[RequestRecord]) -> int:
+        """Write a batch in one transaction; returns how many records were refused as invalid.
+
+        Idempotent by request id, so a batch retried after an unclear commit adds nothing twice.
+        A record the database refuses (a NULL where none may be, a bad value) would block every
+        later batch if retried forever; the batch is then written one record at a time, and the
+        refused ones are logged and counted in `rejected`. Other errors propagate: retry later.
+        """
+        if not records:
+            return 0
+        try:
+            await self._insert(records)
+            return 0
+        except Exception as exc:
+            if not _refused(exc):
+                raise
+        rejected = 0
+        for record in records:
+            try:
+                await self._insert([record])
+            except Exception as exc:
+                if not _refused(exc):
+                    raise
+                rejected += 1
+                logger.error("request log: the database refused record %s: %s", record.id, exc)
+        self.rejected += rejected
+        return rejected
+
+    async def _insert(self, records: Sequence[RequestRecord]) -> None:
+        request_rows = [_request_row(r) for r in records]
+        attempt_rows = [_attempt_row(r, a) for r in records for a in r.attempts]
+        async with self._begin_write() as conn:
+            await conn.execute(self._insert_requests, request_rows)
+            if attempt_rows:
+                await conn.execute(self._insert_attempts, attempt_rows)
 
     async def prune(self, before_ts: float) -> int:
-        raise NotImplementedError
+        """Fold requests older than `before_ts` into daily_rollups, delete them; returns how many.
 
-    async def fetch(self, statement: Any) -> list[dict[str, Any]]:
+        One transaction per chunk: the chunk is deleted with RETURNING and its totals are added
+        to the rollups in the same transaction, so each row is counted exactly once, even when
+        two replicas prune at the same time. Attempts go with their request (ON DELETE CASCADE).
+        """
+        total = 0
+        while True:
+            pruned = await self._prune_chunk(before_ts)
+            total += pruned
+            if pruned < self.prune_chunk:
+                return total
+
+    async def _prune_chunk(self, before_ts: float) -> int:
+        from sqlalchemy import delete, select
+
+        from chain429.storage.tables import requests as r
+
+        victims = select(r.c.id).where(r.c.ts < before_ts).limit(self.prune_chunk)
+        statement = (
+            delete(r)
+            .where(r.c.id.in_(victims))
+            .returning(
+                r.c.ts,
+                r.c.chain,
+                r.c.provider,
+                r.c.model,
+                r.c.key_label,
+                r.c.outcome,
+                r.c.calls,
+                r.c.rate_limited,
+                r.c.prompt_tokens,
+                r.c.completion_tokens,
+                r.c.total_tokens,
+                r.c.latency_ms,
+            )
+        )
+        async with self._begin_write() as conn:
+            rows = (await conn.execute(statement)).all()
+            if rows:
+                await conn.execute(self._upsert_rollups, _rollup_rows(rows))
+        return len(rows)
+
+    async def fetch(
+        self, statement: Any, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Run a SELECT (a SQLAlchemy Core statement); rows as dicts."""
-        raise NotImplementedError
+        async with self.engine.connect() as conn:
+            result = await conn.execute(statement, params)
+            return [dict(row) for row in result.mappings()]
 
     async def close(self) -> None:
-        raise NotImplementedError
+        await self.engine.dispose()
+
+    def _begin_write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        # On SQLite, BEGIN IMMEDIATE takes the write lock up front, where busy_timeout applies;
+        # a deferred transaction that upgrades to a writer can fail at once with "locked".
+        return self._write_engine.begin()
 
 
 class StoreRef:
@@ -41,6 +179,11 @@ class StoreRef:
         self.store: Store | None = None
         self.error: str | None = None
         self._ready = asyncio.Event()
+
+    @property
+    def ready(self) -> bool:
+        """Settled: the store is open, or it failed to open (see `error`)."""
+        return self._ready.is_set()
 
     def set(self, store: Store | None, error: str | None = None) -> None:
         self.store, self.error = store, error
@@ -53,3 +196,202 @@ class StoreRef:
             except TimeoutError:
                 return None
         return self.store
+
+
+def _create_engine(url_text: str) -> AsyncEngine:
+    from sqlalchemy import event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = make_url(url_text)
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            raise ValueError("the request log needs a SQLite file, not an in-memory database")
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url)
+        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    sslmode = url.query.get("sslmode")
+    if isinstance(sslmode, str):  # libpq's name for what asyncpg calls `ssl`
+        url = url.difference_update_query(["sslmode"]).update_query_dict({"ssl": sslmode})
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_connect(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+    # The driver's own transaction handling skips BEGIN before DDL; `_sqlite_begin` emits it.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in SQLITE_PRAGMAS:  # busy_timeout first: switching to WAL may wait for a lock
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _dialect_insert(dialect_name: str, table: Table) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING, in the dialect's own spelling."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    if dialect_name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    raise ValueError(f"unsupported database: {dialect_name}")
+
+
+def _insert_statements(dialect_name: str) -> tuple[Insert, Insert]:
+    from chain429.storage.tables import attempts, requests
+
+    return _dialect_insert(dialect_name, requests), _dialect_insert(dialect_name, attempts)
+
+
+def _rollup_upsert(dialect_name: str) -> Insert:
+    """INSERT into daily_rollups; on a key already there, add the counts to it."""
+    from chain429.storage.tables import daily_rollups as t
+
+    keys = [c.name for c in t.primary_key]
+    sums = [c.name for c in t.columns if not c.primary_key]
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        pg = pg_insert(t)
+        return pg.on_conflict_do_update(
+            index_elements=keys, set_={n: t.c[n] + pg.excluded[n] for n in sums}
+        )
+    if dialect_name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        lite = sqlite_insert(t)
+        return lite.on_conflict_do_update(
+            index_elements=keys, set_={n: t.c[n] + lite.excluded[n] for n in sums}
+        )
+    raise ValueError(f"unsupported database: {dialect_name}")
+
+
+def _refused(exc: BaseException) -> bool:
+    """The database (or the driver, on binding) refused the data itself, not the connection."""
+    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+
+    if isinstance(exc, DataError | IntegrityError):
+        return True
+    if isinstance(exc, StatementError):  # raised while binding parameters, before the server
+        return not isinstance(exc, DBAPIError)
+    return isinstance(exc, ValueError | TypeError)
+
+
+def _text(value: str | None, limit: int = 0) -> str | None:
+    """Fit a string to its column: Postgres refuses NUL characters and over-long VARCHARs."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if limit and len(value) > limit:
+        value = value[:limit]
+    return value
+
+
+def _request_row(r: RequestRecord) -> dict[str, Any]:
+    # Lengths as in tables.py; a test keeps the two in step.
+    return {
+        "id": _text(r.id, 32),
+        "ts": r.ts,
+        "key_label": _text(r.key_label, 64),
+        "chain": _text(r.chain, 200),
+        "requested_model": _text(r.requested_model, 300),
+        "provider": _text(r.provider, 200),
+        "model": _text(r.model, 300),
+        "stream": r.stream,
+        "status": r.status,
+        "outcome": _text(r.outcome, 32),
+        "prompt_tokens": r.prompt_tokens,
+        "completion_tokens": r.completion_tokens,
+        "total_tokens": r.total_tokens,
+        "tokens_estimated": r.tokens_estimated,
+        "latency_ms": r.latency_ms,
+        "ttft_ms": r.ttft_ms,
+        "calls": r.calls,
+        "skipped": r.skipped,
+        "rate_limited": r.rate_limited,
+        "error": _text(r.error),
+    }
+
+
+def _attempt_row(r: RequestRecord, a: AttemptRecord) -> dict[str, Any]:
+    return {
+        "request_id": _text(r.id, 32),
+        "seq": a.seq,
+        "ts": r.ts,
+        "provider": _text(a.provider, 200),
+        "model": _text(a.model, 300),
+        "outcome": _text(a.outcome, 32),
+        "status": a.status,
+        "latency_ms": a.latency_ms,
+        "reason": _text(a.reason),
+        "skipped": a.skipped,
+    }
+
+
+@dataclass(slots=True)
+class _DayTotals:
+    requests: int = 0
+    successes: int = 0
+    failures: int = 0
+    fallbacks: int = 0
+    rate_limited: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    latency_ms_sum: float = 0.0
+
+
+def _rollup_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Sum pruned request rows by (UTC day, chain, provider, model, key label); "" for NULL."""
+    days: dict[int, str] = {}
+    totals: dict[tuple[str, str, str, str, str], _DayTotals] = {}
+    for row in rows:
+        (ts, chain, provider, model, key_label, outcome, calls, limited, pt, ct, tt, ms) = row
+        day_number = int(ts // DAY_S)
+        day = days.get(day_number)
+        if day is None:
+            day = days[day_number] = time.strftime("%Y-%m-%d", time.gmtime(day_number * DAY_S))
+        key = (day, chain or "", provider or "", model or "", key_label or "")
+        t = totals.get(key)
+        if t is None:
+            t = totals[key] = _DayTotals()
+        t.requests += 1
+        if outcome == "success":
+            t.successes += 1
+            t.fallbacks += calls > 1
+        else:
+            t.failures += 1
+        t.rate_limited += limited
+        t.prompt_tokens += pt or 0
+        t.completion_tokens += ct or 0
+        t.total_tokens += tt or 0
+        t.latency_ms_sum += ms
+    return [
+        {
+            "day": day,
+            "chain": chain,
+            "provider": provider,
+            "model": model,
+            "key_label": key_label,
+            "requests": t.requests,
+            "successes": t.successes,
+            "failures": t.failures,
+            "fallbacks": t.fallbacks,
+            "rate_limited": t.rate_limited,
+            "prompt_tokens": t.prompt_tokens,
+            "completion_tokens": t.completion_tokens,
+            "total_tokens": t.total_tokens,
+            "latency_ms_sum": t.latency_ms_sum,
+        }
+        for (day, chain, provider, model, key_label), t in totals.items()
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -77,9 +78,10 @@ daily_rollups = Table(
     Column("failures", Integer, nullable=False),
     Column("fallbacks", Integer, nullable=False),
     Column("rate_limited", Integer, nullable=False),
-    Column("prompt_tokens", Integer, nullable=False),
-    Column("completion_tokens", Integer, nullable=False),
-    Column("total_tokens", Integer, nullable=False),
+    # A day's token sums can pass 2**31.
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("total_tokens", BigInteger, nullable=False),
     Column("latency_ms_sum", Float, nullable=False),
 )
 

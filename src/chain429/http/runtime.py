@@ -1,0 +1,254 @@
+"""Swapping a config into the running proxy, and the one locked path that edits the file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from aiohttp import web
+
+from chain429 import __version__
+from chain429.config.load import ConfigError, LoadedConfig
+from chain429.config.reload import ConfigWatcher
+from chain429.config.save import (
+    ConfigDocument,
+    content_hash,
+    read_text,
+    validate_text,
+    write_atomic,
+)
+from chain429.config.schema import Settings
+from chain429.engine.chain import Routes
+from chain429.engine.walk import Timeouts
+from chain429.errors import ProxyError
+from chain429.http.auth import KeyCheck
+from chain429.http.state import AppState
+from chain429.quota.tracker import MemoryTracker
+from chain429.tasks import Tasks
+
+logger = logging.getLogger("chain429.config")
+
+T = TypeVar("T")
+
+# Settings the running proxy picks up at once; any other setting is saved but is read only at
+# start-up (listen address, CORS, body limit, connection pool, database, log format).
+LIVE_SETTINGS = frozenset(
+    {
+        "api_keys",
+        "admin_keys",
+        "default_chain",
+        "unknown_model",
+        "log_level",
+        "log_content",
+        "request_timeout_ms",
+        "first_byte_timeout_ms",
+        "stream_idle_timeout_ms",
+        "deadline_ms",
+        "cooldown_default_ms",
+        "cooldown_max_ms",
+        "breaker_threshold",
+        "breaker_cooldown_ms",
+        "normalize_responses",
+        "user_agent",
+    }
+)
+
+
+@dataclass(slots=True)
+class Edited(Generic[T]):
+    """What an edit returned, the config now served, and settings that await a restart."""
+
+    result: T
+    loaded: LoadedConfig
+    restart_required: list[str] = field(default_factory=list)
+
+
+def apply_config(state: AppState, loaded: LoadedConfig, file_hash: str | None) -> list[str]:
+    """Serve `loaded` from now on; returns the changed settings that need a restart.
+
+    Everything is built first; then each field of the state is replaced by one assignment,
+    with no await in between, so a request sees either the old objects or the new ones. A
+    request already walking a chain keeps the chain and entries it resolved. Tracker state is
+    keyed by `provider/model`, so entries that did not change keep their cooldowns and counts.
+    """
+    config = loaded.config
+    settings = config.settings
+    old = state.settings
+    routes = Routes(
+        config, loaded.disabled_providers, settings.user_agent or f"429chain/{__version__}"
+    )
+    admin = settings.admin_keys if settings.admin_keys is not None else settings.api_keys
+    keys, admin_keys = KeyCheck(settings.api_keys), KeyCheck(admin)
+    timeouts = Timeouts(
+        first_byte_s=settings.first_byte_timeout_ms / 1000,
+        idle_s=settings.stream_idle_timeout_ms / 1000,
+        deadline_s=settings.deadline_ms / 1000,
+    )
+    restart = restart_required(old, settings)
+
+    state.walker.timeouts = timeouts
+    state.walker.normalize = settings.normalize_responses
+    if isinstance(state.tracker, MemoryTracker):
+        state.tracker.policy = dataclasses.replace(
+            state.tracker.policy,
+            cooldown_default_s=settings.cooldown_default_ms / 1000,
+            cooldown_max_s=settings.cooldown_max_ms / 1000,
+            breaker_threshold=settings.breaker_threshold,
+            breaker_cooldown_s=settings.breaker_cooldown_ms / 1000,
+        )
+    state.keys = keys
+    state.admin_keys = admin_keys
+    state.disabled = dict(loaded.disabled_providers)
+    state.env_refs = dict(loaded.env_refs)
+    state.routes = routes
+    state.config = config
+    state.config_hash = file_hash
+    state.config_error = None
+    state.loaded_at = time.time()
+
+    if settings.log_level != old.log_level:
+        logging.getLogger("chain429").setLevel(settings.log_level.upper())
+    if restart:
+        logger.warning("settings saved but used only after a restart: %s", ", ".join(restart))
+    return restart
+
+
+def restart_required(old: Settings, new: Settings) -> list[str]:
+    """Changed settings that the running proxy cannot pick up."""
+    return [
+        name
+        for name in type(new).model_fields
+        if name not in LIVE_SETTINGS and getattr(old, name) != getattr(new, name)
+    ]
+
+
+async def edit_config(state: AppState, change: Callable[[ConfigDocument], T]) -> Edited[T]:
+    """Apply `change` to the config file, then to the runtime; or, on any error, to neither.
+
+    The file is re-read under the lock, so concurrent edits (and edits made by hand) are
+    never lost. The edited text is validated by the normal loader before anything is written,
+    and the runtime changes only after the file is safely on disk. The edit runs as its own
+    task: a client that disconnects halfway cannot leave the file and the runtime disagreeing.
+    """
+    path = state.config_path
+    if path is None:
+        raise ProxyError(
+            409,
+            "This proxy was not started from a config file, so its config cannot be edited.",
+            code="config_not_editable",
+        )
+    task = asyncio.ensure_future(_edit(state, path, change))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])  # finish the edit, then let the cancellation through
+        if not task.cancelled():
+            task.exception()  # retrieved: the client that asked has gone
+        raise
+
+
+async def _edit(state: AppState, path: Path, change: Callable[[ConfigDocument], T]) -> Edited[T]:
+    async with state.config_lock:
+        text = await asyncio.to_thread(read_text, path)
+        document = ConfigDocument(text)
+        result = change(document)
+        new_text = document.dump()
+        env = os.environ if state.config_env is None else state.config_env
+        loaded = validate_text(new_text, env, str(path))
+        loaded.path = path
+        _refuse_lockout(state, loaded)
+        if new_text == text and content_hash(text.encode()) == state.config_hash:
+            return Edited(result, loaded)  # nothing changed, and the runtime already has it
+        digest = await asyncio.to_thread(write_atomic, path, new_text)
+        restart = apply_config(state, loaded, digest)
+    logger.info(
+        "config saved to %s: %d providers, %d chains",
+        path,
+        len(loaded.config.providers),
+        len(loaded.config.chains),
+    )
+    return Edited(result, loaded, restart)
+
+
+def _refuse_lockout(state: AppState, loaded: LoadedConfig) -> None:
+    """An edit must not leave a keyed proxy (or its admin API) open to anyone."""
+    problem = lockout(state, loaded)
+    if problem:
+        raise ProxyError(409, f"The edit was not saved: {problem}", code="would_remove_keys")
+
+
+def lockout(state: AppState, loaded: LoadedConfig) -> str | None:
+    """Why `loaded` would open a proxy that now requires keys, or None."""
+    settings = loaded.config.settings
+    admin = settings.admin_keys if settings.admin_keys is not None else settings.api_keys
+    if not state.keys.open and not settings.api_keys:
+        return (
+            "settings.api_keys would be empty, opening the proxy to anyone; a running proxy "
+            "keeps its keys (restart it to run without keys)."
+        )
+    if not state.admin_keys.open and not admin:
+        return (
+            "there would be no admin keys, opening the admin API to anyone; keep a key in "
+            "settings.admin_keys or settings.api_keys."
+        )
+    return None
+
+
+def config_status(state: AppState) -> dict[str, Any]:
+    """Where the served config came from, when it was loaded, and why a newer one was not."""
+    return {
+        "path": str(state.config_path) if state.config_path else None,
+        "loaded_at": datetime.fromtimestamp(state.loaded_at, UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z"),
+        "error": state.config_error,
+    }
+
+
+def watch_config(
+    app: web.Application, state: AppState, loaded: LoadedConfig, env: Mapping[str, str] | None
+) -> None:
+    """Remember where the config came from, and reload it while the app runs if it changes."""
+    state.config_path = loaded.path
+    state.config_env = env
+    state.env_refs = dict(loaded.env_refs)
+    if loaded.path is None:
+        return
+    with contextlib.suppress(OSError):
+        state.config_hash = content_hash(loaded.path.read_bytes())
+
+    def report(error: str | None) -> None:
+        state.config_error = error
+
+    watcher = ConfigWatcher(
+        loaded.path,
+        env=env,
+        lock=state.config_lock,
+        served_hash=lambda: state.config_hash,
+        apply=lambda new, digest: _apply_reloaded(state, new, digest),
+        report=report,
+    )
+
+    async def lifetime(_: web.Application) -> AsyncIterator[None]:
+        tasks = Tasks()
+        tasks.start(watcher.run(), "config-reload")
+        yield
+        await tasks.close()
+
+    app.cleanup_ctx.append(lifetime)
+
+
+def _apply_reloaded(state: AppState, loaded: LoadedConfig, file_hash: str) -> None:
+    problem = lockout(state, loaded)
+    if problem:
+        raise ConfigError([problem], str(loaded.path))
+    apply_config(state, loaded, file_hash)

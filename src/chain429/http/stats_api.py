@@ -1,0 +1,395 @@
+"""`/v1/stats/*`: usage, the request log, time series, provider health, savings and capacity.
+
+Every route needs an admin key. The routes that read the request log answer 503
+`store_unavailable` while the store is not open (or logging is off); `/v1/stats/capacity` reads
+only the quota tracker. Bad query parameters are a 400 naming the parameter.
+
+Filters accepted by the aggregate routes (summary, providers, chains, models, keys, savings,
+timeseries): `since`, `until` (epoch seconds, epoch milliseconds or ISO 8601; `until` is
+exclusive), `chain`, `provider`, `model`, `key` (a key label). `/v1/stats/requests` adds
+`outcome`, `q` (error text), `limit` (default 50, at most 500) and `offset`.
+
+`storage.queries` (SQLAlchemy: ~0.5 s to import) is imported by the handlers on first use, so
+importing this module at startup stays cheap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from chain429.engine.chain import Entry
+from chain429.errors import ProxyError
+from chain429.http.metrics import metrics_handler
+from chain429.http.state import STATE, AppState
+from chain429.providers.presets import DailyReset, Preset, get_preset
+from chain429.quota.hints import next_daily_reset
+from chain429.storage.store import Store
+
+if TYPE_CHECKING:
+    from chain429.storage.queries import Filters
+
+# A coroutine function, as app.py's own route table holds them.
+Handler = Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]]
+DEFAULT_SPAN = {"minute": 60, "hour": 24, "day": 30}  # buckets shown when `since` is not given
+MAX_POINTS = 10_000
+# Entry states that leave no capacity whatever the counters say.
+NO_CAPACITY = frozenset({"disabled", "auth-failed", "exhausted-until-daily-reset"})
+
+
+def routes() -> list[tuple[str, str, Handler]]:
+    """Every route of this module, `/metrics` included, as (method, path, handler)."""
+    return [
+        ("GET", "/v1/stats/summary", summary),
+        ("GET", "/v1/stats/providers", providers),
+        ("GET", "/v1/stats/providers/{provider_id}", provider),
+        ("GET", "/v1/stats/chains", chains),
+        ("GET", "/v1/stats/chains/{chain_name:.+}", chain),
+        ("GET", "/v1/stats/models", models),
+        ("GET", "/v1/stats/keys", keys),
+        ("GET", "/v1/stats/requests", requests),
+        ("GET", "/v1/stats/requests/{request_id}", request_detail),
+        ("GET", "/v1/stats/timeseries", timeseries),
+        ("GET", "/v1/stats/health", health),
+        ("GET", "/v1/stats/savings", savings),
+        ("GET", "/v1/stats/capacity", capacity),
+        ("GET", "/metrics", metrics_handler),
+    ]
+
+
+# -- usage -----------------------------------------------------------------------------------
+
+
+async def summary(request: web.Request) -> web.Response:
+    from chain429.storage import queries
+
+    _, store, filters = await _open(request)
+    return web.json_response({"summary": await queries.summary(store, filters)})
+
+
+async def providers(request: web.Request) -> web.Response:
+    from chain429.storage import queries
+
+    _, store, filters = await _open(request)
+    return web.json_response({"providers": await queries.providers(store, filters)})
+
+
+async def provider(request: web.Request) -> web.Response:
+    from chain429.storage import queries
+
+    _, store, filters = await _open(request)
+    provider_id = request.match_info["provider_id"]
+    usage = await queries.provider(store, provider_id, filters)
+    if usage is None:
+        raise _not_found(f"No usage data for provider '{provider_id}'.", "provider_not_found")
+    return web.json_response(usage)
+
+
+async def chains(request: web.Request) -> web.Response:
+    from chain429.storage import queries
+
+    _, store, filters = await _open(request)
+    return web.json_response({"chains": await queries.chains(store, filters)})
+
+
+async def chain(request: web.Request) -> web.Response:
+    from chain429.storage import queries
+
+    _, store, filters = await _open(request)
+    name = request.match_info["chain_name"]
+    usage = await queries.chain(store, name, filters)
+    if usage is None:
+        raise _not_found(f"No usage data for chain '{name}'.", "chain_not_found")
+    return web.json_response(usage)
+
+
+async def models(request: web.Request) -> web.Response:
+    from chain429.storage import queries
+
+    _, store, filters = await _open(request)
+    return web.json_response({"models": await queries.models(store, filters)})
+
+
+async def keys(request: web.Request) -> web.Response:
+    from chain429.storage import queries
+
+    _, store, filters = await _open(request)
+    return web.json_response({"keys": await queries.keys(store, filters)})
+
+
+# -- the request log ---------------------------------------------------------------------------
+
+
+async def requests(request: web.Request) -> web.Response:
+    from chain429.storage import queries
+
+    state = _admin(request)
+    filters = _filters(request)
+    limit = _int_param(request, "limit", 50)
+    offset = _int_param(request, "offset", 0)
+    outcome = request.query.get("outcome") or None
+    q = request.query.get("q") or None
+    store = await _store(state)
+    page = await queries.request_page(
+        store, filters, outcome=outcome, q=q, limit=limit, offset=offset
+    )
+    return web.json_response(page)
+
+
+async def request_detail(request: web.Request) -> web.Response:
+    from chain429.storage import queries
+
+    state = _admin(request)
+    store = await _store(state)
+    request_id = request.match_info["request_id"]
+    detail = await queries.request_detail(store, request_id)
+    if detail is None:
+        raise _not_found(f"No request '{request_id}' in the log.", "request_not_found")
+    return web.json_response(detail)
+
+
+# -- series, health, money, capacity -----------------------------------------------------------
+
+
+async def timeseries(request: web.Request) -> web.Response:
+    from chain429.storage import queries
+
+    state = _admin(request)
+    filters = _filters(request)
+    name = request.query.get("bucket", "hour")
+    if name not in queries.BUCKETS:
+        raise _bad("bucket", f"must be one of {', '.join(queries.BUCKETS)}, not '{name}'")
+    size = queries.BUCKETS[name]
+    until = filters.until if filters.until is not None else time.time()
+    since = filters.since
+    if since is None:
+        since = math.floor(until / size) * size - (DEFAULT_SPAN[name] - 1) * size
+    if (until - since) / size > MAX_POINTS:
+        raise _bad("since", f"the range holds more than {MAX_POINTS} {name} buckets")
+    store = await _store(state)
+    points = await queries.timeseries(store, filters, size, since, until)
+    return web.json_response(
+        {
+            "bucket": name,
+            "bucketSeconds": size,
+            "since": int(since * 1000),
+            "until": int(until * 1000),
+            "points": points,
+        }
+    )
+
+
+async def health(request: web.Request) -> web.Response:
+    from chain429.storage import queries
+
+    state = _admin(request)
+    store = await _store(state)
+    now = time.time()
+    known = [p.id for p in state.config.providers]
+    report = await queries.health(store, now, known)
+    return web.json_response({"generatedAt": int(now * 1000), "providers": report})
+
+
+async def savings(request: web.Request) -> web.Response:
+    from chain429.storage import queries
+
+    state = _admin(request)
+    filters = _filters(request)
+    store = await _store(state)
+    presets: dict[str, Preset] = {}
+    for configured in state.config.providers:
+        try:
+            presets[configured.id] = get_preset(configured.type)
+        except KeyError:
+            continue
+    return web.json_response(await queries.savings(store, filters, presets))
+
+
+async def capacity(request: web.Request) -> web.Response:
+    """Requests and tokens left before each chain's daily resets, from the quota tracker."""
+    state = _admin(request)
+    now = state.walker.clock()
+    report = [chain_capacity(state, name, now) for name in state.routes.chains]
+    return web.json_response({"generatedAt": int(now * 1000), "chains": report})
+
+
+def chain_capacity(state: AppState, name: str, now: float) -> dict[str, Any]:
+    """Sums over the chain's entries, each quota counted once (entries may share one).
+
+    A total is null when any entry's daily limit is unknown; `...LeftKnown` sums the known.
+    """
+    entries = []
+    seen: set[str] = set()
+    totals: dict[str, int | None] = {"requests": 0, "tokens": 0}
+    known = {"requests": 0, "tokens": 0}
+    resets: list[float] = []
+    for entry in state.routes.chains[name].entries:
+        described = entry_capacity(state, entry, now)
+        shared = described["quotaScope"] in seen
+        seen.add(described["quotaScope"])
+        described["sharedQuota"] = shared
+        entries.append(described)
+        if shared:
+            continue
+        for kind in ("requests", "tokens"):
+            left = described[f"{kind}Left"]
+            if left is None:
+                totals[kind] = None
+            else:
+                known[kind] += left
+                current = totals[kind]
+                totals[kind] = None if current is None else current + left
+        if described["resetsAt"] is not None:
+            resets.append(described["resetsAtEpoch"])
+    for described in entries:
+        del described["resetsAtEpoch"]
+    return {
+        "chainName": name,
+        "requestsLeft": totals["requests"],
+        "tokensLeft": totals["tokens"],
+        "requestsLeftKnown": known["requests"],
+        "tokensLeftKnown": known["tokens"],
+        "nextResetAt": _iso(min(resets)) if resets else None,
+        "entries": entries,
+    }
+
+
+def entry_capacity(state: AppState, entry: Entry, now: float) -> dict[str, Any]:
+    """One entry's daily headroom: the tightest of its learned day counters and manual limits."""
+    report = state.tracker.describe(entry)
+    learned: Mapping[str, Mapping[str, Any]] = report.get("learned", {})
+    manual: Mapping[str, Mapping[str, Any]] = report.get("manual", {})
+    out: dict[str, Any] = {
+        "entry": entry.key,
+        "providerId": entry.provider,
+        "model": entry.model,
+        "quotaScope": report.get("quota_scope", entry.key),
+        "state": report.get("state"),
+    }
+    resets: list[float] = []
+    for kind in ("requests", "tokens"):
+        candidates: list[int] = []
+        limits: list[int] = []
+        window = learned.get(f"{kind}/day")
+        if window is not None:
+            candidates.append(int(window["remaining"]))
+            if window.get("limit") is not None:
+                limits.append(int(window["limit"]))
+            resets.append(now + float(window["resets_in_s"]))
+        counter = manual.get(f"{kind}_per_day")
+        if counter is not None:
+            candidates.append(max(0, int(counter["limit"]) - int(counter["used"])))
+            limits.append(int(counter["limit"]))
+            resets.append(next_daily_reset(now, _daily_mode(entry)))
+        left = min(candidates) if candidates else None
+        if report.get("state") in NO_CAPACITY:
+            left = 0
+        out[f"{kind}Left"] = left
+        out[f"{kind}PerDay"] = min(limits) if limits else None
+    out["resetsAtEpoch"] = min(resets) if resets else None
+    out["resetsAt"] = _iso(min(resets)) if resets else None
+    return out
+
+
+def _daily_mode(entry: Entry) -> DailyReset:
+    mode = entry.limits.daily_reset if entry.limits is not None else None
+    return mode or entry.preset.daily_reset
+
+
+# -- plumbing --------------------------------------------------------------------------------
+
+
+def _admin(request: web.Request) -> AppState:
+    state = request.app[STATE]
+    state.admin_keys.require(request.headers)
+    return state
+
+
+async def _store(state: AppState) -> Store:
+    store = await state.store.get()
+    if store is None:
+        detail = f": {state.store.error}" if state.store.error else ""
+        raise ProxyError(
+            503,
+            f"The request log store is not available{detail}.",
+            type="server_error",
+            code="store_unavailable",
+        )
+    return store
+
+
+async def _open(request: web.Request) -> tuple[AppState, Store, Filters]:
+    """Admin check, then the filters (400s before 503s), then the store."""
+    state = _admin(request)
+    filters = _filters(request)
+    return state, await _store(state), filters
+
+
+def _filters(request: web.Request) -> Filters:
+    from chain429.storage.queries import Filters
+
+    query = request.query
+    since = _time_param(request, "since")
+    until = _time_param(request, "until")
+    if since is not None and until is not None and since >= until:
+        raise _bad("since", "must be before 'until'")
+    return Filters(
+        since=since,
+        until=until,
+        chain=query.get("chain") or None,
+        provider=query.get("provider") or None,
+        model=query.get("model") or None,
+        key_label=query.get("key") or None,
+    )
+
+
+def _time_param(request: web.Request, name: str) -> float | None:
+    """Epoch seconds, epoch milliseconds (> 1e11), or ISO 8601 (UTC unless it says otherwise)."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        try:
+            parsed = dt.datetime.fromisoformat(raw)
+        except ValueError:
+            raise _bad(name, "must be epoch seconds, epoch milliseconds or ISO 8601") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return parsed.timestamp()
+    if not math.isfinite(value) or value < 0:
+        raise _bad(name, "must be a non-negative time")
+    return value / 1000 if value > 1e11 else value
+
+
+def _int_param(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad(name, "must be an integer") from None
+    if value < 0:
+        raise _bad(name, "must not be negative")
+    return value
+
+
+def _bad(param: str, problem: str) -> ProxyError:
+    return ProxyError(
+        400, f"Invalid '{param}' parameter: {problem}.", code="invalid_parameter", param=param
+    )
+
+
+def _not_found(message: str, code: str) -> ProxyError:
+    return ProxyError(404, message, code=code)
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")

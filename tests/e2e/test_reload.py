@@ -1,0 +1,160 @@
+"""Hot reload end to end: hand edits are served, broken ones are reported and not served."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+
+from chain429.testing import Reply, error_body
+from tests.e2e.conftest import PROXY_KEY, Proxy
+
+pytestmark = pytest.mark.asyncio
+
+CONFIG = """\
+# hand-written config
+settings:
+  api_keys: [{key}]
+  database_url: none
+providers:
+  - id: a
+    type: openai-compatible
+    api_key: sk-upstream-a-secret-0001
+    base_url: {url_a}
+  - id: b
+    type: openai-compatible
+    api_key: ${{B_KEY}}
+    base_url: {url_b}
+chains:
+  - name: one
+    entries:
+      - provider: a
+        model: m
+"""
+CHAIN_B = """\
+  - name: two
+    entries:
+      - provider: b
+        model: m
+"""
+MESSAGES: Any = [{"role": "user", "content": "hi"}]
+
+
+async def start(mocks: Any, yaml_proxy: Any) -> tuple[Any, Any, Proxy, str]:
+    a, b = await mocks(), await mocks()
+    text = CONFIG.format(key=PROXY_KEY, url_a=a.url, url_b=b.url)
+    return a, b, await yaml_proxy(text, env={"B_KEY": "sk-upstream-b-secret-0002"}), text
+
+
+def edit(path: Path, text: str) -> None:
+    """Write as an editor would: in place, no rename."""
+    path.write_text(text)
+
+
+async def until(check: Callable[[], bool], timeout_s: float = 4.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting for the reload"
+        await asyncio.sleep(0.05)
+
+
+async def health(p: Proxy) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as session, session.get(p.url + "/health") as response:
+        data: dict[str, Any] = await response.json()
+        return data
+
+
+async def test_a_hand_edit_is_served_within_seconds(mocks, yaml_proxy) -> None:
+    _, b, p, text = await start(mocks, yaml_proxy)
+    loaded_at = (await health(p))["config"]["loaded_at"]
+    edit(p.config_path, text + CHAIN_B)
+    started = time.monotonic()
+    await until(lambda: "two" in p.state.routes.chains)
+    assert time.monotonic() - started < 2.5
+    reply = await p.client().chat.completions.with_raw_response.create(
+        model="two", messages=MESSAGES
+    )
+    assert reply.headers["x-429chain-provider"] == "b"
+    assert b.requests[-1].headers["authorization"] == "Bearer sk-upstream-b-secret-0002"
+    status = (await health(p))["config"]
+    assert status["error"] is None and status["path"] == str(p.config_path)
+    assert status["loaded_at"] >= loaded_at
+
+
+async def test_a_broken_edit_keeps_the_old_config_and_says_why(mocks, yaml_proxy, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    _, _, p, text = await start(mocks, yaml_proxy)
+    served = p.state.config
+    edit(p.config_path, text + "  - name: [unclosed\n")
+    await until(lambda: p.state.config_error is not None)
+    error = (await health(p))["config"]["error"]
+    assert "YAML syntax error" in error and "line" in error
+    assert p.state.config is served
+    reply = await p.client().chat.completions.create(model="one", messages=MESSAGES)
+    assert reply.choices[0].message.content
+    # Valid YAML, invalid config: also refused, also reported.
+    edit(p.config_path, text.replace("provider: a", "provider: nope"))
+    await until(lambda: "nope" in (p.state.config_error or ""))
+    assert p.state.config is served
+    # Emptied, or stripped of its keys: refused too, rather than opening the proxy.
+    edit(p.config_path, "")
+    await until(lambda: "empty" in (p.state.config_error or ""))
+    edit(p.config_path, text.replace(f"api_keys: [{PROXY_KEY}]", "api_keys: []"))
+    await until(lambda: "api_keys would be empty" in (p.state.config_error or ""))
+    assert p.state.config is served
+    # Fixed: served again, and the error is gone.
+    edit(p.config_path, text + CHAIN_B)
+    await until(lambda: "two" in p.state.routes.chains)
+    assert (await health(p))["config"]["error"] is None
+    assert "Still serving the previous config" in caplog.text
+    assert "sk-upstream-a-secret-0001" not in caplog.text
+
+
+async def test_a_request_in_flight_during_a_reload_completes(mocks, yaml_proxy) -> None:
+    a, _, p, text = await start(mocks, yaml_proxy)
+    a.script(Reply(delay=2.0))
+    call = asyncio.create_task(p.client().chat.completions.create(model="one", messages=MESSAGES))
+    await until(lambda: a.in_flight == 1, 1.0)
+    # The chain now points at b; the request already on a must still be answered by a.
+    edit(p.config_path, text.replace("provider: a", "provider: b"))
+    await until(lambda: p.state.routes.chains["one"].entries[0].provider == "b")
+    assert not call.done()
+    reply = await call
+    assert reply.choices[0].message.content
+
+
+async def test_tracker_state_survives_a_reload_for_unchanged_entries(mocks, yaml_proxy) -> None:
+    a, _, p, text = await start(mocks, yaml_proxy)
+    a.script(Reply(429, error_body(429, "slow down"), {"retry-after": "600"}))
+    with pytest.raises(openai.RateLimitError):
+        await p.client().chat.completions.create(model="one", messages=MESSAGES)
+    entry = p.state.routes.chains["one"].entries[0]
+    assert p.state.tracker.blocked(entry) is not None
+    edit(p.config_path, text + CHAIN_B)
+    await until(lambda: "two" in p.state.routes.chains)
+    same = p.state.routes.chains["one"].entries[0]
+    assert same is not entry  # rebuilt, but keyed the same: still cooling down
+    verdict = p.state.tracker.blocked(same)
+    assert verdict is not None and verdict.free_at is not None
+    assert verdict.free_at - time.time() > 500
+
+
+async def test_an_api_edit_is_not_loaded_a_second_time(mocks, yaml_proxy) -> None:
+    _, _, p, _ = await start(mocks, yaml_proxy)
+    headers = {"Authorization": f"Bearer {PROXY_KEY}"}
+    body = {"entries": ["b/m"]}
+    async with aiohttp.ClientSession() as session:
+        url = p.url + "/v1/admin/chains/two"
+        async with session.put(url, json=body, headers=headers) as response:
+            assert response.status == 201
+    config, loaded_at = p.state.config, p.state.loaded_at
+    await asyncio.sleep(1.5)  # more than a poll
+    assert p.state.config is config and p.state.loaded_at == loaded_at
+    assert p.state.config_error is None
