@@ -25,6 +25,11 @@ def rows(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         return list(conn.execute(sql, args))
 
 
+async def drain(stream: Any) -> None:
+    async for _ in stream:
+        pass
+
+
 async def settled(p: Any) -> None:
     """Wait for the writer to have written everything it was given."""
     writer = p.state.writer
@@ -84,12 +89,9 @@ async def test_every_way_a_request_ends_leaves_a_row(mocks, proxy, tmp_path) -> 
         await session.post(f"{p.url}/v1/chat/completions", data=b"{nope", headers=p.auth)
     # a stream that fails after it started
     a.script(Stream([chunk(role="assistant", content="x")], done=False, reset_after=1))
+    stream = await client.chat.completions.create(model="default", messages=MESSAGES, stream=True)
     with pytest.raises(openai.APIError):
-        stream = await client.chat.completions.create(
-            model="default", messages=MESSAGES, stream=True
-        )
-        async for _ in stream:
-            pass
+        await drain(stream)
     # a client that goes away
     a.script(Hang())
     async with aiohttp.ClientSession() as session:

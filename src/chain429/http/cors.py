@@ -28,7 +28,7 @@ def cors(origins: list[str]) -> Middleware:
                 status=204,
                 headers={
                     "Access-Control-Allow-Origin": origin or "*",
-                    "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
+                    "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
                     "Access-Control-Allow-Headers": ALLOWED_HEADERS,
                     "Access-Control-Max-Age": "600",
                     "Vary": "Origin",
