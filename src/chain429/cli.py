@@ -173,16 +173,15 @@ def _serve(args: argparse.Namespace) -> int:
     from chain429.logs import configure_logging
     from chain429.server import ListenError, serve_forever
 
-    secrets = [p.api_key for p in loaded.config.providers if p.api_key]
-    configure_logging(
+    redactor = configure_logging(
         args.log_level or settings.log_level,
         args.log_format or settings.log_format,
-        [*secrets, *settings.api_keys],
+        loaded.config.secrets(),
     )
     for warning in loaded.warnings:
         logger.warning(warning)
     try:
-        serve_forever(loaded, host, port)
+        serve_forever(loaded, host, port, on_secrets=redactor.update)
     except ListenError as err:
         print(f"429chain: {err}", file=sys.stderr)
         return 1

@@ -17,9 +17,14 @@ logger = logging.getLogger("chain429")
 class RedactSecrets(logging.Filter):
     """A last line of defence: no configured key ever reaches a log line in full."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets = [(s, mask_secret(s)) for s in secrets if s and len(s) >= 8]
+        self._secrets: list[tuple[str, str]] = []
+        self.update(secrets)
+
+    def update(self, secrets: Iterable[str]) -> None:
+        """Keys added by an edit or a reload are masked from then on too."""
+        self._secrets = [(s, mask_secret(s)) for s in set(secrets) if s and len(s) >= 8]
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:
@@ -69,11 +74,14 @@ class TextFormatter(logging.Formatter):
         return text
 
 
-def configure_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:
+def configure_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> RedactSecrets:
+    """Log to stderr; returns the secrets filter, so later key changes can reach it."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    handler.addFilter(RedactSecrets(secrets))
+    redactor = RedactSecrets(secrets)
+    handler.addFilter(redactor)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logger.setLevel("WARNING" if level.lower() == "warn" else level.upper())
+    return redactor

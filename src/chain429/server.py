@@ -6,6 +6,7 @@ import asyncio
 import errno
 import logging
 import socket
+from collections.abc import Callable, Iterable
 
 from aiohttp import web
 
@@ -68,10 +69,15 @@ def listen_sockets(host: str, port: int) -> list[socket.socket]:
     return sockets
 
 
-def serve_forever(loaded: LoadedConfig, host: str, port: int) -> None:
+def serve_forever(
+    loaded: LoadedConfig,
+    host: str,
+    port: int,
+    on_secrets: Callable[[Iterable[str]], None] | None = None,
+) -> None:
     """Serve until SIGINT/SIGTERM; raises ListenError (nothing served) if the port is taken."""
     sockets = listen_sockets(host, port)
-    app = create_app(loaded)
+    app = create_app(loaded, on_secrets=on_secrets)
     bound = sockets[0].getsockname()[1]  # the real port, also when asked for port 0
     shown = f"[{host}]" if ":" in host else host
 

@@ -392,3 +392,27 @@ def no_key_in_the_logs(caplog: pytest.LogCaptureFixture) -> Any:
     yield
     for secret in ALL_KEYS:
         assert secret not in caplog.text
+
+
+async def test_keys_added_by_an_edit_reach_the_log_filter(mocks, yaml_proxy) -> None:
+    from chain429.logs import RedactSecrets
+
+    a = await mocks(api_key=KEY_A)
+    b = await mocks(api_key=KEY_B)
+    redactor = RedactSecrets()
+    p = await yaml_proxy(
+        config_text(a, b), env={"B_KEY": KEY_B, "C_KEY": KEY_C}, on_secrets=redactor.update
+    )
+    new_key = "sk-added-later-0000000099"
+    status, _ = await call(
+        p,
+        "PUT",
+        "/v1/admin/providers/late",
+        {"type": "openai-compatible", "base_url": a.url, "api_key": new_key},
+    )
+    assert status in (200, 201)
+    record = logging.LogRecord("x", logging.INFO, "", 0, f"upstream said {new_key}", None, None)
+    record.fields = {"error": f"quoting {new_key}"}
+    redactor.filter(record)
+    assert new_key not in record.getMessage()
+    assert new_key not in repr(record.fields)

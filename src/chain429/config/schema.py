@@ -220,6 +220,11 @@ class Config(BaseModel):
             raise ValueError("; ".join(f"{format_loc(loc)}: {msg}" for loc, msg in problems))
         return self
 
+    def secrets(self) -> list[str]:
+        """Every key in the config: provider keys, proxy keys and admin keys."""
+        keys = [p.api_key for p in self.providers if p.api_key]
+        return [*keys, *self.settings.api_keys, *(self.settings.admin_keys or [])]
+
     def provider(self, provider_id: str) -> ProviderConfig | None:
         return next((p for p in self.providers if p.id == provider_id), None)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -32,6 +32,7 @@ def create_app(
     upstream: Upstream | None = None,
     clock: Callable[[], float] = time.time,
     env: Mapping[str, str] | None = None,  # for ${VAR} on reload and edits; None: os.environ
+    on_secrets: Callable[[Iterable[str]], None] | None = None,  # told of keys after each change
 ) -> web.Application:
     config = loaded.config
     settings = config.settings
@@ -70,6 +71,7 @@ def create_app(
         loaded.disabled_providers,
     )
     state.metrics = Metrics(state)
+    state.on_secrets = on_secrets
     middlewares: list[Middleware] = [openai_errors]
     if settings.cors_origins:
         middlewares.append(cors(settings.cors_origins))

@@ -113,6 +113,8 @@ def apply_config(state: AppState, loaded: LoadedConfig, file_hash: str | None) -
     state.config = config
     state.config_hash = file_hash
     state.config_error = None
+    if state.on_secrets is not None:
+        state.on_secrets(config.secrets())
     state.loaded_at = time.time()
 
     if settings.log_level != old.log_level:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,7 @@ class AppState:
     store: StoreRef = field(default_factory=StoreRef)
     writer: RecordWriter | None = None  # None: request logging is off
     metrics: Metrics | None = None
+    on_secrets: Callable[[Iterable[str]], None] | None = None  # the log filter's key list
     started: float = field(default_factory=time.monotonic)
     started_wall: float = field(default_factory=time.time)
     counters: Counter[str] = field(default_factory=Counter)
