@@ -177,3 +177,16 @@ async def test_prompts_are_logged_only_when_asked(
     logged = repr(fields)
     assert ("the secret plan" in logged) is log_content
     assert ("Hello!" in logged) is log_content
+
+
+async def test_health_shows_the_request_log(mocks, proxy, tmp_path) -> None:
+    _a, _b, p, _db = await logged_proxy(mocks, proxy, tmp_path)
+    await p.client().chat.completions.create(model="default", messages=MESSAGES)
+    await settled(p)
+    async with aiohttp.ClientSession() as session, session.get(f"{p.url}/health") as response:
+        body = await response.json()
+    log = body["request_log"]
+    assert log["enabled"] is True
+    assert log["store"] == "open"
+    assert log["written"] == 1
+    assert log["dropped"] == 0

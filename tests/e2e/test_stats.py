@@ -77,11 +77,11 @@ async def server(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Server
     runners: list[web.AppRunner] = []
     stores: list[Store] = []
 
-    async def start(*, with_store: bool = True) -> Server:
+    async def start(*, with_store: bool = True, **settings: Any) -> Server:
         config = make_config(
             {"a": UPSTREAM, "b": UPSTREAM},
             {"default": ["a/m1", "b/m2"], "solo": ["a/m1"]},
-            {"admin_keys": [ADMIN_KEY], "database_url": "none"},
+            {"admin_keys": [ADMIN_KEY], "database_url": "none", **settings},
             {"a": {"rate_limits": {"requests_per_day": 100, "tokens_per_day": 10_000}}},
         )
         path = tmp_path / f"config-{len(runners)}.yaml"
@@ -249,3 +249,24 @@ async def test_metrics_after_observe(server: Callable[..., Awaitable[Server]]) -
     assert value("chain429_attempt_latency_seconds_count", provider="cerebras") == 3
     assert value("chain429_store_up") == 1
     assert value("chain429_uptime_seconds") > 0
+
+
+async def test_savings_use_config_price_overrides(
+    server: Callable[..., Awaitable[Server]],
+) -> None:
+    plain = await server()
+    _, _, before = await plain.get("/v1/stats/savings")
+    some = before["providers"][0]
+    model = some["models"][0]
+    priced = await server(prices={f"{some['providerId']}/{model['model']}": [1000.0, 2000.0]})
+    _, _, after = await priced.get("/v1/stats/savings")
+    row = next(
+        m
+        for p in after["providers"]
+        if p["providerId"] == some["providerId"]
+        for m in p["models"]
+        if m["model"] == model["model"]
+    )
+    assert row["priceSource"] == "config"
+    expected = model["promptTokens"] / 1e6 * 1000 + model["completionTokens"] / 1e6 * 2000
+    assert row["saved"] == pytest.approx(expected)

@@ -3,124 +3,53 @@
 An edit changes the parsed YAML tree in place, so everything it does not touch (comments, key
 order, quoting, blank lines, `${VAR}` references) is written back as it was. Values are stored
 exactly as given: a `${VAR}` stays a reference, and a field that was not edited keeps its text.
+
+The key spellings live in `spellings`, the comment-keeping edits in `yaml_comments`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import functools
 import hashlib
 import io
 import os
-import re
 import tempfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel
 from pydantic.alias_generators import to_camel
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import CommentMark, YAMLError
+from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
-from ruamel.yaml.tokens import CommentToken
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from chain429.config.load import ConfigError, LoadedConfig, parse_config
-from chain429.config.schema import (
-    ChainConfig,
-    Config,
-    EntryConfig,
-    ProviderConfig,
-    RateLimits,
-    Settings,
+from chain429.config.schema import ChainConfig, Config, EntryConfig, ProviderConfig, Settings
+from chain429.config.spellings import (
+    Model,
+    camelized,
+    canonical,
+    canonical_path,
+    child_model,
+    field_name,
+    spellings,
 )
+from chain429.config.yaml_comments import Node, append_item, append_key, remove_item, set_item
 from chain429.errors import ProxyError
 
-Model = type[BaseModel]
-Node = CommentedMap | CommentedSeq
-Path_ = tuple[str | int, ...]
-
-# Which schema model describes the mappings under each field (lists: their items).
-_CHILDREN: dict[Model, dict[str, Model]] = {
-    Config: {"settings": Settings, "providers": ProviderConfig, "chains": ChainConfig},
-    ProviderConfig: {"rate_limits": RateLimits},
-    ChainConfig: {"entries": EntryConfig},
-    EntryConfig: {"rate_limits": RateLimits},
-}
-_SEGMENT = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
-
-
-# -- spellings --------------------------------------------------------------------------------
-
-
-@functools.cache
-def _spellings(model: Model) -> dict[str, str]:
-    """Every accepted spelling of a model's keys (snake, camel, legacy) -> its field name."""
-    table: dict[str, str] = {}
-    for name, info in model.model_fields.items():
-        alias = info.validation_alias
-        legacy = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
-        for spelling in (name, to_camel(name), *legacy):
-            table.setdefault(spelling, name)
-    return table
-
-
-def field_name(model: Model | None, key: str) -> str:
-    """`apiKey` -> `api_key`; keys the model does not know are returned unchanged."""
-    return _spellings(model).get(key, key) if model is not None else key
-
-
-def child_model(model: Model | None, name: str) -> Model | None:
-    return _CHILDREN.get(model, {}).get(name) if model is not None else None
-
-
-def canonical(model: Model, data: Mapping[str, Any]) -> dict[str, Any]:
-    """`data` with every key spelled as the schema's field name, nested models included."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = field_name(model, str(key))
-        if name in out:
-            raise ProxyError(
-                400, f"'{name}' is given twice, in two spellings.", code="invalid_config", param=key
-            )
-        child = child_model(model, name)
-        if child is not None and isinstance(value, Mapping):
-            value = canonical(child, value)
-        elif child is not None and isinstance(value, list):
-            value = [canonical(child, v) if isinstance(v, Mapping) else v for v in value]
-        out[name] = value
-    return out
-
-
-def camelized(model: Model, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Field-named `data` respelled in camelCase, as the TypeScript original wrote its keys."""
-    out: dict[str, Any] = {}
-    for name, value in data.items():
-        child = child_model(model, name)
-        if child is not None and isinstance(value, Mapping):
-            value = camelized(child, value)
-        elif child is not None and isinstance(value, list):
-            value = [camelized(child, v) if isinstance(v, Mapping) else v for v in value]
-        out[to_camel(name) if name in model.model_fields else name] = value
-    return out
-
-
-def canonical_path(display_path: str) -> Path_:
-    """A loader path as written (`providers[0].apiKey`) -> field names (`providers, 0, api_key`)."""
-    model: Model | None = Config
-    parts: list[str | int] = []
-    for match in _SEGMENT.finditer(display_path):
-        if match[1] is not None:
-            parts.append(int(match[1]))
-            continue
-        name = field_name(model, match[2])
-        parts.append(name)
-        model = child_model(model, name)
-    return tuple(parts)
+__all__ = [
+    "ConfigDocument",
+    "camelized",
+    "canonical",
+    "canonical_path",
+    "content_hash",
+    "read_text",
+    "validate_text",
+    "write_atomic",
+]
 
 
 # -- the document -----------------------------------------------------------------------------
@@ -174,7 +103,7 @@ class ConfigDocument:
         node = self.value(self.root, Config, "settings")
         if node is None:
             node = self._new({}, Settings, self.root)
-            _append_key(self.root, self._new_key(self.root, Config, "settings"), node)
+            append_key(self.root, self._new_key(self.root, Config, "settings"), node)
         if not isinstance(node, CommentedMap):
             raise ProxyError(
                 409, "'settings' in the config file is not a mapping.", code="conflict"
@@ -188,7 +117,7 @@ class ConfigDocument:
         node = self.value(self.root, Config, section)
         if node is None:
             node = self._new([], None, self.root)
-            _append_key(self.root, self._new_key(self.root, Config, section), node)
+            append_key(self.root, self._new_key(self.root, Config, section), node)
         if not isinstance(node, CommentedSeq):
             raise ProxyError(409, f"'{section}' in the config file is not a list.", code="conflict")
         return node
@@ -208,7 +137,7 @@ class ConfigDocument:
         node = _find(providers, ProviderConfig, "id", provider_id)[1]
         fields = {"id": provider_id, **{k: v for k, v in fields.items() if k != "id"}}
         if node is None:
-            _append(providers, self._new(fields, ProviderConfig, providers))
+            append_item(providers, self._new(fields, ProviderConfig, providers))
             return True
         self._merge(node, ProviderConfig, fields, replace=replace, keep=keep)
         return False
@@ -245,8 +174,8 @@ class ConfigDocument:
             parent = (chain, _key_of(chain, ChainConfig, "entries"))
             for i in reversed(range(len(entries))):
                 if self._uses(entries[i], provider_id):
-                    _remove(entries, i, parent)
-        _remove(providers, index, self._parent("providers"))
+                    remove_item(entries, i, parent)
+        remove_item(providers, index, self._parent("providers"))
         return names
 
     def _uses(self, entry: Any, provider_id: str) -> bool:
@@ -258,7 +187,7 @@ class ConfigDocument:
         node = _find(chains, ChainConfig, "name", name)[1]
         fields = {"name": name, **{k: v for k, v in fields.items() if k != "name"}}
         if node is None:
-            _append(chains, self._new(fields, ChainConfig, chains))
+            append_item(chains, self._new(fields, ChainConfig, chains))
             return True
         self._merge(node, ChainConfig, fields, replace=True)
         return False
@@ -276,7 +205,7 @@ class ConfigDocument:
                 "settings.default_chain to another chain first.",
                 code="default_chain",
             )
-        _remove(chains, index, self._parent("chains"))
+        remove_item(chains, index, self._parent("chains"))
 
     def default_chain(self) -> str | None:
         """`settings.default_chain`, else the first chain's name (as `Config` decides)."""
@@ -313,15 +242,15 @@ class ConfigDocument:
             child = child_model(model, name)
             if value is None:
                 if key is not None:
-                    _remove(node, key)
+                    remove_item(node, key)
             elif key is None:
-                _append_key(node, self._new_key(node, model, name), self._new(value, child, node))
+                append_key(node, self._new_key(node, model, name), self._new(value, child, node))
             else:
-                _set(node, key, self._merged(node[key], value, child, replace=replace))
+                set_item(node, key, self._merged(node[key], value, child, replace=replace))
         if replace:
             for name, key in present.items():
                 if name not in fields and name not in keep and key in node:
-                    _remove(node, key)
+                    remove_item(node, key)
 
     def _merged(self, old: Any, new: Any, model: Model | None, *, replace: bool) -> Any:
         """`old` updated to `new`, in place where possible so its comments stay."""
@@ -331,11 +260,11 @@ class ConfigDocument:
         if isinstance(new, list) and isinstance(old, CommentedSeq):
             for i, item in enumerate(new):
                 if i < len(old):
-                    _set(old, i, self._merged(old[i], item, model, replace=True))
+                    set_item(old, i, self._merged(old[i], item, model, replace=True))
                 else:
-                    _append(old, self._new(item, model, old))
+                    append_item(old, self._new(item, model, old))
             for i in reversed(range(len(new), len(old))):
-                _remove(old, i)
+                remove_item(old, i)
             return old
         if _same(old, new):
             return old
@@ -375,7 +304,7 @@ class ConfigDocument:
         """Spell a new key the way its mapping (else the whole file) spells keys."""
         if model is None or name not in model.model_fields:
             return name
-        keys = [str(k) for k in node if str(k) in _spellings(model)]
+        keys = [str(k) for k in node if str(k) in spellings(model)]
         if any(k != k.lower() for k in keys):
             camel = True
         elif any("_" in k for k in keys):
@@ -478,7 +407,7 @@ def _uses_camel(node: Any, model: Model | None) -> bool:
         return any(_uses_camel(item, model) for item in node)
     if not isinstance(node, CommentedMap) or model is None:
         return False
-    table = _spellings(model)
+    table = spellings(model)
     for key, value in node.items():
         key = str(key)
         if key in table and key != key.lower():
@@ -521,146 +450,3 @@ def _same(old: Any, new: Any) -> bool:
         both = isinstance(new, bool) and isinstance(old, ScalarBoolean | bool)
         return both and bool(old) == new
     return type(new) is not float and old == new and isinstance(old, str) == isinstance(new, str)
-
-
-# Comments: ruamel keeps the lines after an element (its end-of-line comment, then any blank
-# and comment lines before the next element) in one token on the element's deepest last
-# scalar. Moving, adding or removing elements must move that token's tail along, or the
-# comment above the next element (or the next section) would vanish or land in the wrong place.
-
-
-def _is_block(node: Any) -> bool:
-    return (
-        isinstance(node, CommentedMap | CommentedSeq) and len(node) > 0 and not node.fa.flow_style()
-    )
-
-
-def _tail_slot(container: Node, key: Any) -> tuple[Node, Any, int]:
-    """Where the comment lines after `container[key]` live: (holder, key, slot)."""
-    value = container[key]
-    while _is_block(value):
-        container = value
-        key = list(value)[-1] if isinstance(value, CommentedMap) else len(value) - 1
-        value = container[key]
-    return container, key, 2 if isinstance(container, CommentedMap) else 0
-
-
-def _take_tail(container: Node, key: Any) -> CommentToken | None:
-    holder, hkey, slot = _tail_slot(container, key)
-    items = holder.ca.items.get(hkey)
-    if not items or len(items) <= slot or items[slot] is None:
-        return None
-    token: CommentToken = items[slot]
-    items[slot] = None
-    return token
-
-
-def _put_tail(container: Node, key: Any, token: CommentToken | None) -> None:
-    if token is None:
-        return
-    holder, hkey, slot = _tail_slot(container, key)
-    size = 4 if isinstance(holder, CommentedMap) else 2
-    items = holder.ca.items.setdefault(hkey, [None] * size)
-    items[slot] = token
-
-
-def _eol(token: CommentToken | None) -> str:
-    """The end-of-line part of a tail: `# comment\\n`, or just `\\n`."""
-    if token is None:
-        return "\n"
-    head, newline, _ = str(token.value).partition("\n")
-    return head + newline if newline else head + "\n"
-
-
-def _rest(token: CommentToken | None) -> str:
-    """The lines after the end of line: blank lines and comments before the next element."""
-    return "" if token is None else str(token.value).partition("\n")[2]
-
-
-def _token(value: str, like: CommentToken | None) -> CommentToken | None:
-    if value in ("", "\n"):
-        return None
-    if like is not None:
-        token = copy.copy(like)
-        token.value = value
-        return token
-    return CommentToken(value, CommentMark(0))
-
-
-def _set(container: Node, key: Any, value: Any) -> None:
-    if container[key] is value:
-        return
-    tail = _take_tail(container, key)
-    container[key] = value
-    _put_tail(container, key, tail)
-
-
-def _append(seq: CommentedSeq, value: Any) -> None:
-    _insert_last(seq, len(seq), value)
-
-
-def _append_key(node: CommentedMap, key: str, value: Any) -> None:
-    _insert_last(node, key, value)
-
-
-def _insert_last(container: Node, key: Any, value: Any) -> None:
-    """Add an element at the end; the lines that followed the old last element follow it."""
-    keys = list(container) if isinstance(container, CommentedMap) else list(range(len(container)))
-    moved: CommentToken | None = None
-    if keys and not container.fa.flow_style():
-        token = _take_tail(container, keys[-1])
-        rest = _rest(token)
-        before = _take_tail(container, keys[-2]) if len(keys) > 1 else None
-        if len(keys) > 1:
-            _put_tail(container, keys[-2], before)
-        # Siblings separated by a blank line keep that separation.
-        gap = "\n" if len(keys) > 1 and _rest(before).startswith("\n") else ""
-        _put_tail(container, keys[-1], _token(_eol(token) + gap, token))
-        moved = _token("\n" + rest, token) if rest else None
-    if isinstance(container, CommentedSeq):
-        container.append(value)
-    else:
-        container[key] = value
-    _put_tail(container, key, moved)
-
-
-def _remove(container: Node, key: Any, parent: tuple[CommentedMap, Any] | None = None) -> None:
-    """Delete an element; the lines that followed it now follow its predecessor.
-
-    `parent` (the mapping and key holding `container`) lets the lines move above the new
-    first element when the first one is removed.
-    """
-    keys = list(container) if isinstance(container, CommentedMap) else list(range(len(container)))
-    index = keys.index(key)
-    token = _take_tail(container, key)
-    rest = _rest(token)
-    del container[key]  # a sequence renumbers its own comments
-    if not rest:
-        return
-    if index > 0:
-        previous = keys[index - 1]
-        old = _take_tail(container, previous)
-        # The old tail's rest was the comment above the removed element: it goes with it.
-        _put_tail(container, previous, _token(_eol(old) + rest, old or token))
-    elif parent is not None and len(container) == 0:
-        owner, owner_key = parent
-        old = _take_tail(owner, owner_key)
-        _put_tail(owner, owner_key, _token(_eol(old) + rest, old or token))
-    elif parent is not None:
-        _set_lead(container, parent, rest)
-
-
-def _set_lead(container: Node, parent: tuple[CommentedMap, Any], text: str) -> None:
-    """Make `text` (comment lines) the comment above the first element of `container`."""
-    owner, owner_key = parent
-    lines = text.lstrip("\n")
-    slots = owner.ca.items.setdefault(owner_key, [None] * 4)
-    if not lines.strip():
-        slots[3] = None
-        container.ca.comment = None
-        return
-    first, _, more = lines.partition("\n")
-    column = len(first) - len(first.lstrip())
-    lead = [CommentToken(first.lstrip() + "\n" + more, CommentMark(column))]
-    slots[3] = lead
-    container.ca.comment = [None, lead]

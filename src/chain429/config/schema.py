@@ -182,6 +182,9 @@ class Settings(BaseModel):
     state_path: str = "./data/429chain-state.db"
     log_requests: bool = True  # one row per request (and per attempt) in the database
     log_retention_days: int = Field(default=30, ge=1, le=3650)
+    # USD per 1M (input, output) tokens for the "money saved" figure, by "provider/model" or
+    # "model"; overrides the presets' list prices.
+    prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
     user_agent: str = f"429chain/{__version__}"
 
     @field_validator("log_level", mode="before")

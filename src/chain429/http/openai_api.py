@@ -163,5 +163,17 @@ async def health(request: web.Request) -> web.Response:
             "entries_unavailable": cooling,
             "requests": dict(state.counters),
             "config": config_status(state),
+            "request_log": _request_log_status(state),
         }
     )
+
+
+def _request_log_status(state: AppState) -> dict[str, object]:
+    """Drops and write failures show here, not only in /metrics: never silent."""
+    if state.writer is None:
+        return {"enabled": False, "reason": state.store.error}
+    return {
+        "enabled": True,
+        "store": "open" if state.store.store is not None else state.store.error or "opening",
+        **state.writer.status(),
+    }

@@ -207,7 +207,8 @@ async def savings(request: web.Request) -> web.Response:
             presets[configured.id] = get_preset(configured.type)
         except KeyError:
             continue
-    return web.json_response(await queries.savings(store, filters, presets))
+    prices = state.settings.prices
+    return web.json_response(await queries.savings(store, filters, presets, prices))
 
 
 async def capacity(request: web.Request) -> web.Response:
