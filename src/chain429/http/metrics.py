@@ -21,13 +21,19 @@ Series (all prefixed `chain429_`):
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
@@ -43,59 +49,52 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 
 TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 
+class _Histogram:
+    """Bucket counts per label set, kept as plain lists: observing is a bisect and an add."""
+
+    __slots__ = ("bounds", "series")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.series: dict[tuple[str, ...], list[float]] = {}  # counts per bucket, +Inf, sum
+
+    def observe(self, labels: tuple[str, ...], value: float) -> None:
+        counts = self.series.get(labels)
+        if counts is None:
+            counts = self.series[labels] = [0.0] * (len(self.bounds) + 2)
+        counts[bisect_left(self.bounds, value)] += 1
+        counts[-1] += value
+
+    def family(self, name: str, doc: str, label_names: list[str]) -> HistogramMetricFamily:
+        family = HistogramMetricFamily(name, doc, labels=label_names)
+        for labels, counts in sorted(self.series.items()):
+            cumulative, buckets = 0.0, []
+            for bound, count in zip((*self.bounds, float("inf")), counts[:-1], strict=True):
+                cumulative += count
+                buckets.append(("+Inf" if bound == float("inf") else str(bound), cumulative))
+            family.add_metric(list(labels), buckets, counts[-1])
+        return family
+
+
 class Metrics:
-    """The app's counters and histograms, and the scrape-time gauges read from its state."""
+    """The app's counters and histograms, and the scrape-time gauges read from its state.
+
+    `observe` runs on every request, so it only adds to plain dicts; the Prometheus families
+    are built from them when scraped.
+    """
 
     def __init__(self, state: AppState | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._state = state
-        r = self.registry
-        self.requests = Counter(
-            f"{PREFIX}_requests",
-            "Client requests answered, by chain, serving provider, outcome and status.",
-            ["chain", "provider", "outcome", "status"],
-            registry=r,
-        )
-        self.attempts = Counter(
-            f"{PREFIX}_attempts",
-            "Upstream calls made, by provider and outcome.",
-            ["provider", "outcome"],
-            registry=r,
-        )
-        self.skips = Counter(
-            f"{PREFIX}_entries_skipped",
-            "Entries passed over without a call, by provider and why.",
-            ["provider", "kind"],
-            registry=r,
-        )
-        self.tokens = Counter(
-            f"{PREFIX}_tokens",
-            "Tokens served, by provider and kind (prompt, completion).",
-            ["provider", "kind"],
-            registry=r,
-        )
-        self.latency = Histogram(
-            f"{PREFIX}_request_latency_seconds",
-            "Client request latency, arrival to last byte.",
-            ["chain", "stream"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.ttft = Histogram(
-            f"{PREFIX}_ttft_seconds",
-            "Time to first token of streamed requests.",
-            ["chain"],
-            buckets=TTFT_BUCKETS,
-            registry=r,
-        )
-        self.attempt_latency = Histogram(
-            f"{PREFIX}_attempt_latency_seconds",
-            "Upstream call latency, by provider.",
-            ["provider"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        r.register(_StateCollector(self))
+        self.requests: Tally[tuple[str, str, str, str]] = Tally()
+        self.attempts: Tally[tuple[str, str]] = Tally()
+        self.skips: Tally[tuple[str, str]] = Tally()
+        self.tokens: Tally[tuple[str, str]] = Tally()
+        self.latency = _Histogram(LATENCY_BUCKETS)
+        self.ttft = _Histogram(TTFT_BUCKETS)
+        self.attempt_latency = _Histogram(LATENCY_BUCKETS)
+        self.registry.register(_TallyCollector(self))
+        self.registry.register(_StateCollector(self))
 
     @property
     def state(self) -> AppState | None:
@@ -109,27 +108,78 @@ class Metrics:
         """Count one finished request: requests, attempts by outcome, tokens, latency."""
         chain = record.chain or ""
         provider = record.provider or ""
-        self.requests.labels(chain, provider, record.outcome, str(record.status)).inc()
-        self.latency.labels(chain, "true" if record.stream else "false").observe(
-            record.latency_ms / 1000
-        )
+        self.requests[(chain, provider, record.outcome, str(record.status))] += 1
+        stream = "true" if record.stream else "false"
+        self.latency.observe((chain, stream), record.latency_ms / 1000)
         if record.ttft_ms is not None:
-            self.ttft.labels(chain).observe(record.ttft_ms / 1000)
+            self.ttft.observe((chain,), record.ttft_ms / 1000)
         if provider:
             if record.prompt_tokens:
-                self.tokens.labels(provider, "prompt").inc(record.prompt_tokens)
+                self.tokens[(provider, "prompt")] += record.prompt_tokens
             if record.completion_tokens:
-                self.tokens.labels(provider, "completion").inc(record.completion_tokens)
+                self.tokens[(provider, "completion")] += record.completion_tokens
         for attempt in record.attempts:
             if attempt.skipped:
-                self.skips.labels(attempt.provider, attempt.outcome).inc()
+                self.skips[(attempt.provider, attempt.outcome)] += 1
             else:
-                self.attempts.labels(attempt.provider, attempt.outcome).inc()
-                self.attempt_latency.labels(attempt.provider).observe(attempt.latency_ms / 1000)
+                self.attempts[(attempt.provider, attempt.outcome)] += 1
+                self.attempt_latency.observe((attempt.provider,), attempt.latency_ms / 1000)
 
     def render(self) -> bytes:
         """The registry in the Prometheus text format."""
         return generate_latest(self.registry)
+
+
+class _TallyCollector(Collector):
+    """The request counters and histograms, as Prometheus families."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        m = self._metrics
+        yield _counter(
+            f"{PREFIX}_requests",
+            "Client requests answered, by chain, serving provider, outcome and status.",
+            ["chain", "provider", "outcome", "status"],
+            m.requests,
+        )
+        yield _counter(
+            f"{PREFIX}_attempts",
+            "Upstream calls made, by provider and outcome.",
+            ["provider", "outcome"],
+            m.attempts,
+        )
+        yield _counter(
+            f"{PREFIX}_entries_skipped",
+            "Entries passed over without a call, by provider and why.",
+            ["provider", "kind"],
+            m.skips,
+        )
+        yield _counter(
+            f"{PREFIX}_tokens",
+            "Tokens served, by provider and kind (prompt, completion).",
+            ["provider", "kind"],
+            m.tokens,
+        )
+        yield m.latency.family(
+            f"{PREFIX}_request_latency_seconds",
+            "Client request latency, arrival to last byte.",
+            ["chain", "stream"],
+        )
+        yield m.ttft.family(
+            f"{PREFIX}_ttft_seconds", "Time to first token of streamed requests.", ["chain"]
+        )
+        yield m.attempt_latency.family(
+            f"{PREFIX}_attempt_latency_seconds", "Upstream call latency, by provider.", ["provider"]
+        )
+
+
+def _counter(name: str, doc: str, label_names: list[str], tally: Tally[Any]) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, doc, labels=label_names)
+    for labels, value in sorted(tally.items()):
+        family.add_metric(list(labels), value)
+    return family
 
 
 class _Families:

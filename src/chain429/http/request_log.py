@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -31,7 +30,7 @@ class RequestLog:
         # Prompt and completion text, only when settings.log_content asks for it.
         self.content: dict[str, str] | None = {} if state.settings.log_content else None
         self.record = RequestRecord(
-            id=uuid.uuid4().hex,
+            id=state.request_ids(),
             ts=time.time(),
             key_label="",
             chain=None,

@@ -345,7 +345,7 @@ class MemoryTracker:
             provider = self._provider_state(ticket.entry.provider)
             self._cool(provider, outcome, now + self.policy.cooldown_max_s, now)
         elif action is Action.COUNT_FAILURE:
-            self._failed(state, outcome, now)
+            self._failed(state, ticket, outcome, now)
 
     def _succeeded(self, state: EntryState, ticket: Ticket) -> None:
         state.failures = 0
@@ -360,7 +360,15 @@ class MemoryTracker:
         if current is None or current.until <= now or until >= current.until:
             state.cooldown = Cooldown(until, outcome.kind.value, outcome.message, now)
 
-    def _failed(self, state: EntryState, outcome: Outcome, now: float) -> None:
+    def _failed(self, state: EntryState, ticket: Ticket, outcome: Outcome, now: float) -> None:
+        cooldown = state.cooldown
+        if (
+            cooldown is not None
+            and cooldown.kind == "breaker"
+            and cooldown.set_at >= ticket.started_at
+        ):
+            # Sent before the breaker opened: its failure is already what opened it.
+            return
         state.failures += 1
         if state.failures < self.policy.breaker_threshold and not _half_open(state, now):
             if outcome.retry_at:  # e.g. a 503 with Retry-After: honour it

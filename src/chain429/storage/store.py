@@ -58,7 +58,7 @@ class Store:
         self.rejected = 0  # records the database refused (each one logged)
         self.prune_chunk = 5_000  # rows per prune transaction: keeps the write lock short
         self._write_engine = engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._insert_requests, self._insert_attempts = _insert_statements(self.dialect_name)
+        self._raw_inserts = _raw_inserts(self.dialect_name)
         self._upsert_rollups = _rollup_upsert(self.dialect_name)
 
     @classmethod
@@ -104,12 +104,17 @@ class Store:
         return rejected
 
     async def _insert(self, records: Sequence[RequestRecord]) -> None:
-        request_rows = [_request_row(r) for r in records]
-        attempt_rows = [_attempt_row(r, a) for r in records for a in r.attempts]
+        # The hot write path goes straight to the driver's executemany with plain tuples:
+        # SQLAlchemy's per-row processing cost several times the database's own work.
+        request_rows = [_request_tuple(r) for r in records]
+        attempt_rows = [_attempt_tuple(r, a) for r in records for a in r.attempts]
+        requests_sql, attempts_sql = self._raw_inserts
         async with self._begin_write() as conn:
-            await conn.execute(self._insert_requests, request_rows)
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            await driver.executemany(requests_sql, request_rows)
             if attempt_rows:
-                await conn.execute(self._insert_attempts, attempt_rows)
+                await driver.executemany(attempts_sql, attempt_rows)
 
     async def prune(self, before_ts: float) -> int:
         """Fold requests older than `before_ts` into daily_rollups, delete them; returns how many.
@@ -246,10 +251,33 @@ def _dialect_insert(dialect_name: str, table: Table) -> Insert:
     raise ValueError(f"unsupported database: {dialect_name}")
 
 
-def _insert_statements(dialect_name: str) -> tuple[Insert, Insert]:
-    from chain429.storage.tables import attempts, requests
+REQUEST_COLUMNS = (
+    "id", "ts", "key_label", "chain", "requested_model", "provider", "model", "stream",
+    "status", "outcome", "prompt_tokens", "completion_tokens", "total_tokens",
+    "tokens_estimated", "latency_ms", "ttft_ms", "calls", "skipped", "rate_limited", "error",
+)  # fmt: skip
+ATTEMPT_COLUMNS = (
+    "request_id", "seq", "ts", "provider", "model", "outcome", "status", "latency_ms",
+    "reason", "skipped",
+)  # fmt: skip
 
-    return _dialect_insert(dialect_name, requests), _dialect_insert(dialect_name, attempts)
+
+def _raw_inserts(dialect_name: str) -> tuple[str, str]:
+    """Positional INSERTs that skip rows already there (a retried batch adds nothing twice)."""
+
+    def sql(table: str, columns: tuple[str, ...], key: str) -> str:
+        names = ", ".join(columns)
+        if dialect_name == "postgresql":
+            marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        else:
+            marks = ", ".join("?" for _ in columns)
+        # Only a repeated key is skipped: any other refusal (NOT NULL, types) still raises.
+        return f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING"
+
+    return (
+        sql("requests", REQUEST_COLUMNS, "id"),
+        sql("attempts", ATTEMPT_COLUMNS, "request_id, seq"),
+    )
 
 
 def _rollup_upsert(dialect_name: str) -> Insert:
@@ -281,6 +309,10 @@ def _refused(exc: BaseException) -> bool:
 
     if isinstance(exc, DataError | IntegrityError):
         return True
+    # Raised by the driver itself on the raw insert path (sqlite3, asyncpg), unwrapped.
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & {"IntegrityError", "DataError", "IntegrityConstraintViolationError"}:
+        return True
     if isinstance(exc, StatementError):  # raised while binding parameters, before the server
         return not isinstance(exc, DBAPIError)
     return isinstance(exc, ValueError | TypeError)
@@ -295,6 +327,47 @@ def _text(value: str | None, limit: int = 0) -> str | None:
     if limit and len(value) > limit:
         value = value[:limit]
     return value
+
+
+def _request_tuple(r: RequestRecord) -> tuple[Any, ...]:
+    # Column order is REQUEST_COLUMNS; lengths as in tables.py (a test keeps them in step).
+    return (
+        _text(r.id, 32),
+        r.ts,
+        _text(r.key_label, 64),
+        _text(r.chain, 200),
+        _text(r.requested_model, 300),
+        _text(r.provider, 200),
+        _text(r.model, 300),
+        r.stream,
+        r.status,
+        _text(r.outcome, 32),
+        r.prompt_tokens,
+        r.completion_tokens,
+        r.total_tokens,
+        r.tokens_estimated,
+        r.latency_ms,
+        r.ttft_ms,
+        r.calls,
+        r.skipped,
+        r.rate_limited,
+        _text(r.error),
+    )
+
+
+def _attempt_tuple(r: RequestRecord, a: AttemptRecord) -> tuple[Any, ...]:
+    return (
+        _text(r.id, 32),
+        a.seq,
+        r.ts,
+        _text(a.provider, 200),
+        _text(a.model, 300),
+        _text(a.outcome, 32),
+        a.status,
+        a.latency_ms,
+        _text(a.reason),
+        a.skipped,
+    )
 
 
 def _request_row(r: RequestRecord) -> dict[str, Any]:

@@ -181,3 +181,15 @@ def test_in_flight_is_counted_and_cancel_gives_it_back(tracker: MemoryTracker) -
 def test_disabled_provider_is_skipped(tracker: MemoryTracker) -> None:
     verdict = tracker.acquire(entry(disabled="GROQ_API_KEY is not set"), 10)
     assert isinstance(verdict, Verdict) and "GROQ_API_KEY" in verdict.reason
+
+
+def test_failures_in_flight_when_the_breaker_opens_do_not_escalate_it(
+    tracker: MemoryTracker, clock: Clock
+) -> None:
+    e = entry()
+    in_flight = [take(tracker, e) for _ in range(10)]
+    for ticket in in_flight:
+        tracker.release(ticket, out(OutcomeKind.CONNECTION_ERROR))
+    blocked = tracker.blocked(e)
+    assert blocked is not None and blocked.kind == "breaker"
+    assert blocked.free_at == clock.now + 30  # opened once, not doubled seven times
