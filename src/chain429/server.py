@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import logging
 import socket
 from collections.abc import Callable, Iterable
@@ -82,6 +83,9 @@ def serve_forever(
     shown = f"[{host}]" if ":" in host else host
 
     def announce(_: str) -> None:  # run_app calls this once every socket is listening
+        # Everything imported and built so far lives as long as the process: keep the
+        # collector from scanning it again and again under load.
+        gc.freeze()
         config = loaded.config
         logger.info(
             "429chain %s listening on http://%s:%d/v1 (config %s: %d providers, %d chains)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -90,6 +91,8 @@ async def _open_store(ref: StoreRef, database_url: str) -> None:
         # Import SQLAlchemy in a worker thread: in the loop it would stall the first second.
         await asyncio.to_thread(importlib.import_module, "sqlalchemy.ext.asyncio")
         ref.set(await Store.open(database_url))
+        # SQLAlchemy brings ~10^5 long-lived objects; keep every later collection off them.
+        gc.freeze()
     except Exception as exc:  # the proxy keeps serving; the log and stats say why
         logger.error("the request log database could not be opened: %s", exc)
         ref.set(None, str(exc))
