@@ -123,7 +123,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         description="Measure 429chain against a bare aiohttp pass-through and the mock itself.",
     )
     parser.add_argument("-d", "--duration", type=int, default=5, help="seconds per run (5)")
-    parser.add_argument("-w", "--warmup", type=int, default=1, help="warm-up seconds (1; 0=none)")
+    parser.add_argument("-w", "--warmup", type=int, default=2, help="warm-up seconds (2; 0=none)")
     parser.add_argument("-c", "--concurrency", type=int, default=64, help="connections (64)")
     parser.add_argument(
         "--targets",
