@@ -92,6 +92,9 @@ async def test_every_way_a_request_ends_leaves_a_row(mocks, proxy, tmp_path) -> 
     stream = await client.chat.completions.create(model="default", messages=MESSAGES, stream=True)
     with pytest.raises(openai.APIError):
         await drain(stream)
+    # no key
+    async with aiohttp.ClientSession() as session:
+        await session.post(f"{p.url}/v1/chat/completions", json={"messages": MESSAGES})
     # a client that goes away
     a.script(Hang())
     async with aiohttp.ClientSession() as session:
@@ -110,8 +113,11 @@ async def test_every_way_a_request_ends_leaves_a_row(mocks, proxy, tmp_path) -> 
         (400, "upstream_rejected"),
         (400, "bad_request"),
         (200, "stream_failed"),
+        (401, "auth_failed"),
         (499, "client_disconnect"),
     ]
+    (label,) = rows(db, "SELECT key_label FROM requests WHERE status = 401")[0]
+    assert label == "unauthenticated"
 
 
 async def test_a_thousand_concurrent_requests_give_a_thousand_rows(mocks, proxy, tmp_path) -> None:

@@ -27,9 +27,13 @@ STREAM_HEADERS = {
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    label = state.keys.require(request.headers)
     log = RequestLog(state)
-    log.record.key_label = label
+    try:
+        log.record.key_label = state.keys.require(request.headers)
+    except ProxyError as err:
+        log.record.key_label = "unauthenticated"
+        log.failed(err, "auth_failed")
+        raise
     try:
         return await _chat(request, state, log)
     except asyncio.CancelledError:
