@@ -531,22 +531,7 @@ async def timeseries(
     where = filters.requests()
     slot = bucket_of(R.c.ts, bucket).label("bucket")
     success = R.c.outcome == "success"
-    counts = (
-        select(
-            slot,
-            func.count().label("requests"),
-            func.sum(case((success, 1), else_=0)).label("successes"),
-            func.sum(case((and_(success, R.c.calls > 1), 1), else_=0)).label("fallbacks"),
-            func.sum(R.c.rate_limited).label("rate_limited"),
-            func.sum(R.c.skipped).label("skipped"),
-            func.sum(R.c.prompt_tokens).label("prompt_tokens"),
-            func.sum(R.c.completion_tokens).label("completion_tokens"),
-            func.sum(R.c.total_tokens).label("total_tokens"),
-            func.sum(R.c.latency_ms).label("latency_ms_sum"),
-        )
-        .where(*where)
-        .group_by(literal_column("bucket"))
-    )
+    counts = select(slot, *_row_sums()).where(*where).group_by(literal_column("bucket"))
     first = math.floor(since / bucket) * bucket
     points: dict[int, dict[str, Any]] = {}
     for start in range(int(first), int(math.ceil(until / bucket) * bucket), bucket):
@@ -560,7 +545,7 @@ async def timeseries(
         point["errors"] += n - _int(row["successes"])
         point["fallbacks"] += _int(row["fallbacks"])
         point["rateLimited"] += _int(row["rate_limited"])
-        point["entriesSkipped"] += _int(row["skipped"])
+        point["entriesSkipped"] += _int(row["entries_skipped"])
         point["promptTokens"] += _int(row["prompt_tokens"])
         point["completionTokens"] += _int(row["completion_tokens"])
         point["totalTokens"] += _int(row["total_tokens"])

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from chain429.storage.records import AttemptRecord, RequestRecord
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, Table
+    from sqlalchemy import Connection
     from sqlalchemy.engine.interfaces import DBAPIConnection
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
     from sqlalchemy.pool import ConnectionPoolEntry
@@ -238,19 +238,6 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def _dialect_insert(dialect_name: str, table: Table) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING, in the dialect's own spelling."""
-    if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing()
-    if dialect_name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table).on_conflict_do_nothing()
-    raise ValueError(f"unsupported database: {dialect_name}")
-
-
 REQUEST_COLUMNS = (
     "id", "ts", "key_label", "chain", "requested_model", "provider", "model", "stream",
     "status", "outcome", "prompt_tokens", "completion_tokens", "total_tokens",
@@ -368,47 +355,6 @@ def _attempt_tuple(r: RequestRecord, a: AttemptRecord) -> tuple[Any, ...]:
         _text(a.reason),
         a.skipped,
     )
-
-
-def _request_row(r: RequestRecord) -> dict[str, Any]:
-    # Lengths as in tables.py; a test keeps the two in step.
-    return {
-        "id": _text(r.id, 32),
-        "ts": r.ts,
-        "key_label": _text(r.key_label, 64),
-        "chain": _text(r.chain, 200),
-        "requested_model": _text(r.requested_model, 300),
-        "provider": _text(r.provider, 200),
-        "model": _text(r.model, 300),
-        "stream": r.stream,
-        "status": r.status,
-        "outcome": _text(r.outcome, 32),
-        "prompt_tokens": r.prompt_tokens,
-        "completion_tokens": r.completion_tokens,
-        "total_tokens": r.total_tokens,
-        "tokens_estimated": r.tokens_estimated,
-        "latency_ms": r.latency_ms,
-        "ttft_ms": r.ttft_ms,
-        "calls": r.calls,
-        "skipped": r.skipped,
-        "rate_limited": r.rate_limited,
-        "error": _text(r.error),
-    }
-
-
-def _attempt_row(r: RequestRecord, a: AttemptRecord) -> dict[str, Any]:
-    return {
-        "request_id": _text(r.id, 32),
-        "seq": a.seq,
-        "ts": r.ts,
-        "provider": _text(a.provider, 200),
-        "model": _text(a.model, 300),
-        "outcome": _text(a.outcome, 32),
-        "status": a.status,
-        "latency_ms": a.latency_ms,
-        "reason": _text(a.reason),
-        "skipped": a.skipped,
-    }
 
 
 @dataclass(slots=True)
