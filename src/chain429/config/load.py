@@ -326,11 +326,48 @@ def _validate(
             if any(path == p or path.startswith((p + ".", p + "[")) for p in skip_paths):
                 continue  # already reported as an unset variable
             problems.append((line, _with_line(f"{path}: {_message(err)}", line)))
+        # The cross-checks need a valid config; run what can be run on the raw data, so
+        # one `check` still lists every problem.
+        reported = {msg.split(":", 1)[0] for _, msg in problems}
+        for loc, msg in _raw_cross_checks(plain):
+            path, line = locator.find(loc)
+            if path not in reported:
+                problems.append((line, _with_line(f"{path}: {msg}", line)))
         return None
     for loc, msg in config.cross_check():
         path, line = locator.find(loc)
         problems.append((line, _with_line(f"{path}: {msg}", line)))
     return config
+
+
+def _raw_cross_checks(plain: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Duplicate ids and names, unknown entry providers, a missing default chain: on raw data."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    providers = _items(plain.get("providers"))
+    chains = _items(plain.get("chains"))
+    ids = [p.get("id") for p in providers]
+    names = [c.get("name") for c in chains]
+    for section, key, values in (("providers", "id", ids), ("chains", "name", names)):
+        for i, value in enumerate(values):
+            if isinstance(value, str) and value in values[:i]:
+                found.append(((section, i, key), f"duplicate {key} {value!r}"))
+    for c, chain in enumerate(chains):
+        for e, entry in enumerate(_items(chain.get("entries"))):
+            provider = entry.get("provider")
+            if isinstance(provider, str) and provider not in ids:
+                loc: tuple[str | int, ...] = ("chains", c, "entries", e, "provider")
+                found.append((loc, f"unknown provider {provider!r}"))
+    settings = plain.get("settings")
+    if isinstance(settings, dict):
+        spelled = "defaultChain" if "defaultChain" in settings else "default_chain"
+        name = settings.get(spelled)
+        if isinstance(name, str) and name not in names:
+            found.append((("settings", spelled), f"chain {name!r} does not exist"))
+    return found
+
+
+def _items(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def _message(err: ErrorDetails) -> str:

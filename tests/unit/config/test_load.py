@@ -496,7 +496,7 @@ chains:
         model: m
 """
     err = errors_of(text)
-    assert len(err.problems) == 4
+    assert len(err.problems) == 5  # the unknown provider too, reported beside the field errors
     assert SECRET not in str(err)
     assert all(SECRET not in p for p in err.problems)
 
@@ -554,3 +554,28 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_directory_instead_of_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is a directory"):
         load_config(tmp_path, env={})
+
+
+def test_cross_checks_are_reported_alongside_field_errors() -> None:
+    text = """\
+version: 1
+settings:
+  default_chain: nope
+  port: "not a port"
+providers:
+  - {id: a, type: openai-compatible, base_url: "not a url"}
+  - {id: a, type: groq, api_key: gsk_SECRETSECRET1234}
+chains:
+  - name: default
+    entries:
+      - {provider: grok, model: m}
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, {})
+    problems = "\n".join(caught.value.problems)
+    assert "settings.port" in problems
+    assert "providers[0].base_url" in problems
+    assert "providers[1].id: duplicate id 'a' (line 7)" in problems
+    assert "chains[0].entries[0].provider: unknown provider 'grok' (line 11)" in problems
+    assert "settings.default_chain: chain 'nope' does not exist (line 3)" in problems
+    assert "gsk_SECRETSECRET1234" not in str(caught.value)
