@@ -255,3 +255,22 @@ async def test_bad_max_wait_header_is_a_400(mocks, proxy) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         await ask(p.client(), extra_headers={"X-429chain-Max-Wait": "soon"})
     assert caught.value.code == "invalid_header"
+
+
+async def test_waiters_call_upstream_in_parallel_once_served(mocks, proxy) -> None:
+    a = await mocks()
+    config = make_config(
+        {"a": a},
+        {"default": ["a/m"]},
+        provider_extra={"a": {"rate_limits": {"concurrent_requests": 3}}},
+    )
+    config["chains"][0]["max_wait_ms"] = 5000
+    p = await proxy(config)
+    a.script(*[Reply(200, None, delay=0.5)] * 6)
+    started = time.monotonic()
+    results = await asyncio.gather(*(ask(p.client(), user=f"u{i}") for i in range(6)))
+    elapsed = time.monotonic() - started
+    assert len(results) == 6
+    # Three run, three wait; the waiters' calls overlap (one queue, not one call at a time).
+    assert elapsed < 1.5, elapsed
+    assert a.calls == 6

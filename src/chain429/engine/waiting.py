@@ -35,8 +35,13 @@ class WaitRoom:
         chain: str,
         failed: WalkFailed,
         max_wait_s: float,
-        walk: Callable[[], Awaitable[Served]],
+        walk: Callable[[Callable[[], None]], Awaitable[Served]],
     ) -> Served:
+        """Queue for capacity; `walk(on_reserved)` is re-run when some may have freed up.
+
+        The queue is held only until the head's walk reserves an entry: its upstream call then
+        runs outside the queue, so the next waiter can take the next free capacity at once.
+        """
         deadline = time.monotonic() + max_wait_s
         if _earliest(failed) is None:
             raise failed  # nothing is known to free up: answer now, never wait forever
@@ -50,34 +55,57 @@ class WaitRoom:
         finally:
             self.waiting -= 1
         try:
-            return await self._head(failed, deadline, walk)
+            call = await self._head(failed, deadline, walk)
         finally:
             lock.release()
+        try:
+            return await call
+        except asyncio.CancelledError:
+            call.cancel()
+            raise
 
     async def _head(
-        self, failed: WalkFailed, deadline: float, walk: Callable[[], Awaitable[Served]]
-    ) -> Served:
+        self,
+        failed: WalkFailed,
+        deadline: float,
+        walk: Callable[[Callable[[], None]], Awaitable[Served]],
+    ) -> asyncio.Future[Served]:
+        """Wait at the head of the queue until a walk reserves an entry; return that walk."""
         from chain429.engine.walk import WalkFailed
 
-        if self._changed is None:
-            self._changed = asyncio.Event()
+        changed = self._changed = self._changed or asyncio.Event()
         while True:
+            # Look first: capacity may have freed while this request queued. Clearing before
+            # the look means a release during it still wakes the wait below.
+            changed.clear()
+            reserved = asyncio.Event()
+            call = asyncio.ensure_future(walk(reserved.set))
+            signal = asyncio.ensure_future(reserved.wait())
+            try:
+                await asyncio.wait({call, signal}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                call.cancel()
+                raise
+            finally:
+                signal.cancel()
+            if not call.done():
+                return call  # it holds a reservation: its call runs outside the queue
+            try:
+                call.result()
+                return call
+            except WalkFailed as again:
+                if again.status != 429:
+                    raise
+                failed = again
             free_at = _earliest(failed)
             if free_at is None:
                 raise failed
             delay = max(0.0, free_at - self._clock())
             if time.monotonic() + delay > deadline:
                 raise failed
-            self._changed.clear()
-            if delay > 0:
+            if delay > 0 and not changed.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), delay)
-            try:
-                return await walk()
-            except WalkFailed as again:
-                if again.status != 429:
-                    raise
-                failed = again
+                    await asyncio.wait_for(changed.wait(), delay)
 
 
 def _earliest(failed: WalkFailed) -> float | None:

@@ -128,10 +128,18 @@ class Walker:
                 raise
             wait = min(wait, self.timeouts.deadline_s)
             return await self.waiting.wait(
-                chain.name, failed, wait, lambda: self._walk(chain, request)
+                chain.name,
+                failed,
+                wait,
+                lambda on_reserved: self._walk(chain, request, on_reserved),
             )
 
-    async def _walk(self, chain: Chain, request: ChatRequest) -> Served:
+    async def _walk(
+        self,
+        chain: Chain,
+        request: ChatRequest,
+        on_reserved: Callable[[], None] | None = None,
+    ) -> Served:
         walk = _Walk(chain, request, time.monotonic() + self.timeouts.deadline_s)
         for index, entry in enumerate(chain.entries):
             if time.monotonic() >= walk.deadline:
@@ -146,6 +154,8 @@ class Walker:
                     Attempt(entry.key, ticket.kind, None, ticket.reason, True, 0.0, ticket.free_at)
                 )
                 continue
+            if on_reserved is not None:
+                on_reserved()
             served = await self._try(walk, entry, ticket)
             if served is not None:
                 return served
