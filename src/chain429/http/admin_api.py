@@ -10,7 +10,6 @@ Provider and chain tests live in `admin_tests`; masking in `admin_masking`.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -241,13 +240,6 @@ ROUTES: list[tuple[str, str, Handler]] = [
 ]
 
 
-def add_routes(app: web.Application, preflight: Handler) -> None:
-    """Register the admin routes, one resource per path, each answering OPTIONS too."""
-    by_path: dict[str, list[tuple[str, Handler]]] = defaultdict(list)
-    for method, path, handler in ROUTES:
-        by_path[path].append((method, handler))
-    for path, routes in by_path.items():
-        resource = app.router.add_resource(path)
-        for method, handler in routes:
-            resource.add_route(method, handler)
-        resource.add_route("OPTIONS", preflight)
+def routes() -> list[tuple[str, str, Handler]]:
+    """Every admin route, as (method, path, handler)."""
+    return list(ROUTES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 from aiohttp import web
@@ -16,7 +17,7 @@ from chain429.engine.walk import Timeouts, Walker
 from chain429.http import admin_api, openai_api, openapi, stats_api, status_api
 from chain429.http.auth import KeyCheck
 from chain429.http.cors import add_cors_headers, cors
-from chain429.http.errors import openai_errors
+from chain429.http.errors import Handler, openai_errors
 from chain429.http.lifetimes import request_log, state_path, tracker_persistence
 from chain429.http.metrics import Metrics
 from chain429.http.runtime import watch_config
@@ -101,17 +102,23 @@ def create_app(
         ("GET", "/health", openai_api.health),
         ("GET", "/v1/ratelimits", status_api.ratelimits),
         ("GET", "/openapi.json", openapi.serve),
+        *stats_api.routes(),
+        *admin_api.routes(),
     ]
-    for method, path, handler in handlers:
-        resource = app.router.add_resource(path)
-        resource.add_route(method, handler)
-        resource.add_route("OPTIONS", _preflight_without_cors)
-    for method, path, stats_handler in stats_api.routes():
-        resource = app.router.add_resource(path)
-        resource.add_route(method, stats_handler)
-        resource.add_route("OPTIONS", _preflight_without_cors)
-    admin_api.add_routes(app, _preflight_without_cors)
+    _add_routes(app, handlers)
     return app
+
+
+def _add_routes(app: web.Application, handlers: list[tuple[str, str, Handler]]) -> None:
+    """One resource per path, each also answering a CORS preflight."""
+    methods: dict[str, list[tuple[str, Handler]]] = defaultdict(list)
+    for method, path, handler in handlers:
+        methods[path].append((method, handler))
+    for path, pairs in methods.items():
+        resource = app.router.add_resource(path)
+        for method, handler in pairs:
+            resource.add_route(method, handler)
+        resource.add_route("OPTIONS", _preflight_without_cors)
 
 
 async def _preflight_without_cors(request: web.Request) -> web.Response:

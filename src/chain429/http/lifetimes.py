@@ -16,29 +16,19 @@ from chain429.quota.persist import TrackerPersister
 from chain429.quota.tracker import MemoryTracker
 from chain429.storage.retention import retention_loop
 from chain429.storage.sqlite import TrackerStateStore, connect
-from chain429.storage.store import Store, StoreRef
+from chain429.storage.store import Store, StoreRef, configured, sqlite_file
 from chain429.storage.writer import RecordWriter
 from chain429.tasks import Tasks
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 logger = logging.getLogger("chain429")
-NO_DATABASE = ("", "none", "memory", ":memory:")
-
-
-def sqlite_path(database_url: str) -> str | None:
-    """The SQLite file a database_url names, or None (no database, or another engine)."""
-    if database_url in NO_DATABASE or (
-        "://" in database_url and not database_url.startswith("sqlite")
-    ):
-        return None
-    return database_url.split(":///", 1)[-1] if "://" in database_url else database_url
 
 
 def state_path(settings: Settings) -> str | None:
     """Where the tracker's state lives: the SQLite database, else its own local file."""
-    if settings.database_url in NO_DATABASE:
+    if not configured(settings.database_url):
         return None
-    return sqlite_path(settings.database_url) or settings.state_path
+    return sqlite_file(settings.database_url) or settings.state_path
 
 
 def tracker_persistence(tracker: MemoryTracker, path: str) -> CleanupContext:
@@ -67,7 +57,7 @@ def request_log(state: AppState) -> CleanupContext:
 
     async def lifetime(_: web.Application) -> AsyncIterator[None]:
         settings = state.settings
-        if not settings.log_requests or settings.database_url in NO_DATABASE:
+        if not settings.log_requests or not configured(settings.database_url):
             state.store.set(None, "request logging is off (settings.log_requests, database_url)")
             yield
             return

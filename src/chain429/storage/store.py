@@ -32,6 +32,19 @@ SQLITE_PRAGMAS = ("busy_timeout=5000", "journal_mode=WAL", "synchronous=NORMAL",
 DAY_S = 86_400
 
 
+def configured(database_url: str) -> bool:
+    return database_url.strip().lower() not in NO_DATABASE
+
+
+def sqlite_file(database_url: str) -> str | None:
+    """The SQLite file a `database_url` names; None for no database or another engine."""
+    if not configured(database_url):
+        return None
+    url = async_url(database_url)
+    prefix = "sqlite+aiosqlite:///"
+    return url.removeprefix(prefix) if url.startswith(prefix) else None
+
+
 def async_url(database_url: str) -> str:
     """The SQLAlchemy async URL for a `database_url`: a bare path, sqlite:///…, postgresql://…."""
     url = database_url.strip()
