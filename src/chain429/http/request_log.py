@@ -12,10 +12,10 @@ from chain429.engine.request import ChatRequest
 from chain429.engine.walk import Attempt, Served, WalkFailed
 from chain429.errors import ProxyError
 from chain429.http.state import AppState
+from chain429.quota.tracker import QUOTA_KINDS
 from chain429.storage.records import AttemptRecord, RequestRecord
 
 logger = logging.getLogger("chain429.requests")
-QUOTA_KINDS = frozenset({"rate_limited", "quota_exhausted"})
 
 
 class RequestLog:

@@ -12,6 +12,17 @@ from sqlalchemy import and_, case, func, or_, select
 from chain429.storage.queries.figures import as_int, epoch_ms, ratio_of, round1
 from chain429.storage.queries.filters import A, D, Fetcher, Filters, R, day_start
 
+# Integer sums kept both per request row and in the daily rollups.
+KEPT = (
+    "requests",
+    "successes",
+    "fallbacks",
+    "rate_limited",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+)
+
 
 @dataclass(slots=True)
 class Totals:
@@ -36,15 +47,8 @@ class Totals:
     outcomes: dict[str, int] = field(default_factory=dict)
 
     def add_row(self, row: Mapping[str, Any]) -> None:
-        self.requests += as_int(row["requests"])
-        self.successes += as_int(row["successes"])
+        self._add_kept(row)
         self.failures += as_int(row["requests"]) - as_int(row["successes"])
-        self.fallbacks += as_int(row["fallbacks"])
-        self.rate_limited += as_int(row["rate_limited"])
-        self.prompt_tokens += as_int(row["prompt_tokens"])
-        self.completion_tokens += as_int(row["completion_tokens"])
-        self.total_tokens += as_int(row["total_tokens"])
-        self.latency_ms_sum += float(row["latency_ms_sum"] or 0)
         self.skipped_requests += as_int(row["skipped_requests"])
         self.entries_skipped += as_int(row["entries_skipped"])
         self.calls += as_int(row["calls"])
@@ -52,18 +56,17 @@ class Totals:
         self._seen(float(row["last_ts"]) if row["last_ts"] is not None else None)
 
     def add_rollup(self, row: Mapping[str, Any]) -> None:
-        self.requests += as_int(row["requests"])
+        self._add_kept(row)
         self.rolled_up += as_int(row["requests"])
-        self.successes += as_int(row["successes"])
         self.failures += as_int(row["failures"])
-        self.fallbacks += as_int(row["fallbacks"])
-        self.rate_limited += as_int(row["rate_limited"])
-        self.prompt_tokens += as_int(row["prompt_tokens"])
-        self.completion_tokens += as_int(row["completion_tokens"])
-        self.total_tokens += as_int(row["total_tokens"])
-        self.latency_ms_sum += float(row["latency_ms_sum"] or 0)
         if row["last_day"]:
             self._seen(day_start(str(row["last_day"])))
+
+    def _add_kept(self, row: Mapping[str, Any]) -> None:
+        """The sums request rows and daily rollups both keep."""
+        for name in KEPT:
+            setattr(self, name, getattr(self, name) + as_int(row[name]))
+        self.latency_ms_sum += float(row["latency_ms_sum"] or 0)
 
     def add_totals(self, part: Totals) -> None:
         """Add another group's sums (the outcome breakdown is not merged)."""
