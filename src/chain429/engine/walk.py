@@ -53,7 +53,7 @@ class Attempt:
     latency_ms: float = 0.0
     free_at: float | None = None
 
-    def describe(self, now: float) -> str:
+    def describe(self) -> str:
         if self.skipped:
             return f"{self.entry} (skipped: {self.reason})"
         return f"{self.entry} ({self.reason})"
@@ -274,7 +274,7 @@ class Walker:
     def _exhausted(self, walk: _Walk) -> WalkFailed:
         now = self.clock()
         attempts = walk.attempts
-        described = "; ".join(a.describe(now) for a in attempts)
+        described = "; ".join(a.describe() for a in attempts)
         message = f"Tried {len(attempts)}: {described}" if attempts else "The chain has no entries."
         out_of_quota = bool(attempts) and all(a.kind in QUOTA_KINDS for a in attempts)
         if out_of_quota:

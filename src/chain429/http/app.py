@@ -9,21 +9,19 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from chain429 import __version__
 from chain429.config.load import LoadedConfig
-from chain429.engine.chain import Routes
 from chain429.engine.upstream import Upstream
-from chain429.engine.walk import Timeouts, Walker
+from chain429.engine.walk import Walker
 from chain429.http import admin_api, openai_api, openapi, stats_api, status_api
-from chain429.http.auth import KeyCheck
 from chain429.http.cors import add_cors_headers, cors
 from chain429.http.errors import Handler, openai_errors
+from chain429.http.from_settings import key_checks, policy_for, routes_for, timeouts_for
 from chain429.http.lifetimes import request_log, state_path, tracker_persistence
 from chain429.http.metrics import Metrics
 from chain429.http.runtime import watch_config
 from chain429.http.state import STATE, AppState
 from chain429.providers.upstream import AiohttpUpstream
-from chain429.quota.tracker import MemoryTracker, Policy, QuotaTracker
+from chain429.quota.tracker import MemoryTracker, QuotaTracker
 
 
 def create_app(
@@ -37,40 +35,19 @@ def create_app(
 ) -> web.Application:
     config = loaded.config
     settings = config.settings
-    user_agent = settings.user_agent or f"429chain/{__version__}"
-    routes = Routes(config, loaded.disabled_providers, user_agent)
-    tracker = tracker or MemoryTracker(
-        Policy(
-            cooldown_default_s=settings.cooldown_default_ms / 1000,
-            cooldown_max_s=settings.cooldown_max_ms / 1000,
-            breaker_threshold=settings.breaker_threshold,
-            breaker_cooldown_s=settings.breaker_cooldown_ms / 1000,
-        ),
-        clock,
-    )
+    routes = routes_for(loaded)
+    tracker = tracker or MemoryTracker(policy_for(settings), clock)
     own_upstream = upstream is None
     client = AiohttpUpstream(connect_timeout_s=settings.connect_timeout_ms / 1000)
     walker = Walker(
         tracker,
         upstream or client,
-        Timeouts(
-            first_byte_s=settings.first_byte_timeout_ms / 1000,
-            idle_s=settings.stream_idle_timeout_ms / 1000,
-            deadline_s=settings.deadline_ms / 1000,
-        ),
+        timeouts_for(settings),
         normalize=settings.normalize_responses,
         clock=clock,
     )
-    admin_keys = settings.admin_keys if settings.admin_keys is not None else settings.api_keys
-    state = AppState(
-        config,
-        routes,
-        walker,
-        tracker,
-        KeyCheck(settings.api_keys),
-        KeyCheck(admin_keys),
-        loaded.disabled_providers,
-    )
+    keys, admin_keys = key_checks(settings)
+    state = AppState(config, routes, walker, tracker, keys, admin_keys, loaded.disabled_providers)
     state.metrics = Metrics(state)
     state.on_secrets = on_secrets
     middlewares: list[Middleware] = [openai_errors]

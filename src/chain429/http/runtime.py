@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import time
@@ -16,7 +15,6 @@ from typing import Any, Generic, TypeVar
 
 from aiohttp import web
 
-from chain429 import __version__
 from chain429.config.load import ConfigError, LoadedConfig
 from chain429.config.reload import ConfigWatcher
 from chain429.config.save import (
@@ -27,10 +25,8 @@ from chain429.config.save import (
     write_atomic,
 )
 from chain429.config.schema import Settings
-from chain429.engine.chain import Routes
-from chain429.engine.walk import Timeouts
 from chain429.errors import ProxyError
-from chain429.http.auth import KeyCheck
+from chain429.http.from_settings import key_checks, policy_for, routes_for, timeouts_for
 from chain429.http.state import AppState
 from chain429.quota.tracker import MemoryTracker
 from chain429.tasks import Tasks
@@ -83,28 +79,15 @@ def apply_config(state: AppState, loaded: LoadedConfig, file_hash: str | None) -
     config = loaded.config
     settings = config.settings
     old = state.settings
-    routes = Routes(
-        config, loaded.disabled_providers, settings.user_agent or f"429chain/{__version__}"
-    )
-    admin = settings.admin_keys if settings.admin_keys is not None else settings.api_keys
-    keys, admin_keys = KeyCheck(settings.api_keys), KeyCheck(admin)
-    timeouts = Timeouts(
-        first_byte_s=settings.first_byte_timeout_ms / 1000,
-        idle_s=settings.stream_idle_timeout_ms / 1000,
-        deadline_s=settings.deadline_ms / 1000,
-    )
+    routes = routes_for(loaded)
+    keys, admin_keys = key_checks(settings)
+    timeouts = timeouts_for(settings)
     restart = restart_required(old, settings)
 
     state.walker.timeouts = timeouts
     state.walker.normalize = settings.normalize_responses
     if isinstance(state.tracker, MemoryTracker):
-        state.tracker.policy = dataclasses.replace(
-            state.tracker.policy,
-            cooldown_default_s=settings.cooldown_default_ms / 1000,
-            cooldown_max_s=settings.cooldown_max_ms / 1000,
-            breaker_threshold=settings.breaker_threshold,
-            breaker_cooldown_s=settings.breaker_cooldown_ms / 1000,
-        )
+        state.tracker.policy = policy_for(settings, state.tracker.policy)
     state.keys = keys
     state.admin_keys = admin_keys
     state.disabled = dict(loaded.disabled_providers)

@@ -1,0 +1,43 @@
+"""The runtime objects a config's settings describe; built at start and again on each change."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from chain429 import __version__
+from chain429.config.load import LoadedConfig
+from chain429.config.schema import Settings
+from chain429.engine.chain import Routes
+from chain429.engine.walk import Timeouts
+from chain429.http.auth import KeyCheck
+from chain429.quota.tracker import Policy
+
+
+def routes_for(loaded: LoadedConfig) -> Routes:
+    user_agent = loaded.config.settings.user_agent or f"429chain/{__version__}"
+    return Routes(loaded.config, loaded.disabled_providers, user_agent)
+
+
+def timeouts_for(settings: Settings) -> Timeouts:
+    return Timeouts(
+        first_byte_s=settings.first_byte_timeout_ms / 1000,
+        idle_s=settings.stream_idle_timeout_ms / 1000,
+        deadline_s=settings.deadline_ms / 1000,
+    )
+
+
+def policy_for(settings: Settings, base: Policy | None = None) -> Policy:
+    """The tracker's policy; `base` keeps what settings do not set (e.g. `proactive`)."""
+    return dataclasses.replace(
+        base or Policy(),
+        cooldown_default_s=settings.cooldown_default_ms / 1000,
+        cooldown_max_s=settings.cooldown_max_ms / 1000,
+        breaker_threshold=settings.breaker_threshold,
+        breaker_cooldown_s=settings.breaker_cooldown_ms / 1000,
+    )
+
+
+def key_checks(settings: Settings) -> tuple[KeyCheck, KeyCheck]:
+    """Proxy keys and admin keys; admin keys default to the proxy keys."""
+    admin = settings.admin_keys if settings.admin_keys is not None else settings.api_keys
+    return KeyCheck(settings.api_keys), KeyCheck(admin)
