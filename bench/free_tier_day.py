@@ -58,19 +58,18 @@ import orjson
 from aiohttp import web
 
 from chain429.config.load import parse_config
-from chain429.engine.chain import Chain, Entry
-from chain429.engine.request import ChatRequest
+from chain429.engine.request import ClientRequest
 from chain429.engine.upstream import UpstreamResponse
 from chain429.engine.walk import Attempt, Served, WalkFailed
 from chain429.http.app import create_app
 from chain429.http.state import STATE
 from chain429.providers.upstream import AiohttpUpstream
-from chain429.quota.state import Ticket, Verdict
-from chain429.quota.tracker import QUOTA_KINDS, MemoryTracker, Policy
+from chain429.quota.tracker import MemoryTracker, Policy
 from chain429.testing import Budget, MockProvider, Reply
 from chain429.testing.budget import Rejection
 from chain429.testing.dialects import Dialect
 from chain429.testing.responses import prompt_tokens
+from chain429.vocabulary import QUOTA_KINDS, Chain, Entry, Ticket, Verdict
 
 KEY = "bench-free-tier-key"
 CHAIN = "free"
@@ -285,7 +284,7 @@ class AuditedTracker(MemoryTracker):
         return result
 
 
-WalkFn = Callable[[Chain, ChatRequest], Coroutine[Any, Any, Served]]
+WalkFn = Callable[[Chain, ClientRequest], Coroutine[Any, Any, Served]]
 
 
 def instrument_walk(
@@ -297,7 +296,7 @@ def instrument_walk(
 ) -> WalkFn:
     """Wrap `Walker._walk`: time it, count skips and bounces, audit failures against the mocks."""
 
-    async def timed(chain: Chain, request: ChatRequest) -> Served:
+    async def timed(chain: Chain, request: ClientRequest) -> Served:
         tokens = mock_tokens(request.body)
         record = WalkRecord(clock.elapsed(), tokens)
         if len(records) < limit:

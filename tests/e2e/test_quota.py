@@ -158,7 +158,9 @@ async def test_ratelimits_reports_state_and_next_entry(mocks, proxy) -> None:
     assert report["a/m"]["learned"]["requests/minute"]["remaining"] == 9
     assert report["a/m"]["quota"]["remainingRequests"] == 9
     assert report["b/m"]["state"] == "available"
-    assert body["chains"] == [{"name": "default", "entries": ["a/m", "b/m"], "next": "a/m"}]
+    assert body["chains"] == [
+        {"name": "default", "strategy": "ordered", "entries": ["a/m", "b/m"], "next": "a/m"}
+    ]
     a.script(Reply(429, error_body(429, "slow"), {"retry-after": "30"}))
     await ask(p.client())
     body = await ratelimits(p)

@@ -18,9 +18,9 @@ from chain429.http import stats_api
 from chain429.http.app import create_app
 from chain429.http.metrics import Metrics
 from chain429.http.state import STATE, AppState
-from chain429.quota.state import Ticket
 from chain429.storage import queries
 from chain429.storage.store import Store
+from chain429.vocabulary import Ticket
 from tests.e2e.conftest import PROXY_KEY, make_config
 from tests.integration.test_queries import D2, records
 

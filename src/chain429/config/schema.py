@@ -160,6 +160,7 @@ class Settings(BaseModel):
     first_byte_timeout_ms: TimeoutMs = 60_000
     request_timeout_ms: TimeoutMs = 120_000
     stream_idle_timeout_ms: TimeoutMs = 60_000
+    stream_timeout_ms: int = Field(default=900_000, ge=1_000, le=_DAY_MS)  # a whole stream
     deadline_ms: TimeoutMs = 300_000
     cooldown_default_ms: CooldownMs = 60_000
     cooldown_max_ms: CooldownMs = _DAY_MS
@@ -174,6 +175,7 @@ class Settings(BaseModel):
     )
     unknown_model: Literal["default_chain", "404"] = "default_chain"
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
+    max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, le=1024**3)
     normalize_responses: bool = False
     database_url: str = Field(
         default="./data/429chain.db", validation_alias=_aliases("database_url", "dbPath")

@@ -1,39 +1,15 @@
-"""Chains and entries as the engine sees them, and which chain a request's `model` selects."""
+"""The chain table: every chain and entry of one config, and which chain a `model` selects."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
+from urllib.parse import quote
 
 from chain429.config.schema import Config, RateLimits
 from chain429.errors import ProxyError
 from chain429.providers.presets import Preset, get_preset
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One provider+model pair, with everything needed to call it."""
-
-    provider: str
-    model: str
-    preset: Preset
-    url: str  # the full chat-completions URL
-    headers: Mapping[str, str] = field(repr=False)  # auth, preset and config headers
-    timeout_s: float
-    limits: RateLimits | None = None
-    disabled: str | None = None  # why the provider cannot be used (e.g. its key is not set)
-    api_key: str | None = field(default=None, repr=False)  # to scrub from upstream messages
-    key: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "key", f"{self.provider}/{self.model}")
-
-
-@dataclass(frozen=True, slots=True)
-class Chain:
-    name: str
-    entries: tuple[Entry, ...]
-    max_wait_s: float | None = None
+from chain429.vocabulary import Chain, Entry
 
 
 def merge_limits(base: RateLimits | None, override: RateLimits | None) -> RateLimits | None:
@@ -52,7 +28,7 @@ def preset_limits(preset: Preset, model: str) -> RateLimits | None:
     return RateLimits.model_validate(documented)
 
 
-class Routes:
+class ChainTable:
     """Every chain and provider of one config, and the rules for picking a chain."""
 
     def __init__(
@@ -74,7 +50,14 @@ class Routes:
         }
         self.default_chain = config.default_chain_name
 
-    def _entry(self, provider_id: str, model: str, limits: RateLimits | None = None) -> Entry:
+    def _entry(
+        self,
+        provider_id: str,
+        model: str,
+        limits: RateLimits | None = None,
+        *,
+        ad_hoc: bool = False,
+    ) -> Entry:
         provider = self._config.provider(provider_id)
         assert provider is not None  # the config's cross-checks guarantee it
         preset = get_preset(provider.type)
@@ -82,14 +65,20 @@ class Routes:
         headers = {"Content-Type": "application/json", "User-Agent": self._user_agent}
         headers.update(preset.headers)
         headers.update(provider.headers)
-        if provider.api_key and preset.auth == "bearer":
-            headers["Authorization"] = f"Bearer {provider.api_key}"
+        query = ""
+        if provider.api_key:
+            if preset.auth == "bearer":
+                headers["Authorization"] = f"Bearer {provider.api_key}"
+            elif preset.auth == "x-api-key":
+                headers["X-Api-Key"] = provider.api_key
+            elif preset.auth == "query":
+                query = f"?{preset.auth_param}={quote(provider.api_key, safe='')}"
         timeout_ms = provider.timeout_ms or self._config.settings.request_timeout_ms
         return Entry(
             provider=provider_id,
             model=model,
             preset=preset,
-            url=f"{base_url}/chat/completions",
+            base_url=base_url,
             headers=headers,
             timeout_s=timeout_ms / 1000,
             limits=merge_limits(
@@ -97,6 +86,8 @@ class Routes:
             ),
             disabled=self._disabled.get(provider_id),
             api_key=provider.api_key,
+            ad_hoc=ad_hoc,
+            query=query,
         )
 
     def resolve(self, model: str | None, chain_header: str | None = None) -> Chain:
@@ -116,7 +107,7 @@ class Routes:
         if model and "/" in model:
             provider_id, _, upstream_model = model.partition("/")
             if upstream_model and self._config.provider(provider_id) is not None:
-                return Chain(model, (self._entry(provider_id, upstream_model),))
+                return Chain(model, (self._entry(provider_id, upstream_model, ad_hoc=True),))
         if self._config.settings.unknown_model == "default_chain" and self.default_chain:
             return self.chains[self.default_chain]
         raise ProxyError(

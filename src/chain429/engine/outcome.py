@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from enum import StrEnum
-from types import MappingProxyType
 from typing import Any
 
-from chain429.quota.headers import Window, parse_rate_limit_headers
+from chain429.engine.upstream import ResponseTooLarge
+from chain429.quota.headers import RateLimitSnapshot, Window, parse_rate_limit_headers
 from chain429.quota.hints import (
     DailyReset,
     body_retry_delay,
@@ -20,77 +18,7 @@ from chain429.quota.hints import (
     is_daily_exhaustion,
     next_daily_reset,
 )
-from chain429.redact import scrub, scrub_json
-
-
-class OutcomeKind(StrEnum):
-    SUCCESS = "success"
-    RATE_LIMITED = "rate_limited"
-    QUOTA_EXHAUSTED = "quota_exhausted"  # daily cap / credits / 402 / insufficient_quota
-    AUTH_FAILED = "auth_failed"
-    MODEL_NOT_FOUND = "model_not_found"
-    CONTEXT_LENGTH = "context_length"
-    CLIENT_ERROR = "client_error"
-    UPSTREAM_ERROR = "upstream_error"  # 408/409/5xx/other
-    TIMEOUT = "timeout"
-    CONNECTION_ERROR = "connection_error"
-    MALFORMED = "malformed"
-
-
-class Action(StrEnum):
-    SUCCEED = "succeed"
-    COOLDOWN = "cooldown"  # this entry, length = hint or default; next entry
-    LONG_COOLDOWN = "long_cooldown"  # this entry until the daily reset / cooldown_max; next entry
-    COOLDOWN_PROVIDER = "cooldown_provider"  # every entry of the provider, long; next entry
-    COUNT_FAILURE = "count_failure"  # next entry; the breaker counts consecutive failures
-    NEXT = "next"  # next entry, no cooldown (another model may have a bigger window)
-    RETURN = "return"  # the client's fault: return this error to the client at once
-
-
-POLICY: Mapping[OutcomeKind, Action] = MappingProxyType(
-    {
-        OutcomeKind.SUCCESS: Action.SUCCEED,
-        OutcomeKind.RATE_LIMITED: Action.COOLDOWN,
-        OutcomeKind.QUOTA_EXHAUSTED: Action.LONG_COOLDOWN,
-        # A bad key fails for every model of the provider; don't spend the chain finding out.
-        OutcomeKind.AUTH_FAILED: Action.COOLDOWN_PROVIDER,
-        # Gone models stay gone; the tracker gives this kind its own long default.
-        OutcomeKind.MODEL_NOT_FOUND: Action.COOLDOWN,
-        OutcomeKind.CONTEXT_LENGTH: Action.NEXT,
-        OutcomeKind.CLIENT_ERROR: Action.RETURN,
-        OutcomeKind.UPSTREAM_ERROR: Action.COUNT_FAILURE,
-        OutcomeKind.TIMEOUT: Action.COUNT_FAILURE,
-        OutcomeKind.CONNECTION_ERROR: Action.COUNT_FAILURE,
-        OutcomeKind.MALFORMED: Action.COUNT_FAILURE,
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """One attempt's verdict; `message` is short and safe for clients and logs."""
-
-    kind: OutcomeKind
-    status: int | None
-    message: str
-    retry_at: float | None = None  # when this entry may be tried again (epoch s)
-    daily: bool = False
-    error_body: Any = None  # decoded upstream body, forwarded to the client on RETURN
-
-    @property
-    def action(self) -> Action:
-        return POLICY[self.kind]
-
-    def scrubbed(self, secret: str | None) -> Outcome:
-        """This outcome with `secret` masked: some upstreams quote the key in their errors."""
-        if not secret or (secret not in self.message and self.error_body is None):
-            return self
-        return replace(
-            self,
-            message=scrub(self.message, secret),
-            error_body=scrub_json(self.error_body, secret),
-        )
-
+from chain429.vocabulary import Outcome, OutcomeKind
 
 # A stated wait this long on a daily 429 is the real reset; shorter ones (Gemini's 32 s
 # retryDelay on a per-day quota) belong to some other counter.
@@ -134,6 +62,8 @@ _CONNECTION_NAMES = frozenset(
     {"ClientConnectionError", "ClientPayloadError", "ServerDisconnectedError", "TransportError"}
 )
 _MALFORMED_NAMES = frozenset({"ContentTypeError", "DecodingError"})
+# Other failures of the HTTP clients themselves (aiohttp, httpx): still the upstream's doing.
+_CLIENT_NAMES = frozenset({"ClientError", "HTTPError"})
 
 
 def classify_response(
@@ -144,11 +74,17 @@ def classify_response(
     now: float,
     daily_reset: DailyReset = "utc-midnight",
     dialect: str = "generic",
+    snapshot: RateLimitSnapshot | None = None,
 ) -> Outcome:
-    """Classify an upstream HTTP reply; `dialect` names how its rate-limit headers read."""
+    """Classify an upstream HTTP reply; `dialect` names how its rate-limit headers read.
+
+    Pass the `snapshot` already parsed from `headers` to spare parsing them again.
+    """
     if 200 <= status < 300:
         return Outcome(OutcomeKind.SUCCESS, status, f"{status} ok")
-    return _classify(status, headers, decode_error_body(body), now, daily_reset, dialect)
+    if snapshot is None:
+        snapshot = parse_rate_limit_headers(dialect, headers, now)
+    return _classify(status, headers, decode_error_body(body), now, daily_reset, snapshot)
 
 
 def classify_stream_error(
@@ -163,11 +99,17 @@ def classify_stream_error(
     if status is None or 200 <= status < 300:
         detail = clean_message(error_message(error), _DETAIL_LIMIT)
         return Outcome(OutcomeKind.UPSTREAM_ERROR, status, _join("stream error", detail))
-    return _classify(status, {}, {"error": error}, now, daily_reset, "generic")
+    return _classify(status, {}, {"error": error}, now, daily_reset, None)
 
 
-def classify_exception(exc: BaseException) -> Outcome:
-    """Classify a failure to get a reply at all. Callers re-raise CancelledError themselves."""
+def classify_exception(exc: BaseException) -> Outcome | None:
+    """Classify a failure to get a reply at all, or None when the upstream is not to blame.
+
+    Only timeouts, socket errors, the HTTP client's own errors and an answer over its size cap
+    count against an entry. Any other exception is a fault of ours (a request body that cannot
+    be encoded, a bug): charging it to the entry would let one request shape open the breaker
+    of every entry. Callers re-raise CancelledError themselves.
+    """
     names = {cls.__name__ for cls in type(exc).__mro__}
     # TimeoutError is an OSError, so it must be checked first. aiohttp is matched by class name
     # so this module stays free of the HTTP client.
@@ -175,10 +117,12 @@ def classify_exception(exc: BaseException) -> Outcome:
         kind, label = OutcomeKind.TIMEOUT, "timeout"
     elif isinstance(exc, OSError) or names & _CONNECTION_NAMES:
         kind, label = OutcomeKind.CONNECTION_ERROR, "connection error"
-    elif isinstance(exc, ValueError) or names & _MALFORMED_NAMES:
+    elif isinstance(exc, ResponseTooLarge) or names & _MALFORMED_NAMES:
         kind, label = OutcomeKind.MALFORMED, "malformed response"
-    else:
+    elif names & _CLIENT_NAMES:
         kind, label = OutcomeKind.UPSTREAM_ERROR, "upstream error"
+    else:
+        return None
     detail = clean_message(str(exc), _DETAIL_LIMIT)
     described = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
     return Outcome(kind, None, f"{label} ({described})")
@@ -198,11 +142,11 @@ def _classify(
     decoded: Any,
     now: float,
     daily_reset: DailyReset,
-    dialect: str,
+    snapshot: RateLimitSnapshot | None,
 ) -> Outcome:
     text = body_text(decoded).lower()
     detail = clean_message(error_message(decoded), _DETAIL_LIMIT)
-    windows, retry_hint = _header_hints(dialect, headers, decoded, now)
+    windows, retry_hint = _header_hints(snapshot, decoded, now)
 
     # Rate-limit, credit and auth come first: a 429 message names the model and could pass for
     # a dead-model error. Everything keys on the status, never on numbers in the prose.
@@ -311,9 +255,8 @@ def _daily_retry_at(
 
 
 def _header_hints(
-    dialect: str, headers: Mapping[str, str], decoded: Any, now: float
+    snapshot: RateLimitSnapshot | None, decoded: Any, now: float
 ) -> tuple[tuple[Window, ...], float | None]:
-    snapshot = parse_rate_limit_headers(dialect, headers, now)
     windows = snapshot.windows if snapshot else ()
     retry_hint = snapshot.retry_at if snapshot else None
     embedded = None if windows else _embedded_headers(decoded)

@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from chain429.engine.normalize import copy_reasoning, total_tokens
-from chain429.engine.outcome import Outcome, OutcomeKind, classify_exception, classify_stream_error
-from chain429.engine.upstream import UpstreamResponse
+from chain429.engine.outcome import classify_exception, classify_stream_error
+from chain429.engine.upstream import ResponseTooLarge, UpstreamResponse
 from chain429.errors import error_body
 from chain429.providers.sse import SSEEvent, SSEParser, encode_event
 from chain429.quota.headers import RateLimitSnapshot
-from chain429.quota.state import Ticket
 from chain429.quota.tracker import QuotaTracker
+from chain429.vocabulary import Outcome, OutcomeKind, Ticket
+
+if TYPE_CHECKING:
+    from chain429.engine.walk import Timeouts
 
 DONE = b"data: [DONE]\n\n"
 
@@ -29,7 +32,8 @@ async def open_stream(
     *,
     include_usage: bool,
     normalize: bool,
-    idle_s: float,
+    timeouts: Timeouts,
+    event_bytes: int,
     clock: Callable[[], float],
 ) -> StreamRelay | Outcome:
     """Read until the first valid data event. A failure before it is an outcome, not a reply."""
@@ -38,7 +42,7 @@ async def open_stream(
     try:
         while True:
             try:
-                events = parser.feed(await anext(chunks))
+                events = _feed(parser, await anext(chunks), event_bytes)
             except StopAsyncIteration:
                 events = parser.close()
                 verdict = _first_event(events, clock)
@@ -53,7 +57,13 @@ async def open_stream(
                 if isinstance(verdict, Outcome):
                     break
             relay = StreamRelay(response, chunks, parser, ticket, tracker, snapshot, clock)
-            relay.configure(include_usage=include_usage, normalize=normalize, idle_s=idle_s)
+            relay.configure(
+                include_usage=include_usage,
+                normalize=normalize,
+                idle_s=timeouts.idle_s,
+                total_s=timeouts.stream_s,
+                event_bytes=event_bytes,
+            )
             relay.pending = events[verdict:]
             return relay
     except BaseException:
@@ -61,8 +71,16 @@ async def open_stream(
         raise
     response.close()
     verdict = verdict.scrubbed(ticket.entry.api_key)
-    tracker.release(ticket, verdict, snapshot)
+    await tracker.settle(ticket, verdict, snapshot)
     return verdict
+
+
+def _feed(parser: SSEParser, chunk: bytes, event_bytes: int) -> list[SSEEvent]:
+    """Parse a chunk; an event that grows past `event_bytes` unterminated is malformed."""
+    events = parser.feed(chunk)
+    if parser.buffered > event_bytes:
+        raise ResponseTooLarge(f"a stream event passed the {event_bytes}-byte cap")
+    return events
 
 
 def _first_event(events: list[SSEEvent], clock: Callable[[], float]) -> int | Outcome | None:
@@ -108,50 +126,83 @@ class StreamRelay:
         self.include_usage = False
         self.normalize = False
         self.idle_s = 60.0
+        self.total_s = 900.0
+        self.event_bytes = 1024 * 1024
         self.usage: dict[str, Any] | None = None
         self.outcome: Outcome | None = None  # how the stream ended, once it has
         self._finish_seen = False
 
-    def configure(self, *, include_usage: bool, normalize: bool, idle_s: float) -> None:
+    def configure(
+        self,
+        *,
+        include_usage: bool,
+        normalize: bool,
+        idle_s: float,
+        total_s: float,
+        event_bytes: int,
+    ) -> None:
         self.include_usage = include_usage
         self.normalize = normalize
         self.idle_s = idle_s
+        self.total_s = total_s
+        self.event_bytes = event_bytes
 
     async def events(self) -> AsyncGenerator[bytes, None]:
         """What the client receives, chunk by chunk; close it with `aclosing`."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.total_s
         try:
-            out = self._render_all(self.pending)
+            out = await self._render_all(self.pending)
             if out:
                 yield out
             while self.outcome is None:
                 try:
-                    async with asyncio.timeout(self.idle_s):
+                    idle = min(self.idle_s, end - loop.time())
+                    async with asyncio.timeout(idle):
                         chunk = await anext(self._chunks)
                 except StopAsyncIteration:
-                    yield self._render_all(self._parser.close()) + self._ended()
+                    out = await self._render_all(self._parser.close())
+                    yield out + await self._ended()
                     return
                 except TimeoutError:
-                    yield self._fail(
-                        Outcome(OutcomeKind.TIMEOUT, 200, f"stream stalled for {self.idle_s:g}s")
+                    stalled = loop.time() < end
+                    yield await self._fail(
+                        Outcome(
+                            OutcomeKind.TIMEOUT,
+                            200,
+                            f"stream stalled for {self.idle_s:g}s"
+                            if stalled
+                            else f"stream ran past its {self.total_s:g}s limit",
+                        )
                     )
                     return
                 except Exception as exc:  # the upstream broke mid-stream
-                    yield self._fail(classify_exception(exc))
+                    outcome = classify_exception(exc)
+                    if outcome is None:
+                        raise
+                    yield await self._fail(outcome)
                     return
                 if self._plain(chunk):
                     yield chunk  # whole ordinary events: relay the bytes untouched
                     continue
-                out = self._render_all(self._parser.feed(chunk))
+                events = self._parser.feed(chunk)
+                if self._parser.buffered > self.event_bytes:
+                    limit = self.event_bytes
+                    yield await self._fail(
+                        Outcome(OutcomeKind.MALFORMED, 200, f"a stream event passed {limit} bytes")
+                    )
+                    return
+                out = await self._render_all(events)
                 if out:
                     yield out
         finally:
-            self.close()
+            await self.close()
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Release the upstream connection; a stream cut short by the client costs nothing."""
         self._response.close()
         if self.outcome is None:
-            self._tracker.cancel(self._ticket)
+            await self._tracker.cancel(self._ticket)
 
     def _plain(self, chunk: bytes) -> bool:
         """True for a chunk of complete events that need no inspection.
@@ -168,32 +219,48 @@ class StreamRelay:
             self._finish_seen = True
         return True
 
-    def _render_all(self, events: list[SSEEvent]) -> bytes:
+    async def _render_all(self, events: list[SSEEvent]) -> bytes:
         parts = []
         for event in events:
             if self.outcome is not None:
                 break
-            parts.append(self._render(event))
+            verdict = self._judge(event)
+            if isinstance(verdict, Outcome):
+                if verdict.kind is OutcomeKind.SUCCESS:
+                    await self._succeed()
+                    parts.append(DONE)
+                else:
+                    parts.append(await self._fail(verdict))
+                break
+            parts.append(self._render(event, verdict))
         return b"".join(parts)
 
-    def _render(self, event: SSEEvent) -> bytes:
+    def _judge(self, event: SSEEvent) -> Outcome | Any:
+        """An event's parsed data, or the outcome it ends the stream with.
+
+        Every event that reaches this slow path is parsed: garbage after the commit must end
+        the stream with an error event, not reach the client's SDK before it.
+        """
+        data = event.data
+        if data is None:
+            return None
+        if data == "[DONE]":
+            return _SERVED
+        parsed = _loads(data)
+        if not isinstance(parsed, dict):
+            return Outcome(OutcomeKind.MALFORMED, 200, "stream sent a malformed event")
+        if parsed.get("error"):
+            return classify_stream_error(parsed, now=self._clock())
+        return parsed
+
+    def _render(self, event: SSEEvent, parsed: Any) -> bytes:
         data = event.data
         if data is None:
             return b"".join(b":" + c.encode() + b"\n" for c in event.comments) + b"\n"
-        if data == "[DONE]":
-            self._succeed()
-            return DONE
-        parsed: Any = None
-        if '"error"' in data:
-            parsed = _loads(data)
-            if isinstance(parsed, dict) and parsed.get("error"):
-                return self._fail(classify_stream_error(parsed, now=self._clock()))
-        if _needs_parsing(data, self.normalize):
-            parsed = parsed if parsed is not None else _loads(data)
-            if isinstance(parsed, dict):
-                data = self._inspect(parsed, data)
-                if not data:
-                    return b""
+        if isinstance(parsed, dict) and _needs_parsing(data, self.normalize):
+            data = self._inspect(parsed, data)
+            if not data:
+                return b""
         if '"finish_reason":"' in data or '"finish_reason": "' in data:
             self._finish_seen = True
         if "\n" in data:  # multi-line data must stay one event
@@ -214,32 +281,34 @@ class StreamRelay:
             return orjson.dumps(chunk).decode()
         return data
 
-    def _ended(self) -> bytes:
+    async def _ended(self) -> bytes:
         if self.outcome is not None:
             return b""
         if self._finish_seen:  # some upstreams omit [DONE] after a proper finish
-            self._succeed()
+            await self._succeed()
             return DONE
-        return self._fail(Outcome(OutcomeKind.MALFORMED, 200, "stream ended without [DONE]"))
+        return await self._fail(Outcome(OutcomeKind.MALFORMED, 200, "stream ended without [DONE]"))
 
-    def _succeed(self) -> None:
-        self.outcome = Outcome(OutcomeKind.SUCCESS, 200, "served")
+    async def _succeed(self) -> None:
+        self.outcome = _SERVED
         tokens = total_tokens(self.usage)
-        self._tracker.release(self._ticket, self.outcome, self._snapshot, tokens)
+        await self._tracker.settle(self._ticket, self.outcome, self._snapshot, tokens)
 
-    def _fail(self, outcome: Outcome) -> bytes:
+    async def _fail(self, outcome: Outcome) -> bytes:
         """Tell the client plainly, and count it against the entry."""
         outcome = outcome.scrubbed(self._ticket.entry.api_key)
         self.outcome = outcome
-        self._tracker.release(self._ticket, outcome, self._snapshot)
+        await self._tracker.settle(self._ticket, outcome, self._snapshot)
         message = f"The upstream stream failed after it started: {outcome.message}"
         body = error_body(message, type="upstream_error", code=outcome.kind.value)
         return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
-# What makes an event more than bytes to pass on: the end, an error, usage to read or strip.
+_SERVED = Outcome(OutcomeKind.SUCCESS, 200, "served")
+# What makes an event more than bytes to pass on: the end, an error, usage to read or strip,
+# or data that is not a JSON object (garbage must not reach the client before the error).
 # (Well-formed SSE framing, comments and multi-line data are relayed as they are.)
-_NEEDS_LOOK = re.compile(rb'\[DONE\]|"error"|"usage":\s*\{|"x_groq"')
+_NEEDS_LOOK = re.compile(rb'(?m)^data:(?! ?\{)|\[DONE\]|"error"|"usage":\s*\{|"x_groq"')
 _NEEDS_LOOK_NORMALIZED = re.compile(_NEEDS_LOOK.pattern + rb"|reasoning_content")
 
 

@@ -5,14 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
-from chain429.engine.chain import Entry
+from chain429.vocabulary import Entry
+
+
+class ResponseTooLarge(Exception):
+    """An upstream answer (or one stream event) went past its size cap: it counts as malformed."""
 
 
 class UpstreamResponse(Protocol):
     status: int
     headers: Mapping[str, str]
 
-    async def read(self) -> bytes: ...
+    async def read(self, limit: int, *, truncate: bool = False) -> bytes:
+        """The whole body; past `limit` bytes, raises `ResponseTooLarge` (or, with `truncate`,
+        returns the first `limit` bytes: enough to classify an error)."""
+        ...
 
     def chunks(self) -> AsyncIterator[bytes]: ...
 
@@ -20,6 +27,10 @@ class UpstreamResponse(Protocol):
 
 
 class Upstream(Protocol):
-    async def open(self, entry: Entry, body: bytes) -> UpstreamResponse:
-        """Send `body` to the entry's chat-completions URL; return once headers arrive."""
+    async def open(self, entry: Entry, path: str, body: bytes) -> UpstreamResponse:
+        """POST `body` to the entry's URL for `path`; return once headers arrive.
+
+        Redirects are not followed: a 3xx is the upstream's answer (an error), so a prompt and
+        its key are never re-sent to another host.
+        """
         ...

@@ -42,7 +42,7 @@ class WaitRoom:
         The queue is held only until the head's walk reserves an entry: its upstream call then
         runs outside the queue, so the next waiter can take the next free capacity at once.
         """
-        deadline = time.monotonic() + max_wait_s
+        deadline = self._clock() + max_wait_s
         if _earliest(failed) is None:
             raise failed  # nothing is known to free up: answer now, never wait forever
         lock = self._locks.setdefault(chain, asyncio.Lock())
@@ -101,7 +101,7 @@ class WaitRoom:
             if free_at is None:
                 raise failed
             delay = max(0.0, free_at - self._clock())
-            if time.monotonic() + delay > deadline:
+            if self._clock() + delay > deadline:
                 raise failed
             if delay > 0 and not changed.is_set():
                 with contextlib.suppress(TimeoutError):

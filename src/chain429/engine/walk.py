@@ -1,4 +1,4 @@
-"""The waterfall: try each entry of a chain in order, and decide what every outcome means."""
+"""The waterfall: try a chain's entries in order until one answers; say why each did not."""
 
 from __future__ import annotations
 
@@ -11,25 +11,26 @@ from typing import Any
 
 import orjson
 
-from chain429.engine.chain import Chain, Entry
 from chain429.engine.normalize import copy_reasoning, total_tokens
-from chain429.engine.outcome import (
-    Action,
-    Outcome,
-    OutcomeKind,
-    classify_exception,
-    classify_response,
-    classify_stream_error,
-    rejects_stream_options,
-)
+from chain429.engine.order import order
+from chain429.engine.outcome import classify_exception, rejects_stream_options
 from chain429.engine.relay import StreamRelay, open_stream
-from chain429.engine.request import ChatRequest, upstream_body
+from chain429.engine.request import ClientRequest, upstream_body
+from chain429.engine.settle import Settled, settle
 from chain429.engine.upstream import Upstream, UpstreamResponse
 from chain429.engine.waiting import WaitRoom
 from chain429.errors import ProxyError
-from chain429.quota.headers import parse_rate_limit_headers
-from chain429.quota.state import Ticket, Verdict
-from chain429.quota.tracker import QUOTA_KINDS, QuotaTracker
+from chain429.quota.tracker import QuotaTracker
+from chain429.vocabulary import (
+    QUOTA_KINDS,
+    Action,
+    Chain,
+    Entry,
+    Outcome,
+    OutcomeKind,
+    Ticket,
+    Verdict,
+)
 
 Clock = Callable[[], float]
 
@@ -38,7 +39,17 @@ Clock = Callable[[], float]
 class Timeouts:
     first_byte_s: float = 60.0
     idle_s: float = 60.0
-    deadline_s: float = 300.0
+    deadline_s: float = 300.0  # the whole walk, until an answer (or a stream) starts
+    stream_s: float = 900.0  # a committed stream, from its first event to its end
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """Bounds on what one upstream may make us hold in memory."""
+
+    body_bytes: int = 32 * 1024 * 1024  # a whole (non-stream) answer
+    error_bytes: int = 64 * 1024  # an error answer: a few KB are enough to classify it
+    event_bytes: int = 1024 * 1024  # one server-sent event
 
 
 @dataclass(slots=True)
@@ -81,8 +92,8 @@ class Served:
 @dataclass(slots=True)
 class _Walk:
     chain: Chain
-    request: ChatRequest
-    deadline: float
+    request: ClientRequest
+    deadline: float  # on the walker's clock
     attempts: list[Attempt] = field(default_factory=list)
 
 
@@ -103,12 +114,14 @@ class Walker:
         upstream: Upstream,
         timeouts: Timeouts | None = None,
         *,
+        caps: Caps | None = None,
         normalize: bool = False,
         clock: Clock = time.time,
     ) -> None:
         self.tracker = tracker
         self.upstream = upstream
         self.timeouts = timeouts or Timeouts()
+        self.caps = caps or Caps()
         self.normalize = normalize
         self.clock = clock
         # Entries whose upstream refused `stream_options` once: never send it again.
@@ -117,7 +130,7 @@ class Walker:
         tracker.subscribe(self.waiting.capacity_changed)
 
     async def serve(
-        self, chain: Chain, request: ChatRequest, max_wait_s: float | None = None
+        self, chain: Chain, request: ClientRequest, max_wait_s: float | None = None
     ) -> Served:
         """Walk the chain; if it is out of quota and waiting is allowed, wait for capacity."""
         try:
@@ -137,18 +150,27 @@ class Walker:
     async def _walk(
         self,
         chain: Chain,
-        request: ChatRequest,
+        request: ClientRequest,
         on_reserved: Callable[[], None] | None = None,
     ) -> Served:
-        walk = _Walk(chain, request, time.monotonic() + self.timeouts.deadline_s)
-        for index, entry in enumerate(chain.entries):
-            if time.monotonic() >= walk.deadline:
-                for rest in chain.entries[index:]:
+        now = self.clock()
+        walk = _Walk(chain, request, now + self.timeouts.deadline_s)
+        operation = request.operation.name
+        candidates = order(chain, self.tracker, now)
+        for index, entry in enumerate(candidates):
+            if self.clock() >= walk.deadline:
+                for rest in candidates[index:]:
                     walk.attempts.append(
                         Attempt(rest.key, "deadline", None, "not tried: deadline exceeded", True)
                     )
                 break
-            ticket = self.tracker.acquire(entry, request.est_tokens)
+            if not entry.serves(operation):
+                reason = f"{entry.provider} does not serve {operation}"
+                walk.attempts.append(Attempt(entry.key, "unsupported", None, reason, True))
+                continue
+            # Built before anything is reserved: a body we cannot encode is the client's 400.
+            body = self._body(request, entry)
+            ticket = await self.tracker.reserve(entry, request.est_tokens)
             if isinstance(ticket, Verdict):
                 walk.attempts.append(
                     Attempt(entry.key, ticket.kind, None, ticket.reason, True, 0.0, ticket.free_at)
@@ -156,25 +178,33 @@ class Walker:
                 continue
             if on_reserved is not None:
                 on_reserved()
-            served = await self._try(walk, entry, ticket)
+            served = await self._try(walk, entry, ticket, body)
             if served is not None:
                 return served
         raise self._exhausted(walk)
 
-    async def _try(self, walk: _Walk, entry: Entry, ticket: Ticket) -> Served | None:
-        started = time.monotonic()
+    def _body(self, request: ClientRequest, entry: Entry) -> bytes:
+        send_options = entry.key not in self.no_stream_options
+        return upstream_body(request, entry, send_stream_options=send_options)
+
+    async def _try(self, walk: _Walk, entry: Entry, ticket: Ticket, body: bytes) -> Served | None:
+        started = self.clock()
         try:
-            result = await self._call(walk, entry, ticket)
+            result = await self._call(walk, entry, ticket, body)
         except asyncio.CancelledError:
-            self.tracker.cancel(ticket)
+            await self.tracker.cancel(ticket)
             raise
-        except Exception as exc:  # every upstream failure is an outcome, never a crash
-            result = classify_exception(exc).scrubbed(entry.api_key)
+        except Exception as exc:
+            outcome = classify_exception(exc)
+            if outcome is None:  # our own fault, not the entry's: charge nothing
+                await self.tracker.cancel(ticket)
+                raise
+            result = outcome.scrubbed(entry.api_key)
             if result.kind is OutcomeKind.TIMEOUT:
-                elapsed = time.monotonic() - started
+                elapsed = self.clock() - started
                 result = Outcome(OutcomeKind.TIMEOUT, None, f"timeout after {elapsed:.0f}s")
-            self.tracker.release(ticket, result)
-        latency = (time.monotonic() - started) * 1000
+            await self.tracker.settle(ticket, result)
+        latency = (self.clock() - started) * 1000
         if isinstance(result, Served):
             walk.attempts.append(Attempt(entry.key, "success", 200, "served", False, latency))
             return result
@@ -188,50 +218,63 @@ class Walker:
         )
         return None
 
-    async def _call(self, walk: _Walk, entry: Entry, ticket: Ticket) -> Served | Outcome:
+    async def _call(
+        self, walk: _Walk, entry: Entry, ticket: Ticket, body: bytes
+    ) -> Served | Outcome:
         """One upstream call. Every outcome it returns has already settled the ticket."""
         request = walk.request
-        send_options = entry.key not in self.no_stream_options
-        body = upstream_body(request, entry, send_stream_options=send_options)
-        loop = asyncio.get_running_loop()
         # The whole attempt has `timeout_s` (and the walk's deadline); the response headers, and
         # for a stream its first event, must come within the first-byte timeout.
-        limit = loop.time() + min(entry.timeout_s, walk.deadline - time.monotonic())
-        first_byte = min(limit, loop.time() + self.timeouts.first_byte_s)
-        async with asyncio.timeout_at(first_byte) as timeout:
-            response = await self.upstream.open(entry, body)
+        limit = min(entry.timeout_s, walk.deadline - self.clock())
+        async with asyncio.timeout(min(limit, self.timeouts.first_byte_s)) as timeout:
+            response = await self.upstream.open(entry, request.operation.path, body)
             if not request.stream:
-                timeout.reschedule(limit)
+                timeout.reschedule(asyncio.get_running_loop().time() + limit)
             if not 200 <= response.status < 300:
-                raw = await _read_closing(response)
-                if request.stream and send_options and rejects_stream_options(response.status, raw):
+                raw = await _read_closing(response, self.caps.error_bytes, truncate=True)
+                if (
+                    request.stream
+                    and entry.key not in self.no_stream_options
+                    and rejects_stream_options(response.status, raw)
+                ):
                     self.no_stream_options.add(entry.key)
-                    return await self._call(walk, entry, ticket)
-                return self._settle_failure(entry, ticket, response, raw)
+                    return await self._call(walk, entry, ticket, self._body(request, entry))
+                return (await self._settle(entry, ticket, response, raw, request)).outcome
             if request.stream:
                 return await self._commit(walk, entry, ticket, response)
-            raw = await _read_closing(response)
-        return self._finish(walk, entry, ticket, response, raw)
+            raw = await _read_closing(response, self.caps.body_bytes)
+        return await self._finish(walk, entry, ticket, response, raw)
 
-    def _finish(
+    async def _settle(
+        self,
+        entry: Entry,
+        ticket: Ticket,
+        response: UpstreamResponse,
+        raw: bytes | None,
+        request: ClientRequest,
+    ) -> Settled:
+        settled = settle(
+            entry,
+            response.status,
+            response.headers,
+            raw,
+            self.clock(),
+            operation=request.operation,
+            est_tokens=request.est_tokens,
+        )
+        if settled.outcome.kind is not OutcomeKind.SUCCESS:
+            await self.tracker.settle(ticket, settled.outcome, settled.snapshot)
+        return settled
+
+    async def _finish(
         self, walk: _Walk, entry: Entry, ticket: Ticket, response: UpstreamResponse, raw: bytes
     ) -> Served | Outcome:
-        now = self.clock()
-        snapshot = parse_rate_limit_headers(entry.preset.dialect, response.headers, now)
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            data = None
-        if isinstance(data, dict) and "error" in data and not data.get("choices"):
-            outcome = classify_stream_error(data, now=now).scrubbed(entry.api_key)
-            self.tracker.release(ticket, outcome, snapshot)
-            return outcome
-        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
-            outcome = Outcome(OutcomeKind.MALFORMED, response.status, "malformed response body")
-            self.tracker.release(ticket, outcome, snapshot)
-            return outcome
+        settled = await self._settle(entry, ticket, response, raw, walk.request)
+        data = settled.answer
+        if data is None:
+            return settled.outcome
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
-        self.tracker.release(ticket, _SUCCESS, snapshot, total_tokens(usage))
+        await self.tracker.settle(ticket, settled.outcome, settled.snapshot, total_tokens(usage))
         if self.normalize and copy_reasoning(data, "message"):
             raw = orjson.dumps(data)
         return Served(entry, walk.attempts, body=raw, usage=usage)
@@ -239,37 +282,22 @@ class Walker:
     async def _commit(
         self, walk: _Walk, entry: Entry, ticket: Ticket, response: UpstreamResponse
     ) -> Served | Outcome:
-        now = self.clock()
-        snapshot = parse_rate_limit_headers(entry.preset.dialect, response.headers, now)
+        settled = await self._settle(entry, ticket, response, None, walk.request)
         opened = await open_stream(
             response,
             ticket,
             self.tracker,
-            snapshot,
+            settled.snapshot,
             include_usage=walk.request.include_usage,
             normalize=self.normalize,
-            idle_s=self.timeouts.idle_s,
+            timeouts=self.timeouts,
+            event_bytes=self.caps.event_bytes,
             clock=self.clock,
         )
         if isinstance(opened, StreamRelay):
+            ticket.first_byte_at = self.clock()
             return Served(entry, walk.attempts, stream=opened)
         return opened
-
-    def _settle_failure(
-        self, entry: Entry, ticket: Ticket, response: UpstreamResponse, raw: bytes
-    ) -> Outcome:
-        now = self.clock()
-        outcome = classify_response(
-            response.status,
-            response.headers,
-            raw,
-            now=now,
-            daily_reset=entry.preset.daily_reset,
-            dialect=entry.preset.dialect,
-        ).scrubbed(entry.api_key)
-        snapshot = parse_rate_limit_headers(entry.preset.dialect, response.headers, now)
-        self.tracker.release(ticket, outcome, snapshot)
-        return outcome
 
     def _exhausted(self, walk: _Walk) -> WalkFailed:
         now = self.clock()
@@ -293,12 +321,9 @@ class Walker:
         )
 
 
-_SUCCESS = Outcome(OutcomeKind.SUCCESS, 200, "served")
-
-
-async def _read_closing(response: UpstreamResponse) -> bytes:
+async def _read_closing(response: UpstreamResponse, limit: int, *, truncate: bool = False) -> bytes:
     try:
-        return await response.read()
+        return await response.read(limit, truncate=truncate)
     finally:
         response.close()
 

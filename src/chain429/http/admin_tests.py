@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from chain429.engine.chain import Chain, Entry
-from chain429.engine.request import parse_chat_request, upstream_body
+from chain429.engine.operations import CHAT
+from chain429.engine.request import parse_request, upstream_body
 from chain429.engine.walk import Attempt, Served, WalkFailed
 from chain429.errors import ProxyError
 from chain429.http.admin_masking import reply
@@ -23,6 +23,7 @@ from chain429.http.admin_request import admin_state, flag, read_body
 from chain429.http.state import AppState
 from chain429.providers.upstream import AiohttpUpstream
 from chain429.redact import scrub
+from chain429.vocabulary import Chain, Entry
 
 _TEST_PROMPT = "Say hello in one word."
 
@@ -107,15 +108,17 @@ async def _chat_probe(state: AppState, entry: Entry) -> tuple[int, bytes]:
     chat = _chat({"messages": [{"role": "user", "content": "Say OK."}], "max_tokens": 5})
     body = upstream_body(chat, entry, send_stream_options=False)
     async with asyncio.timeout(entry.timeout_s):
-        response = await state.walker.upstream.open(entry, body)
+        response = await state.walker.upstream.open(entry, CHAT.path, body)
         try:
-            return response.status, await response.read()
+            return response.status, await response.read(
+                state.walker.caps.error_bytes, truncate=True
+            )
         finally:
             response.close()
 
 
 def _models_url(entry: Entry) -> str:
-    return entry.preset.models_url(entry.url.removesuffix("/chat/completions"))
+    return entry.preset.models_url(entry.base_url)
 
 
 def _get_headers(entry: Entry) -> dict[str, str]:
@@ -168,7 +171,7 @@ async def list_provider_models(request: web.Request) -> web.Response:
 
 
 def _chat(body: dict[str, Any]) -> Any:
-    return parse_chat_request(orjson.dumps(body))
+    return parse_request(orjson.dumps(body))
 
 
 async def test_chain(request: web.Request) -> web.Response:

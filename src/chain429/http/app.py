@@ -15,7 +15,13 @@ from chain429.engine.walk import Walker
 from chain429.http import admin_api, openai_api, openapi, stats_api, status_api
 from chain429.http.cors import add_cors_headers, cors
 from chain429.http.errors import Handler, openai_errors
-from chain429.http.from_settings import key_checks, policy_for, routes_for, timeouts_for
+from chain429.http.from_settings import (
+    caps_for,
+    key_checks,
+    policy_for,
+    routes_for,
+    timeouts_for,
+)
 from chain429.http.lifetimes import request_log, state_path, tracker_persistence
 from chain429.http.metrics import Metrics
 from chain429.http.runtime import watch_config
@@ -43,6 +49,7 @@ def create_app(
         tracker,
         upstream or client,
         timeouts_for(settings),
+        caps=caps_for(settings),
         normalize=settings.normalize_responses,
         clock=clock,
     )
@@ -67,10 +74,7 @@ def create_app(
 
     app.cleanup_ctx.append(upstream_lifetime)
     watch_config(app, state, loaded, env)
-    if isinstance(tracker, MemoryTracker):
-        path = state_path(settings)
-        if path is not None:
-            app.cleanup_ctx.append(tracker_persistence(tracker, path))
+    app.cleanup_ctx.append(tracker_persistence(tracker, state_path(settings)))
     app.cleanup_ctx.append(request_log(state))
     handlers = [
         ("POST", "/v1/chat/completions", openai_api.chat_completions),

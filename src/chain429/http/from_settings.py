@@ -7,15 +7,15 @@ import dataclasses
 from chain429 import __version__
 from chain429.config.load import LoadedConfig
 from chain429.config.schema import Settings
-from chain429.engine.chain import Routes
-from chain429.engine.walk import Timeouts
+from chain429.engine.chain import ChainTable
+from chain429.engine.walk import Caps, Timeouts
 from chain429.http.auth import KeyCheck
 from chain429.quota.tracker import Policy
 
 
-def routes_for(loaded: LoadedConfig) -> Routes:
+def routes_for(loaded: LoadedConfig) -> ChainTable:
     user_agent = loaded.config.settings.user_agent or f"429chain/{__version__}"
-    return Routes(loaded.config, loaded.disabled_providers, user_agent)
+    return ChainTable(loaded.config, loaded.disabled_providers, user_agent)
 
 
 def timeouts_for(settings: Settings) -> Timeouts:
@@ -23,7 +23,12 @@ def timeouts_for(settings: Settings) -> Timeouts:
         first_byte_s=settings.first_byte_timeout_ms / 1000,
         idle_s=settings.stream_idle_timeout_ms / 1000,
         deadline_s=settings.deadline_ms / 1000,
+        stream_s=settings.stream_timeout_ms / 1000,
     )
+
+
+def caps_for(settings: Settings) -> Caps:
+    return Caps(body_bytes=settings.max_response_bytes)
 
 
 def policy_for(settings: Settings, base: Policy | None = None) -> Policy:

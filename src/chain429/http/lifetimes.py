@@ -12,8 +12,7 @@ from aiohttp import web
 
 from chain429.config.schema import Settings
 from chain429.http.state import AppState
-from chain429.quota.persist import TrackerPersister
-from chain429.quota.tracker import MemoryTracker
+from chain429.quota.tracker import QuotaTracker
 from chain429.storage.retention import retention_loop
 from chain429.storage.sqlite import TrackerStateStore, connect
 from chain429.storage.store import Store, StoreRef, configured, sqlite_file
@@ -31,19 +30,16 @@ def state_path(settings: Settings) -> str | None:
     return sqlite_file(settings.database_url) or settings.state_path
 
 
-def tracker_persistence(tracker: MemoryTracker, path: str) -> CleanupContext:
+def tracker_persistence(tracker: QuotaTracker, path: str | None) -> CleanupContext:
     """Restore before serving (a restart must not re-hammer a provider), then write behind."""
 
     async def lifetime(_: web.Application) -> AsyncIterator[None]:
-        db = connect(path)
-        persister = TrackerPersister(tracker, TrackerStateStore(db))
-        persister.restore()
-        tasks = Tasks()
-        tasks.start(persister.run(), "persist-tracker")
+        db = connect(path) if path is not None else None
+        await tracker.start(TrackerStateStore(db) if db is not None else None)
         yield
-        await tasks.close()
-        await persister.flush()
-        db.close()
+        await tracker.close()
+        if db is not None:
+            db.close()
 
     return lifetime
 

@@ -20,8 +20,8 @@ from prometheus_client.registry import Collector
 from chain429.http.metrics import PREFIX, Histogram, Metrics
 
 if TYPE_CHECKING:
-    from chain429.engine.chain import Entry
     from chain429.http.state import AppState
+    from chain429.vocabulary import Entry
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

@@ -9,7 +9,7 @@ from contextlib import aclosing
 from aiohttp import web
 
 from chain429 import __version__
-from chain429.engine.request import parse_chat_request
+from chain429.engine.request import parse_request
 from chain429.engine.walk import Served, WalkFailed
 from chain429.errors import ProxyError
 from chain429.http.errors import error_response
@@ -63,7 +63,7 @@ async def _chat(request: web.Request, state: AppState, log: RequestLog) -> web.S
             f"The request body exceeds {state.settings.max_body_bytes} bytes.",
             code="request_too_large",
         ) from None
-    chat = parse_chat_request(raw)
+    chat = parse_request(raw)
     chain = state.routes.resolve(chat.model, request.headers.get("X-429chain-Chain"))
     log.request(chat, chain.name)
     state.counters["requests"] += 1

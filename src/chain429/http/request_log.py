@@ -8,12 +8,12 @@ from typing import Any
 
 import orjson
 
-from chain429.engine.request import ChatRequest
+from chain429.engine.request import ClientRequest
 from chain429.engine.walk import Attempt, Served, WalkFailed
 from chain429.errors import ProxyError
 from chain429.http.state import AppState
-from chain429.quota.tracker import QUOTA_KINDS
 from chain429.storage.records import AttemptRecord, RequestRecord
+from chain429.vocabulary import QUOTA_KINDS
 
 logger = logging.getLogger("chain429.requests")
 
@@ -42,7 +42,7 @@ class RequestLog:
             outcome="",
         )
 
-    def request(self, chat: ChatRequest, chain: str) -> None:
+    def request(self, chat: ClientRequest, chain: str) -> None:
         self.record.requested_model = chat.model
         self.record.stream = chat.stream
         self.record.chain = chain

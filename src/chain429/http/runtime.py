@@ -26,9 +26,14 @@ from chain429.config.save import (
 )
 from chain429.config.schema import Settings
 from chain429.errors import ProxyError
-from chain429.http.from_settings import key_checks, policy_for, routes_for, timeouts_for
+from chain429.http.from_settings import (
+    caps_for,
+    key_checks,
+    policy_for,
+    routes_for,
+    timeouts_for,
+)
 from chain429.http.state import AppState
-from chain429.quota.tracker import MemoryTracker
 from chain429.tasks import Tasks
 
 logger = logging.getLogger("chain429.config")
@@ -49,6 +54,8 @@ LIVE_SETTINGS = frozenset(
         "first_byte_timeout_ms",
         "stream_idle_timeout_ms",
         "deadline_ms",
+        "stream_timeout_ms",
+        "max_response_bytes",
         "cooldown_default_ms",
         "cooldown_max_ms",
         "breaker_threshold",
@@ -85,9 +92,9 @@ def apply_config(state: AppState, loaded: LoadedConfig, file_hash: str | None) -
     restart = restart_required(old, settings)
 
     state.walker.timeouts = timeouts
+    state.walker.caps = caps_for(settings)
     state.walker.normalize = settings.normalize_responses
-    if isinstance(state.tracker, MemoryTracker):
-        state.tracker.policy = policy_for(settings, state.tracker.policy)
+    state.tracker.configure(policy_for(settings, state.tracker.policy))
     state.keys = keys
     state.admin_keys = admin_keys
     state.disabled = dict(loaded.disabled_providers)

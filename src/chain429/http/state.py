@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from chain429.config.schema import Config, Settings
-from chain429.engine.chain import Routes
+from chain429.engine.chain import ChainTable
 from chain429.engine.walk import Walker
 from chain429.http.auth import KeyCheck
 from chain429.http.metrics import Metrics
@@ -26,7 +26,7 @@ from chain429.storage.writer import RecordWriter
 @dataclass(slots=True)
 class AppState:
     config: Config
-    routes: Routes
+    routes: ChainTable
     walker: Walker
     tracker: QuotaTracker
     keys: KeyCheck

@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from chain429.engine.chain import Entry
 from chain429.errors import ProxyError
 from chain429.http.metrics import metrics_handler
 from chain429.http.state import STATE, AppState
+from chain429.http.status_api import report_json
 from chain429.providers.presets import DailyReset, Preset, get_preset
 from chain429.quota.hints import next_daily_reset
 from chain429.storage.store import Store
+from chain429.vocabulary import Entry
 
 if TYPE_CHECKING:
     from chain429.storage.queries import Filters
@@ -215,11 +216,18 @@ async def capacity(request: web.Request) -> web.Response:
     """Requests and tokens left before each chain's daily resets, from the quota tracker."""
     state = _admin(request)
     now = state.walker.clock()
-    report = [chain_capacity(state, name, now) for name in state.routes.chains]
+    reports = {}
+    for chain in state.routes.chains.values():
+        for entry in chain.entries:
+            if entry.key not in reports:
+                reports[entry.key] = report_json(await state.tracker.report(entry))
+    report = [chain_capacity(state, name, now, reports) for name in state.routes.chains]
     return web.json_response({"generatedAt": int(now * 1000), "chains": report})
 
 
-def chain_capacity(state: AppState, name: str, now: float) -> dict[str, Any]:
+def chain_capacity(
+    state: AppState, name: str, now: float, reports: Mapping[str, dict[str, Any]]
+) -> dict[str, Any]:
     """Sums over the chain's entries, each quota counted once (entries may share one).
 
     A total is null when any entry's daily limit is unknown; `...LeftKnown` sums the known.
@@ -230,7 +238,7 @@ def chain_capacity(state: AppState, name: str, now: float) -> dict[str, Any]:
     known = {"requests": 0, "tokens": 0}
     resets: list[float] = []
     for entry in state.routes.chains[name].entries:
-        described = entry_capacity(state, entry, now)
+        described = entry_capacity(entry, now, reports[entry.key])
         shared = described["quotaScope"] in seen
         seen.add(described["quotaScope"])
         described["sharedQuota"] = shared
@@ -260,9 +268,8 @@ def chain_capacity(state: AppState, name: str, now: float) -> dict[str, Any]:
     }
 
 
-def entry_capacity(state: AppState, entry: Entry, now: float) -> dict[str, Any]:
+def entry_capacity(entry: Entry, now: float, report: Mapping[str, Any]) -> dict[str, Any]:
     """One entry's daily headroom: the tightest of its learned day counters and manual limits."""
-    report = state.tracker.describe(entry)
     learned: Mapping[str, Mapping[str, Any]] = report.get("learned", {})
     manual: Mapping[str, Mapping[str, Any]] = report.get("manual", {})
     out: dict[str, Any] = {

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from typing import Any
 
 from aiohttp import web
 
-from chain429.engine.chain import Entry
+from chain429.engine.order import serves_next
 from chain429.http.state import STATE, AppState
+from chain429.quota.report import EntryReport
+from chain429.vocabulary import Entry
 
 
 async def ratelimits(request: web.Request) -> web.Response:
@@ -17,20 +21,37 @@ async def ratelimits(request: web.Request) -> web.Response:
     for chain in state.routes.chains.values():
         for entry in chain.entries:
             entries.setdefault(entry.key, entry)
-    reports = [_report(state, entry) for entry in entries.values()]
-    chains = [
-        {
-            "name": chain.name,
-            "entries": [entry.key for entry in chain.entries],
-            "next": next((e.key for e in chain.entries if state.tracker.blocked(e) is None), None),
-        }
-        for chain in state.routes.chains.values()
-    ]
+    reports = [await _report(state, entry) for entry in entries.values()]
+    now = state.walker.clock()
+    chains = []
+    for chain in state.routes.chains.values():
+        next_entry = serves_next(chain, state.tracker, now)
+        chains.append(
+            {
+                "name": chain.name,
+                "strategy": chain.strategy.value,
+                "entries": [entry.key for entry in chain.entries],
+                "next": next_entry.key if next_entry else None,
+            }
+        )
     return web.json_response({"ratelimits": reports, "chains": chains})
 
 
-def _report(state: AppState, entry: Entry) -> dict[str, Any]:
-    report = state.tracker.describe(entry)
+def report_json(report: EntryReport) -> dict[str, Any]:
+    """A tracker report as JSON: epoch times as ISO 8601."""
+    out = dataclasses.asdict(report)
+    out["available_at"] = _iso(report.available_at) if report.available_at else None
+    for window in out["learned"].values():
+        window["resets_at"] = _iso(window["resets_at"])
+    return out
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
+
+
+async def _report(state: AppState, entry: Entry) -> dict[str, Any]:
+    report = report_json(await state.tracker.report(entry))
     learned = report["learned"]
     requests = _first(learned, "requests")
     tokens = _first(learned, "tokens")

@@ -12,7 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from ruamel.yaml import YAML
 
-Auth = Literal["bearer", "none"]
+Auth = Literal["bearer", "x-api-key", "query", "none"]
+OperationName = Literal["chat", "embeddings", "completions"]
 Dialect = Literal[
     "openai", "groq", "cerebras", "openrouter", "mistral", "together", "github", "none", "generic"
 ]
@@ -52,6 +53,8 @@ class Preset:
     stream_usage: StreamUsage
     daily_reset: DailyReset
     headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    operations: tuple[OperationName, ...] = ("chat",)
+    auth_param: str = "key"  # the query parameter that carries the key, for `auth: query`
     drop_fields: tuple[str, ...] = ()
     limits: PresetLimits = PresetLimits()
     model_limits: Mapping[str, PresetLimits] = field(default_factory=lambda: _EMPTY)
@@ -96,6 +99,8 @@ class _PresetModel(BaseModel):
 
     base_url: str | None
     auth: Auth
+    auth_param: str = "key"
+    operations: tuple[OperationName, ...] = ("chat",)
     headers: dict[str, str] = {}
     dialect: Dialect
     quota_scope: QuotaScope
@@ -114,6 +119,8 @@ class _PresetModel(BaseModel):
             name=name,
             base_url=self.base_url,
             auth=self.auth,
+            auth_param=self.auth_param,
+            operations=self.operations,
             headers=MappingProxyType(dict(self.headers)),
             dialect=self.dialect,
             quota_scope=self.quota_scope,

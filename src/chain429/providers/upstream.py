@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 
-from chain429.engine.chain import Entry
+from chain429.engine.upstream import ResponseTooLarge
+from chain429.vocabulary import Entry
 
 
 class AiohttpResponse:
@@ -19,8 +20,23 @@ class AiohttpResponse:
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
 
-    async def read(self) -> bytes:
-        return await self._response.read()
+    async def read(self, limit: int, *, truncate: bool = False) -> bytes:
+        length = self._response.content_length
+        if length is not None and length > limit and not truncate:
+            raise ResponseTooLarge(f"the answer is {length} bytes, over the {limit}-byte cap")
+        if length is not None and length <= limit:
+            return await self._response.read()  # the common case: known and within the cap
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in self._response.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                if truncate:
+                    parts.append(chunk[: limit - size + len(chunk)])
+                    break
+                raise ResponseTooLarge(f"the answer passed the {limit}-byte cap")
+            parts.append(chunk)
+        return b"".join(parts)
 
     def chunks(self) -> AsyncIterator[bytes]:
         return self._response.content.iter_any()
@@ -58,15 +74,17 @@ class AiohttpUpstream:
             await self._session.close()
             self._session = None
 
-    async def open(self, entry: Entry, body: bytes) -> AiohttpResponse:
+    async def open(self, entry: Entry, path: str, body: bytes) -> AiohttpResponse:
         if self._session is None:
             raise RuntimeError("the upstream client is not started")
-        response = await self._session.post(entry.url, data=body, headers=entry.headers)
+        response = await self._session.post(
+            entry.url(path), data=body, headers=entry.headers, allow_redirects=False
+        )
         return AiohttpResponse(response)
 
     async def get(self, url: str, headers: Mapping[str, str]) -> tuple[int, bytes]:
         """A plain GET, for admin calls such as listing a provider's models."""
         if self._session is None:
             raise RuntimeError("the upstream client is not started")
-        async with self._session.get(url, headers=headers) as response:
+        async with self._session.get(url, headers=headers, allow_redirects=False) as response:
             return response.status, await response.read()

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
-from chain429.quota.tracker import MemoryTracker
+from chain429.tasks import Tasks
+
+if TYPE_CHECKING:
+    from chain429.quota.tracker import MemoryTracker, StateStore
 
 logger = logging.getLogger("chain429.quota")
-
-
-class StateStore(Protocol):
-    def load(self) -> dict[str, dict[str, Any]]: ...
-
-    def save(self, rows: dict[str, dict[str, Any]], now: float) -> None: ...
 
 
 class TrackerPersister:
@@ -24,6 +21,14 @@ class TrackerPersister:
         self._tracker = tracker
         self._store = store
         self._interval_s = interval_s
+        self._tasks = Tasks()
+
+    def start(self) -> None:
+        self._tasks.start(self.run(), "persist-tracker")
+
+    async def close(self) -> None:
+        await self._tasks.close()
+        await self.flush()
 
     def restore(self) -> int:
         rows = self._store.load()

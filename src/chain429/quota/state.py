@@ -1,15 +1,12 @@
-"""The tracker's state records: cooldowns, per-entry and per-quota state, tickets, verdicts."""
+"""The tracker's state records: cooldowns, per-entry state and per-quota counters."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from chain429.quota.learned import LearnedWindow
 from chain429.quota.windows import FixedWindow, SlidingWindow
-
-if TYPE_CHECKING:
-    from chain429.engine.chain import Entry
+from chain429.vocabulary import Entry
 
 
 @dataclass(slots=True)
@@ -29,6 +26,15 @@ class EntryState:
     breaker_opens: int = 0  # consecutive times the breaker opened, for escalation
     probing: bool = False  # a half-open probe is in flight
     in_flight: int = 0
+    # Recent latency (time to first token for streams, total otherwise), smoothed, and when it
+    # was last measured: what a latency-aware strategy orders by.
+    latency_ms: float | None = None
+    latency_at: float = 0.0
+
+    def observe_latency(self, ms: float, now: float, weight: float = 0.3) -> None:
+        previous = self.latency_ms
+        self.latency_ms = ms if previous is None else previous + weight * (ms - previous)
+        self.latency_at = now
 
 
 @dataclass(slots=True)
@@ -39,26 +45,6 @@ class QuotaState:
     manual: dict[str, SlidingWindow | FixedWindow] = field(default_factory=dict)
     in_flight: int = 0
     in_flight_tokens: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """Why an entry may not be sent to now, and when that might change."""
-
-    reason: str
-    kind: str
-    free_at: float | None = None
-
-
-@dataclass(slots=True)
-class Ticket:
-    """A reservation of one request on an entry, settled by `release` or `cancel`."""
-
-    entry: Entry
-    started_at: float
-    est_tokens: int
-    probe: bool = False
-    released: bool = False
 
 
 def quota_key(entry: Entry) -> str:

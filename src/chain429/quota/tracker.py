@@ -3,39 +3,35 @@
 Three things can keep an entry out, checked in this order before any call is made:
 cooldowns (set by outcomes: 429s, auth failures, the breaker), counters learned from the
 upstream's rate-limit headers, and the manual limits of the config (or the preset's documented
-free-tier limits). Sending reserves one request and the estimated tokens against the last two;
-`release` settles the reservation with the real usage and applies the response's headers.
+free-tier limits). `reserve` holds one request and the estimated tokens against the last two;
+`settle` ends the reservation with the real usage and applies what the upstream said (the
+outcome and rate-limit snapshot that `engine.settle` made of its answer).
+
+`QuotaTracker` is the interface the engine and the HTTP layer use; `MemoryTracker` is the
+in-process implementation, and a shared one (Redis) implements the same interface.
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Protocol
 
 from chain429.config.schema import RateLimits
-from chain429.engine.chain import Entry
-from chain429.engine.outcome import Action, Outcome, OutcomeKind
 from chain429.quota.headers import RateLimitSnapshot
 from chain429.quota.hints import DailyReset, next_daily_reset
 from chain429.quota.learned import LearnedWindow
-from chain429.quota.persist_codec import export_state, restore_state
-from chain429.quota.report import describe_entry
-from chain429.quota.state import (
-    Cooldown,
-    EntryState,
-    QuotaState,
-    Ticket,
-    Verdict,
-    quota_key,
-)
+from chain429.quota.persist_codec import ENTRY, QUOTA, export_state, restore_state
+from chain429.quota.report import EntryReport, entry_report
+from chain429.quota.state import Cooldown, EntryState, QuotaState, quota_key
 from chain429.quota.windows import FixedWindow, SlidingWindow, day_window, minute_window
+from chain429.vocabulary import Action, Entry, Outcome, OutcomeKind, Ticket, Verdict
 
 Clock = Callable[[], float]
 
-# Verdict kinds that mean "out of quota": a chain made only of these answers 429, not 503.
-QUOTA_KINDS = frozenset({"rate_limited", "quota_exhausted", "concurrency"})
 MANUAL = (
     ("requests_per_minute", "requests", False),
     ("tokens_per_minute", "tokens", False),
@@ -52,45 +48,107 @@ class Policy:
     breaker_threshold: int = 3
     breaker_cooldown_s: float = 30.0
     proactive: bool = True  # use learned headers and manual limits before sending
+    ad_hoc_entries: int = 1_000  # client-named `provider/model` entries remembered (LRU)
+
+
+class StateStore(Protocol):
+    """Where a tracker's state survives a restart (a SQLite table by default)."""
+
+    def load(self) -> dict[str, dict[str, Any]]: ...
+
+    def save(self, rows: dict[str, dict[str, Any]], now: float) -> None: ...
 
 
 class QuotaTracker(Protocol):
-    def acquire(self, entry: Entry, est_tokens: int) -> Ticket | Verdict: ...
+    """What the engine and the HTTP layer ask of quota state, wherever it lives."""
 
-    def release(
+    @property
+    def policy(self) -> Policy: ...
+
+    def configure(self, policy: Policy) -> None:
+        """Use `policy` from now on (a config reload); state is kept."""
+        ...
+
+    async def reserve(self, entry: Entry, est_tokens: int) -> Ticket | Verdict:
+        """Hold capacity for one request, or say why the entry cannot take it now."""
+        ...
+
+    async def settle(
         self,
         ticket: Ticket,
         outcome: Outcome,
         snapshot: RateLimitSnapshot | None = None,
         used_tokens: int | None = None,
-    ) -> None: ...
+    ) -> None:
+        """End a reservation with what the upstream said."""
+        ...
 
-    def cancel(self, ticket: Ticket) -> None: ...
+    async def cancel(self, ticket: Ticket) -> None:
+        """Give back a reservation whose request never reached a verdict."""
+        ...
 
-    def blocked(self, entry: Entry, est_tokens: int = 0) -> Verdict | None: ...
+    def blocked(self, entry: Entry, est_tokens: int = 0) -> Verdict | None:
+        """A look, reserving nothing: why the entry could not take a request now, or None."""
+        ...
 
-    def state(self, entry: Entry) -> EntryState: ...
+    def latency_ms(self, entry: Entry) -> float | None:
+        """The entry's smoothed recent latency, if it has been measured."""
+        ...
 
-    def describe(self, entry: Entry) -> dict[str, Any]: ...
+    async def report(self, entry: Entry) -> EntryReport: ...
 
-    def subscribe(self, listener: Callable[[], None]) -> None: ...
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever capacity may have freed, so waiters can look again."""
+        ...
+
+    async def start(self, store: StateStore | None) -> None:
+        """Restore state kept in `store` (if any) and keep it there from now on."""
+        ...
+
+    async def close(self) -> None:
+        """Write what is not yet kept, and stop."""
+        ...
 
 
 class MemoryTracker:
     """The in-process tracker. One event loop, so check-and-reserve is atomic."""
 
     def __init__(self, policy: Policy | None = None, clock: Clock = time.time) -> None:
-        self.policy = policy or Policy()
+        self._policy = policy or Policy()
         self.clock = clock
         self._entries: dict[str, EntryState] = {}
         self._providers: dict[str, EntryState] = {}
         self._quotas: dict[str, QuotaState] = {}
+        # Client-named entries, least recently used first: bounded, so that a client inventing
+        # `provider/<anything>` ids cannot grow state (and the state file) without end.
+        self._ad_hoc: OrderedDict[str, Entry] = OrderedDict()
         self.dirty: set[str] = set()  # keys whose state changed since the last persist
         self._listeners: list[Callable[[], None]] = []
+        self._persister: Any = None  # a TrackerPersister while `start`ed with a store
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    def configure(self, policy: Policy) -> None:
+        self._policy = policy
 
     def subscribe(self, listener: Callable[[], None]) -> None:
-        """Call `listener` whenever a reservation ends, so waiters can look again."""
         self._listeners.append(listener)
+
+    async def start(self, store: StateStore | None) -> None:
+        if store is None:
+            return
+        from chain429.quota.persist import TrackerPersister  # persistence needs it only here
+
+        self._persister = TrackerPersister(self, store)
+        self._persister.restore()
+        self._persister.start()
+
+    async def close(self) -> None:
+        if self._persister is not None:
+            await self._persister.close()
+            self._persister = None
 
     # -- state lookup -------------------------------------------------------------------
 
@@ -98,6 +156,13 @@ class MemoryTracker:
         state = self._entries.get(entry.key)
         if state is None:
             state = self._entries[entry.key] = EntryState()
+            if entry.ad_hoc:
+                self._remember_ad_hoc(entry)
+        elif entry.ad_hoc:
+            if entry.key in self._ad_hoc:
+                self._ad_hoc.move_to_end(entry.key)
+            else:  # restored from the state store: bound it from now on
+                self._remember_ad_hoc(entry)
         return state
 
     def quota(self, entry: Entry) -> QuotaState:
@@ -106,6 +171,27 @@ class MemoryTracker:
         if state is None:
             state = self._quotas[key] = QuotaState()
         return state
+
+    def _remember_ad_hoc(self, entry: Entry) -> None:
+        self._ad_hoc[entry.key] = entry
+        excess = len(self._ad_hoc) - self._policy.ad_hoc_entries
+        # The oldest few are almost always idle; one in flight is skipped, not waited for.
+        for key in list(islice(self._ad_hoc, max(0, excess) + 8)):
+            if excess <= 0:
+                break
+            state = self._entries.get(key)
+            if key == entry.key or (state is not None and state.in_flight):
+                continue
+            self._forget(self._ad_hoc.pop(key))
+            excess -= 1
+
+    def _forget(self, entry: Entry) -> None:
+        """Drop an ad-hoc entry's state here and, at the next write, from the state store."""
+        self._entries.pop(entry.key, None)
+        self.dirty.add(ENTRY + entry.key)
+        if quota_key(entry) == entry.key:  # a provider-wide quota is shared: keep it
+            self._quotas.pop(entry.key, None)
+            self.dirty.add(QUOTA + entry.key)
 
     def _provider_state(self, provider: str) -> EntryState:
         state = self._providers.get(provider)
@@ -119,7 +205,7 @@ class MemoryTracker:
         """Why the entry cannot take this request right now, or None if it can."""
         now = self.clock()
         verdict = self._cooling(entry, now)
-        if verdict is None and self.policy.proactive:
+        if verdict is None and self._policy.proactive:
             quota = self._quotas.get(quota_key(entry))
             if quota is not None:
                 verdict = self._learned_verdict(quota, est_tokens, now)
@@ -201,9 +287,29 @@ class MemoryTracker:
             quota.manual[name] = counter
         return counter
 
+    def latency_ms(self, entry: Entry) -> float | None:
+        state = self._entries.get(entry.key)
+        return state.latency_ms if state is not None else None
+
     # -- reservations ------------------------------------------------------------------------
 
+    async def reserve(self, entry: Entry, est_tokens: int) -> Ticket | Verdict:
+        return self.acquire(entry, est_tokens)
+
+    async def settle(
+        self,
+        ticket: Ticket,
+        outcome: Outcome,
+        snapshot: RateLimitSnapshot | None = None,
+        used_tokens: int | None = None,
+    ) -> None:
+        self.release(ticket, outcome, snapshot, used_tokens)
+
+    async def cancel(self, ticket: Ticket) -> None:
+        self.give_back(ticket)
+
     def acquire(self, entry: Entry, est_tokens: int) -> Ticket | Verdict:
+        """`reserve`, synchronously: one event loop makes check-and-reserve atomic."""
         verdict = self.blocked(entry, est_tokens)
         if verdict is not None:
             return verdict
@@ -215,7 +321,7 @@ class MemoryTracker:
         quota = self.quota(entry)
         quota.in_flight += 1
         quota.in_flight_tokens += est_tokens
-        if self.policy.proactive:
+        if self._policy.proactive:
             for window in quota.learned.values():
                 window.reserved += 1 if window.kind == "requests" else est_tokens
             if entry.limits is not None:
@@ -236,8 +342,8 @@ class MemoryTracker:
             else:
                 counter.add(now, amount)
 
-    def cancel(self, ticket: Ticket) -> None:
-        """Give back a reservation whose request never reached a verdict (client went away)."""
+    def give_back(self, ticket: Ticket) -> None:
+        """`cancel`, synchronously: a reservation whose request never reached a verdict."""
         if ticket.released:
             return
         ticket.released = True
@@ -258,41 +364,30 @@ class MemoryTracker:
         snapshot: RateLimitSnapshot | None = None,
         used_tokens: int | None = None,
     ) -> None:
-        """Settle a reservation with what the upstream said."""
+        """`settle`, synchronously."""
         if ticket.released:
             return
-        self.cancel(ticket)
+        self.give_back(ticket)
         entry = ticket.entry
         quota = self.quota(entry)
         now = self.clock()
+        self._observe_latency(ticket, outcome, now)
         if used_tokens is not None:
             self._settle_tokens(quota, ticket, used_tokens)
         elif _refused(outcome):
             self._unreserve(quota, ticket)
         if snapshot is not None:
             self._observe(quota, snapshot)
-        if not self._explained(quota, ticket, outcome, snapshot, now):
+        if not (outcome.explained and self._policy.proactive):
             self._apply(ticket, outcome, now)
         self.dirty.update((entry.key, quota_key(entry), f"provider:{entry.provider}"))
 
-    def _explained(
-        self,
-        quota: QuotaState,
-        ticket: Ticket,
-        outcome: Outcome,
-        snapshot: RateLimitSnapshot | None,
-        now: float,
-    ) -> bool:
-        """A 429 whose own counters explain it needs no cooldown: the learned counters now hold
-        back exactly the requests that do not fit, where a cooldown would stop smaller ones too.
-        """
-        return (
-            outcome.kind is OutcomeKind.RATE_LIMITED
-            and snapshot is not None
-            and bool(snapshot.windows)
-            and self.policy.proactive
-            and self._learned_verdict(quota, ticket.est_tokens, now) is not None
-        )
+    def _observe_latency(self, ticket: Ticket, outcome: Outcome, now: float) -> None:
+        """Successes and timeouts teach an entry's speed; time to first token for a stream."""
+        if outcome.kind not in (OutcomeKind.SUCCESS, OutcomeKind.TIMEOUT):
+            return
+        end = ticket.first_byte_at or now
+        self.state(ticket.entry).observe_latency((end - ticket.started_at) * 1000, now)
 
     def _unreserve(self, quota: QuotaState, ticket: Ticket) -> None:
         """The upstream refused the request, so it spent nothing: give the reservation back."""
@@ -334,16 +429,16 @@ class MemoryTracker:
             self._succeeded(state, ticket)
         elif action is Action.COOLDOWN:
             default = (
-                self.policy.model_not_found_s
+                self._policy.model_not_found_s
                 if outcome.kind is OutcomeKind.MODEL_NOT_FOUND
-                else self.policy.cooldown_default_s
+                else self._policy.cooldown_default_s
             )
             self._cool(state, outcome, outcome.retry_at or now + default, now)
         elif action is Action.LONG_COOLDOWN:
-            self._cool(state, outcome, outcome.retry_at or now + self.policy.cooldown_max_s, now)
+            self._cool(state, outcome, outcome.retry_at or now + self._policy.cooldown_max_s, now)
         elif action is Action.COOLDOWN_PROVIDER:
             provider = self._provider_state(ticket.entry.provider)
-            self._cool(provider, outcome, now + self.policy.cooldown_max_s, now)
+            self._cool(provider, outcome, now + self._policy.cooldown_max_s, now)
         elif action is Action.COUNT_FAILURE:
             self._failed(state, ticket, outcome, now)
 
@@ -355,7 +450,7 @@ class MemoryTracker:
             state.cooldown = None
 
     def _cool(self, state: EntryState, outcome: Outcome, until: float, now: float) -> None:
-        until = min(until, now + self.policy.cooldown_max_s)
+        until = min(until, now + self._policy.cooldown_max_s)
         current = state.cooldown
         if current is None or current.until <= now or until >= current.until:
             state.cooldown = Cooldown(until, outcome.kind.value, outcome.message, now)
@@ -370,35 +465,40 @@ class MemoryTracker:
             # Sent before the breaker opened: its failure is already what opened it.
             return
         state.failures += 1
-        if state.failures < self.policy.breaker_threshold and not _half_open(state, now):
+        if state.failures < self._policy.breaker_threshold and not _half_open(state, now):
             if outcome.retry_at:  # e.g. a 503 with Retry-After: honour it
                 self._cool(state, outcome, outcome.retry_at, now)
             return
         state.failures = 0
         state.breaker_opens += 1
-        length = self.policy.breaker_cooldown_s * 2 ** (state.breaker_opens - 1)
-        until = min(max(now + length, outcome.retry_at or 0), now + self.policy.cooldown_max_s)
+        length = self._policy.breaker_cooldown_s * 2 ** (state.breaker_opens - 1)
+        until = min(max(now + length, outcome.retry_at or 0), now + self._policy.cooldown_max_s)
         reason = f"breaker open after {outcome.message}"
         state.cooldown = Cooldown(until, "breaker", reason, now)
 
     # -- reporting and persistence -------------------------------------------------------------
 
-    def describe(self, entry: Entry) -> dict[str, Any]:
-        """Everything known about one entry, for `/v1/ratelimits`."""
-        return describe_entry(self, entry, self.clock())
+    async def report(self, entry: Entry) -> EntryReport:
+        return self.report_now(entry)
 
-    def entry_state(self, key: str) -> EntryState | None:
-        return self._entries.get(key)
-
-    def provider_state(self, provider: str) -> EntryState | None:
-        return self._providers.get(provider)
-
-    def quota_state(self, key: str) -> QuotaState | None:
-        return self._quotas.get(key)
+    def report_now(self, entry: Entry) -> EntryReport:
+        now = self.clock()
+        verdict = self.blocked(entry, 1)  # one token, so an empty token bucket shows
+        return entry_report(
+            entry,
+            verdict,
+            self._entries.get(entry.key),
+            self._quotas.get(quota_key(entry)),
+            now,
+        )
 
     def export(self, keys: set[str] | None = None) -> dict[str, dict[str, Any]]:
         """State worth keeping across a restart, by key (all keys, or just `keys`)."""
-        return export_state(self._entries, self._providers, self._quotas, keys, self.clock())
+        rows = export_state(self._entries, self._providers, self._quotas, keys, self.clock())
+        for key in keys or ():
+            if key.startswith((ENTRY, QUOTA)) and key not in rows:
+                rows[key] = {}  # forgotten (an ad-hoc entry past the bound): delete its row
+        return rows
 
     def restore(self, rows: dict[str, dict[str, Any]]) -> None:
         restore_state(self._entries, self._providers, self._quotas, rows, self.clock())

@@ -10,16 +10,14 @@ import orjson
 import pytest
 
 from chain429.engine.outcome import (
-    POLICY,
-    Action,
-    Outcome,
-    OutcomeKind,
     classify_exception,
     classify_response,
     classify_stream_error,
     rejects_stream_options,
 )
+from chain429.engine.upstream import ResponseTooLarge
 from chain429.quota.hints import DailyReset, decode_error_body
+from chain429.vocabulary import POLICY, Action, Outcome, OutcomeKind
 from tests.unit.fixtures import providers as fx
 
 NOW = 1788800000.0  # 2026-09-07T16:53:20Z
@@ -633,20 +631,17 @@ class DecodingError(Exception):
         (aiohttp.ClientPayloadError("truncated"), K.CONNECTION_ERROR),
         (ServerDisconnectedError(), K.CONNECTION_ERROR),
         (ClientPayloadError(), K.CONNECTION_ERROR),
-        (ValueError("bad"), K.MALFORMED),
-        (json.JSONDecodeError("x", "doc", 0), K.MALFORMED),
-        (orjson.JSONDecodeError("x", "doc", 0), K.MALFORMED),
-        (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad"), K.MALFORMED),
+        (ResponseTooLarge("over the cap"), K.MALFORMED),
         (ContentTypeError(), K.MALFORMED),
         (TimeoutException(), K.TIMEOUT),
         (ConnectError(), K.CONNECTION_ERROR),
         (DecodingError(), K.MALFORMED),
-        (RuntimeError("?"), K.UPSTREAM_ERROR),
         (ClientError(), K.UPSTREAM_ERROR),
     ],
 )
 def test_classify_exception(exc: BaseException, kind: OutcomeKind) -> None:
     outcome = classify_exception(exc)
+    assert outcome is not None
     assert (outcome.kind, outcome.status, outcome.retry_at) == (kind, None, None)
     assert type(exc).__name__ in outcome.message
 
@@ -726,3 +721,20 @@ def test_classify_stream_error(
 )
 def test_rejects_stream_options(status: int, body: bytes | str, rejects: bool) -> None:
     assert rejects_stream_options(status, body) is rejects
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ValueError("bad"),
+        TypeError("Recursion limit reached"),  # orjson.dumps of a body nested too deep
+        json.JSONDecodeError("x", "doc", 0),
+        orjson.JSONDecodeError("x", "doc", 0),
+        UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad"),
+        RuntimeError("?"),
+        KeyError("choices"),
+    ],
+)
+def test_local_exceptions_are_not_the_upstreams_fault(exc: BaseException) -> None:
+    """A fault of ours must never be charged to an entry (it would feed every breaker)."""
+    assert classify_exception(exc) is None

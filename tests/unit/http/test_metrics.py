@@ -9,8 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chain429.http.metrics import Metrics
 from chain429.http.state import AppState
-from chain429.quota.state import Verdict
 from chain429.storage.records import AttemptRecord, RequestRecord
+from chain429.vocabulary import Verdict
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

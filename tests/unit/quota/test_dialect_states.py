@@ -6,16 +6,14 @@ from collections.abc import Mapping
 
 import pytest
 
-from chain429.engine.chain import Entry
-from chain429.engine.outcome import Outcome, OutcomeKind, classify_response
+from chain429.engine.operations import CHAT
+from chain429.engine.settle import settle
 from chain429.providers.presets import get_preset
-from chain429.quota.headers import parse_rate_limit_headers
-from chain429.quota.state import Ticket
 from chain429.quota.tracker import MemoryTracker, Policy
+from chain429.vocabulary import Entry, Ticket
 from tests.unit.fixtures import providers as fx
 
 NOW = 1788782400.0  # 2026-09-07T12:00:00Z
-OK = Outcome(OutcomeKind.SUCCESS, 200, "served")
 
 
 def entry(preset: str, model: str = "m") -> Entry:
@@ -23,20 +21,13 @@ def entry(preset: str, model: str = "m") -> Entry:
 
 
 def answer(preset: str, status: int, headers: Mapping[str, str], body: bytes) -> MemoryTracker:
+    """One real answer through `settle` (the one place it becomes a decision) into the tracker."""
     tracker = MemoryTracker(Policy(), lambda: NOW)
     e = entry(preset)
     ticket = tracker.acquire(e, 10)
     assert isinstance(ticket, Ticket)
-    p = e.preset
-    snapshot = parse_rate_limit_headers(p.dialect, headers, NOW)
-    outcome = (
-        OK
-        if status == 200
-        else classify_response(
-            status, headers, body, now=NOW, daily_reset=p.daily_reset, dialect=p.dialect
-        )
-    )
-    tracker.release(ticket, outcome, snapshot)
+    settled = settle(e, status, headers, None if status == 200 else body, NOW, operation=CHAT)
+    tracker.release(ticket, settled.outcome, settled.snapshot)
     return tracker
 
 
@@ -57,18 +48,18 @@ def test_success_headers_become_learned_counters(
     preset: str, headers: Mapping[str, str], learned: dict[str, int]
 ) -> None:
     tracker = answer(preset, 200, headers, b"")
-    report = tracker.describe(entry(preset))
-    got = {key: window["remaining"] for key, window in report["learned"].items()}
+    report = tracker.report_now(entry(preset))
+    got = {key: window.remaining for key, window in report.learned.items()}
     for key, remaining in learned.items():
         assert got[key] == pytest.approx(remaining, abs=1), (key, got)
     if not learned:
-        assert report["state"] == "available"
+        assert report.state == "available"
 
 
 def test_an_empty_token_bucket_refills_continuously() -> None:
     tracker = answer("cerebras", 200, fx.CEREBRAS_200_FREE_HEADERS, b"")
     e = entry("cerebras")
-    assert tracker.describe(e)["state"] == "cooling"
+    assert tracker.report_now(e).state == "cooling"
     verdict = tracker.blocked(e, 30_000)  # half the bucket: about half of the 41.7 s
     assert verdict is not None
     assert verdict.free_at is not None
@@ -124,9 +115,10 @@ def test_error_answers_become_cooldowns(
     left: tuple[float, float | None],
 ) -> None:
     tracker = answer(preset, status, headers, body)
-    report = tracker.describe(entry(preset))
-    assert report["state"] == state
+    report = tracker.report_now(entry(preset))
+    assert report.state == state
     low, high = left
-    assert report["cooldown_left_s"] >= low
+    assert report.cooldown_left_s is not None
+    assert report.cooldown_left_s >= low
     if high is not None:
-        assert report["cooldown_left_s"] <= high
+        assert report.cooldown_left_s <= high

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chain429.engine.chain import Entry
-from chain429.engine.outcome import Outcome, OutcomeKind
 from chain429.providers.presets import get_preset
-from chain429.quota.state import Ticket, Verdict
 from chain429.quota.tracker import MemoryTracker, Policy
+from chain429.vocabulary import Entry, Outcome, OutcomeKind, Ticket, Verdict
 
 
 class Clock:
@@ -20,9 +18,7 @@ class Clock:
 
 
 def entry(provider: str = "groq", model: str = "m1", disabled: str | None = None) -> Entry:
-    return Entry(
-        provider, model, get_preset("groq"), "http://x/chat/completions", {}, 5.0, None, disabled
-    )
+    return Entry(provider, model, get_preset("groq"), "http://x", {}, 5.0, None, disabled)
 
 
 @pytest.fixture
@@ -171,7 +167,7 @@ def test_in_flight_is_counted_and_cancel_gives_it_back(tracker: MemoryTracker) -
     e = entry()
     t1, t2 = take(tracker, e), take(tracker, e)
     assert tracker.state(e).in_flight == 2
-    tracker.cancel(t1)
+    tracker.give_back(t1)
     tracker.release(t2, out(OutcomeKind.SUCCESS, status=200))
     tracker.release(t2, out(OutcomeKind.RATE_LIMITED))  # a second settle is ignored
     assert tracker.state(e).in_flight == 0

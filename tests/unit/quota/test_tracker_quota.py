@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from chain429.config.schema import RateLimits
-from chain429.engine.chain import Entry
-from chain429.engine.outcome import Outcome, OutcomeKind
+from chain429.engine.operations import CHAT
+from chain429.engine.settle import settle
 from chain429.providers.presets import get_preset
 from chain429.quota.headers import parse_rate_limit_headers
-from chain429.quota.state import Ticket, Verdict
 from chain429.quota.tracker import MemoryTracker, Policy
+from chain429.vocabulary import Entry, Outcome, OutcomeKind, Ticket, Verdict
 
 OK = Outcome(OutcomeKind.SUCCESS, 200, "served")
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a UTC midnight
@@ -75,9 +75,9 @@ def test_groq_headers_teach_the_daily_request_counter(tracker: MemoryTracker, cl
     assert isinstance(verdict, Verdict)
     assert verdict.kind == "quota_exhausted"  # Groq's requests counter is per day
     assert verdict.free_at == pytest.approx(clock() + 2 * 3600 + 24 * 60)
-    report = tracker.describe(e)
-    assert report["state"] == "exhausted-until-daily-reset"
-    assert report["learned"]["requests/day"]["remaining"] == 0
+    report = tracker.report_now(e)
+    assert report.state == "exhausted-until-daily-reset"
+    assert report.learned["requests/day"].remaining == 0
 
 
 def test_a_request_larger_than_the_tokens_left_is_skipped(
@@ -247,23 +247,23 @@ def test_state_survives_export_and_restore(tracker: MemoryTracker, clock: Clock)
     fresh = MemoryTracker(Policy(), clock)
     fresh.restore(rows)
     assert fresh.blocked(cooled) is not None
-    assert fresh.describe(e)["manual"]["requests_per_day"]["used"] == 1
-    assert fresh.describe(e)["learned"]["requests/day"]["remaining"] == 100
+    assert fresh.report_now(e).manual["requests_per_day"].used == 1
+    assert fresh.report_now(e).learned["requests/day"].remaining == 100
 
 
 def test_a_refused_request_gives_its_reservation_back(tracker: MemoryTracker) -> None:
     e = entry("openai-compatible", requests_per_day=2, tokens_per_minute=1000)
     ticket = send(tracker, e, tokens=400)
     tracker.release(ticket, Outcome(OutcomeKind.CLIENT_ERROR, 400, "bad"))
-    manual = tracker.describe(e)["manual"]
-    assert manual["requests_per_day"]["used"] == 0
-    assert manual["tokens_per_minute"]["used"] == 0
+    manual = tracker.report_now(e).manual
+    assert manual["requests_per_day"].used == 0
+    assert manual["tokens_per_minute"].used == 0
 
 
 def test_a_served_request_keeps_its_reservation(tracker: MemoryTracker) -> None:
     e = entry("openai-compatible", requests_per_day=2)
     tracker.release(send(tracker, e), OK)
-    assert tracker.describe(e)["manual"]["requests_per_day"]["used"] == 1
+    assert tracker.report_now(e).manual["requests_per_day"].used == 1
 
 
 def test_a_429_explained_by_its_headers_holds_back_only_what_does_not_fit(
@@ -272,8 +272,9 @@ def test_a_429_explained_by_its_headers_holds_back_only_what_does_not_fit(
     e = entry()
     ticket = send(tracker, e, tokens=5000)
     headers = {**groq_headers(900, 100), "retry-after": "30"}
-    snapshot = parse_rate_limit_headers("groq", headers, clock())
-    tracker.release(ticket, Outcome(OutcomeKind.RATE_LIMITED, 429, "429"), snapshot)
+    settled = settle(e, 429, headers, b"{}", clock(), operation=CHAT, est_tokens=5000)
+    assert settled.outcome.explained
+    tracker.release(ticket, settled.outcome, settled.snapshot)
     assert tracker.state(e).cooldown is None
     assert isinstance(tracker.acquire(e, 50), Ticket)
     assert isinstance(tracker.acquire(e, 5000), Verdict)
@@ -284,6 +285,8 @@ def test_a_429_its_headers_do_not_explain_cools_the_entry(
 ) -> None:
     e = entry()
     ticket = send(tracker, e, tokens=50)
-    snapshot = parse_rate_limit_headers("groq", groq_headers(900, 11000), clock())
-    tracker.release(ticket, Outcome(OutcomeKind.RATE_LIMITED, 429, "429"), snapshot)
+    headers = groq_headers(900, 11000)
+    settled = settle(e, 429, headers, b"{}", clock(), operation=CHAT, est_tokens=50)
+    assert not settled.outcome.explained
+    tracker.release(ticket, settled.outcome, settled.snapshot)
     assert tracker.state(e).cooldown is not None
