@@ -189,3 +189,70 @@ def test_failures_in_flight_when_the_breaker_opens_do_not_escalate_it(
     blocked = tracker.blocked(e)
     assert blocked is not None and blocked.kind == "breaker"
     assert blocked.free_at == clock.now + 30  # opened once, not doubled seven times
+
+
+def test_client_named_entries_are_bounded_least_recently_used_first(clock: Clock) -> None:
+    """20,000 invented `provider/<model>` ids must not grow state (or the state file) for ever."""
+    tracker = MemoryTracker(Policy(ad_hoc_entries=100), clock)
+    configured = entry("groq", "configured")
+    tracker.release(tracker_ticket(tracker, configured), Outcome(OutcomeKind.SUCCESS, 200, "ok"))
+    busy = ad_hoc("busy")  # the oldest, but in flight
+    held = tracker_ticket(tracker, busy)  # in flight: never forgotten under it
+    for n in range(20_000):
+        e = ad_hoc(f"m{n}")
+        tracker.release(tracker_ticket(tracker, e), Outcome(OutcomeKind.RATE_LIMITED, 429, "x"))
+    rows = tracker.export(set(tracker.dirty))
+    kept = [key for key, row in rows.items() if row and key.startswith("entry:")]
+    assert len(kept) <= 100
+    assert tracker.blocked(ad_hoc("m19999")) is not None  # the newest still cools
+    assert tracker.blocked(ad_hoc("m0")) is None  # the oldest was forgotten first
+    assert tracker.state(busy).in_flight == 1
+    assert rows["entry:groq/m0"] == {}  # its row is deleted at the next write
+    tracker.release(held, Outcome(OutcomeKind.SUCCESS, 200, "ok"))
+
+
+def ad_hoc(model: str) -> Entry:
+    return Entry("groq", model, get_preset("groq"), "http://x", {}, 5.0, ad_hoc=True)
+
+
+def tracker_ticket(tracker: MemoryTracker, e: Entry) -> Ticket:
+    ticket = tracker.acquire(e, 1)
+    assert isinstance(ticket, Ticket)
+    return ticket
+
+
+async def test_the_async_interface_reserves_settles_and_reports(
+    tracker: MemoryTracker, clock: Clock
+) -> None:
+    e = entry()
+    ticket = await tracker.reserve(e, 10)
+    assert isinstance(ticket, Ticket)
+    assert (await tracker.report(e)).in_flight == 1
+    await tracker.settle(ticket, Outcome(OutcomeKind.RATE_LIMITED, 429, "429", clock.now + 30))
+    report = await tracker.report(e)
+    assert (report.in_flight, report.state, report.cooldown_left_s) == (0, "cooling", 30.0)
+    again = await tracker.reserve(e, 10)
+    assert isinstance(again, Verdict)
+    clock.now += 31
+    third = await tracker.reserve(e, 10)
+    assert isinstance(third, Ticket)
+    await tracker.cancel(third)
+    assert (await tracker.report(e)).in_flight == 0
+
+
+def test_configure_swaps_the_policy_and_keeps_state(tracker: MemoryTracker) -> None:
+    e = entry()
+    tracker.release(tracker_ticket(tracker, e), Outcome(OutcomeKind.RATE_LIMITED, 429, "429"))
+    tracker.configure(Policy(cooldown_default_s=5))
+    assert tracker.policy.cooldown_default_s == 5
+    assert tracker.blocked(e) is not None
+
+
+def test_latency_survives_a_restart(tracker: MemoryTracker, clock: Clock) -> None:
+    e = entry()
+    ticket = tracker_ticket(tracker, e)
+    clock.now += 0.25
+    tracker.release(ticket, Outcome(OutcomeKind.SUCCESS, 200, "ok"))
+    fresh = MemoryTracker(Policy(), clock)
+    fresh.restore(tracker.export())
+    assert fresh.latency_ms(e) == pytest.approx(250)
