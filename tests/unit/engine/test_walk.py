@@ -11,7 +11,7 @@ import pytest
 from chain429.config.schema import RateLimits
 from chain429.engine.operations import CHAT, Operation
 from chain429.engine.request import ClientRequest, parse_request
-from chain429.engine.walk import Caps, Served, Timeouts, WalkFailed, Walker
+from chain429.engine.walk import Caps, Served, Timeouts, Walker, WalkFailed
 from chain429.errors import ProxyError
 from chain429.quota.tracker import MemoryTracker, Policy
 from tests.unit.engine.fakes import (
