@@ -1,0 +1,74 @@
+"""Hostile clients and upstreams against the real proxy: nothing one of them does reaches others."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+
+from chain429.testing import Reply, Stream
+from tests.e2e.conftest import make_config
+
+pytestmark = pytest.mark.asyncio
+
+HI: Any = [{"role": "user", "content": "hi"}]
+
+
+async def test_a_body_nested_too_deep_to_forward_is_a_400_and_opens_no_breaker(
+    mocks, proxy
+) -> None:
+    a, b = await mocks(), await mocks()
+    p = await proxy(make_config({"a": a, "b": b}, {"default": ["a/m", "b/m"]}))
+    deep = b"[" * 300 + b"]" * 300
+    body = b'{"model": "default", "messages": [{"role": "user", "content": "hi"}], "x": '
+    async with aiohttp.ClientSession(headers=p.auth) as http:
+        for _ in range(5):
+            async with http.post(f"{p.url}/v1/chat/completions", data=body + deep + b"}") as r:
+                assert r.status == 400
+                error = (await r.json())["error"]
+                assert set(error) == {"message", "type", "code", "param"}
+    assert a.requests == [] and b.requests == []
+    answer = await p.client().chat.completions.create(model="default", messages=HI)
+    assert answer.choices[0].message.content  # every other client is still served, by a
+    assert len(a.requests) == 1
+
+
+async def test_an_answer_over_max_response_bytes_is_malformed_and_the_walk_moves_on(
+    mocks, proxy
+) -> None:
+    a, b = await mocks(), await mocks()
+    a.script(Reply(200, {"choices": [{"message": {"content": "x" * 3_000_000}}]}))
+    config = make_config(
+        {"a": a, "b": b}, {"default": ["a/m", "b/m"]}, {"max_response_bytes": 1_000_000}
+    )
+    p = await proxy(config)
+    raw = await p.client().chat.completions.with_raw_response.create(model="default", messages=HI)
+    assert raw.headers["x-429chain-provider"] == "b"
+
+
+async def test_a_redirect_is_not_followed(mocks, proxy) -> None:
+    """A 307 would re-post the prompt and the key headers to another host."""
+    elsewhere, b = await mocks(), await mocks()
+    a = await mocks()
+    a.script(Reply(307, "", {"Location": f"{elsewhere.url}/chat/completions"}))
+    p = await proxy(make_config({"a": a, "b": b}, {"default": ["a/m", "b/m"]}))
+    raw = await p.client().chat.completions.with_raw_response.create(model="default", messages=HI)
+    assert raw.headers["x-429chain-provider"] == "b"
+    assert elsewhere.requests == []
+
+
+async def test_garbage_after_a_stream_commits_ends_it_with_an_error_event(mocks, proxy) -> None:
+    a = await mocks()
+    first = {"choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]}
+    a.script(Stream([first, b"data: <html>bad gateway</html>\n\n", first], done=True))
+    p = await proxy(make_config({"a": a}, {"default": ["a/m"]}))
+    body = {"model": "default", "messages": HI, "stream": True}
+    async with (
+        aiohttp.ClientSession(headers=p.auth) as http,
+        http.post(f"{p.url}/v1/chat/completions", json=body) as r,
+    ):
+        text = await r.text()
+    assert "<html>" not in text
+    assert '"code":"malformed"' in text
+    assert text.count("Hel") == 1
