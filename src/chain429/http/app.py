@@ -18,7 +18,6 @@ from chain429.http.errors import Handler, openai_errors
 from chain429.http.from_settings import (
     caps_for,
     key_checks,
-    policy_for,
     routes_for,
     timeouts_for,
 )
@@ -27,7 +26,7 @@ from chain429.http.metrics import Metrics
 from chain429.http.runtime import watch_config
 from chain429.http.state import STATE, AppState
 from chain429.providers.upstream import AiohttpUpstream
-from chain429.quota.tracker import MemoryTracker, QuotaTracker
+from chain429.quota.tracker import QuotaTracker, tracker_for
 
 
 def create_app(
@@ -42,7 +41,7 @@ def create_app(
     config = loaded.config
     settings = config.settings
     routes = routes_for(loaded)
-    tracker = tracker or MemoryTracker(policy_for(settings), clock)
+    tracker = tracker or tracker_for(settings, clock)
     own_upstream = upstream is None
     client = AiohttpUpstream(connect_timeout_s=settings.connect_timeout_ms / 1000)
     walker = Walker(

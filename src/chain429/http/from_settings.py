@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from chain429 import __version__
 from chain429.config.load import LoadedConfig
 from chain429.config.schema import Settings
 from chain429.engine.chain import ChainTable
 from chain429.engine.walk import Caps, Timeouts
 from chain429.http.auth import KeyCheck
-from chain429.quota.tracker import Policy
 
 
 def routes_for(loaded: LoadedConfig) -> ChainTable:
@@ -29,17 +26,6 @@ def timeouts_for(settings: Settings) -> Timeouts:
 
 def caps_for(settings: Settings) -> Caps:
     return Caps(body_bytes=settings.max_response_bytes)
-
-
-def policy_for(settings: Settings, base: Policy | None = None) -> Policy:
-    """The tracker's policy; `base` keeps what settings do not set (e.g. `proactive`)."""
-    return dataclasses.replace(
-        base or Policy(),
-        cooldown_default_s=settings.cooldown_default_ms / 1000,
-        cooldown_max_s=settings.cooldown_max_ms / 1000,
-        breaker_threshold=settings.breaker_threshold,
-        breaker_cooldown_s=settings.breaker_cooldown_ms / 1000,
-    )
 
 
 def key_checks(settings: Settings) -> tuple[KeyCheck, KeyCheck]:

@@ -29,7 +29,6 @@ from chain429.errors import ProxyError
 from chain429.http.from_settings import (
     caps_for,
     key_checks,
-    policy_for,
     routes_for,
     timeouts_for,
 )
@@ -94,7 +93,7 @@ def apply_config(state: AppState, loaded: LoadedConfig, file_hash: str | None) -
     state.walker.timeouts = timeouts
     state.walker.caps = caps_for(settings)
     state.walker.normalize = settings.normalize_responses
-    state.tracker.configure(policy_for(settings, state.tracker.policy))
+    state.tracker.configure(state.tracker.policy.with_settings(settings))
     state.keys = keys
     state.admin_keys = admin_keys
     state.disabled = dict(loaded.disabled_providers)

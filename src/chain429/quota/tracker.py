@@ -16,11 +16,11 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Any, Protocol
 
-from chain429.config.schema import RateLimits
+from chain429.config.schema import RateLimits, Settings
 from chain429.quota.headers import RateLimitSnapshot
 from chain429.quota.hints import DailyReset, next_daily_reset
 from chain429.quota.learned import LearnedWindow
@@ -49,6 +49,16 @@ class Policy:
     breaker_cooldown_s: float = 30.0
     proactive: bool = True  # use learned headers and manual limits before sending
     ad_hoc_entries: int = 1_000  # client-named `provider/model` entries remembered (LRU)
+
+    def with_settings(self, settings: Settings) -> Policy:
+        """This policy with what the config's settings say (the rest, e.g. `proactive`, kept)."""
+        return replace(
+            self,
+            cooldown_default_s=settings.cooldown_default_ms / 1000,
+            cooldown_max_s=settings.cooldown_max_ms / 1000,
+            breaker_threshold=settings.breaker_threshold,
+            breaker_cooldown_s=settings.breaker_cooldown_ms / 1000,
+        )
 
 
 class StateStore(Protocol):
@@ -108,6 +118,11 @@ class QuotaTracker(Protocol):
     async def close(self) -> None:
         """Write what is not yet kept, and stop."""
         ...
+
+
+def tracker_for(settings: Settings, clock: Clock = time.time) -> QuotaTracker:
+    """The tracker a config asks for. (Today the in-process one; a shared one joins it here.)"""
+    return MemoryTracker(Policy().with_settings(settings), clock)
 
 
 class MemoryTracker:
