@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from urllib.parse import quote
 
@@ -36,8 +36,10 @@ class ChainTable:
         config: Config,
         disabled: Mapping[str, str] | None = None,
         user_agent: str = "429chain",
+        preset_for: Callable[[str], Preset] = get_preset,
     ) -> None:
         self._config = config
+        self._preset_for = preset_for
         self._disabled = dict(disabled or {})
         self._user_agent = user_agent
         self.chains: dict[str, Chain] = {
@@ -60,7 +62,7 @@ class ChainTable:
     ) -> Entry:
         provider = self._config.provider(provider_id)
         assert provider is not None  # the config's cross-checks guarantee it
-        preset = get_preset(provider.type)
+        preset = self._preset_for(provider.type)
         base_url = (provider.base_url or preset.base_url or "").rstrip("/")
         headers = {"Content-Type": "application/json", "User-Agent": self._user_agent}
         headers.update(preset.headers)
