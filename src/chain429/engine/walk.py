@@ -33,6 +33,7 @@ from chain429.vocabulary import (
 )
 
 Clock = Callable[[], float]
+UNUSABLE_KINDS = frozenset({"disabled", "auth_failed", "model_not_found", "unsupported"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,9 +305,13 @@ class Walker:
         attempts = walk.attempts
         described = "; ".join(a.describe() for a in attempts)
         message = f"Tried {len(attempts)}: {described}" if attempts else "The chain has no entries."
-        out_of_quota = bool(attempts) and all(a.kind in QUOTA_KINDS for a in attempts)
+        # Entries that could not serve whatever the quota (no key, a bad key, a model gone, an
+        # operation not served) say nothing about capacity: when every entry that could serve is
+        # out of quota, the answer is a 429 with Retry-After, and waiting can engage.
+        usable = [a for a in attempts if a.kind not in UNUSABLE_KINDS]
+        out_of_quota = bool(usable) and all(a.kind in QUOTA_KINDS for a in usable)
         if out_of_quota:
-            free = [a.free_at for a in attempts if a.free_at is not None]
+            free = [a.free_at for a in usable if a.free_at is not None]
             retry = max(1, math.ceil(min(free) - now)) if free else 60
             return WalkFailed(
                 429,

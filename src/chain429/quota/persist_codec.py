@@ -37,6 +37,8 @@ def _entry_row(state: EntryState, now: float) -> dict[str, Any]:
         row["cooldown"] = asdict(state.cooldown)
     if state.failures or state.breaker_opens:
         row["failures"], row["breaker_opens"] = state.failures, state.breaker_opens
+    if state.unhinted:
+        row["unhinted"] = state.unhinted
     if state.latency_ms is not None:
         row["latency_ms"], row["latency_at"] = round(state.latency_ms, 2), state.latency_at
     return row
@@ -77,6 +79,7 @@ def _entry_state(row: dict[str, Any], now: float) -> EntryState:
     state = EntryState(
         failures=row.get("failures", 0),
         breaker_opens=row.get("breaker_opens", 0),
+        unhinted=row.get("unhinted", 0),
         latency_ms=row.get("latency_ms"),
         latency_at=row.get("latency_at", 0.0),
     )

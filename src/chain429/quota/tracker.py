@@ -44,6 +44,7 @@ MANUAL = (
 class Policy:
     cooldown_default_s: float = 60.0
     cooldown_max_s: float = 86_400.0
+    cooldown_min_s: float = 2.0  # no 429 cools an entry for less
     model_not_found_s: float = 3_600.0
     breaker_threshold: int = 3
     breaker_cooldown_s: float = 30.0
@@ -443,12 +444,7 @@ class MemoryTracker:
         if action is Action.SUCCEED:
             self._succeeded(state, ticket)
         elif action is Action.COOLDOWN:
-            default = (
-                self._policy.model_not_found_s
-                if outcome.kind is OutcomeKind.MODEL_NOT_FOUND
-                else self._policy.cooldown_default_s
-            )
-            self._cool(state, outcome, outcome.retry_at or now + default, now)
+            self._cool(state, outcome, self._cooldown_end(state, outcome, now), now)
         elif action is Action.LONG_COOLDOWN:
             self._cool(state, outcome, outcome.retry_at or now + self._policy.cooldown_max_s, now)
         elif action is Action.COOLDOWN_PROVIDER:
@@ -457,15 +453,31 @@ class MemoryTracker:
         elif action is Action.COUNT_FAILURE:
             self._failed(state, ticket, outcome, now)
 
+    def _cooldown_end(self, state: EntryState, outcome: Outcome, now: float) -> float:
+        """A stated time if there is one; else the default, doubled for each 429 in a row that
+        stated none (NVIDIA, Chutes and a bare Gemini 429 would be re-probed every minute)."""
+        if outcome.kind is OutcomeKind.MODEL_NOT_FOUND:
+            return outcome.retry_at or now + self._policy.model_not_found_s
+        if outcome.retry_at is not None:
+            state.unhinted = 0
+            return outcome.retry_at
+        state.unhinted += 1
+        return now + self._policy.cooldown_default_s * 2 ** (state.unhinted - 1)
+
     def _succeeded(self, state: EntryState, ticket: Ticket) -> None:
         state.failures = 0
         state.breaker_opens = 0
+        state.unhinted = 0
         # State only moves forward: a cooldown set while this request was running stays.
         if state.cooldown is not None and state.cooldown.set_at <= ticket.started_at:
             state.cooldown = None
 
     def _cool(self, state: EntryState, outcome: Outcome, until: float, now: float) -> None:
-        until = min(until, now + self._policy.cooldown_max_s)
+        # A floor: "retry-after: 0", a past date or a reset a few seconds gone on a 429 would
+        # otherwise send the very next request straight back to the provider.
+        until = min(
+            max(until, now + self._policy.cooldown_min_s), now + self._policy.cooldown_max_s
+        )
         current = state.cooldown
         if current is None or current.until <= now or until >= current.until:
             state.cooldown = Cooldown(until, outcome.kind.value, outcome.message, now)

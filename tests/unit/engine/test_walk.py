@@ -311,3 +311,22 @@ async def test_manual_limits_are_reserved_before_sending(
 
 async def test_chat_is_the_default_operation() -> None:
     assert ask().operation is CHAT
+
+
+async def test_entries_that_cannot_serve_do_not_turn_out_of_quota_into_a_503(
+    tracker: MemoryTracker, upstream: FakeUpstream, clock: FakeClock
+) -> None:
+    """The example config lists providers without keys: all *usable* entries rate-limited is a
+    429 with Retry-After (so waiting can engage), not a 503."""
+    walker = Walker(tracker, upstream, clock=clock)
+    keyless = replace(entry("nokey"), disabled="GROQ_API_KEY is not set")
+    gone, limited = entry("gone"), entry("limited")
+    upstream.script("gone/m", FakeResponse(404, {"error": {"message": "model not found"}}))
+    upstream.script("limited/m", FakeResponse(429, b"{}", {"retry-after": "20"}))
+    with pytest.raises(WalkFailed) as failed:
+        await walker.serve(chain(keyless, gone, limited), ask())
+    assert failed.value.status == 429
+    assert failed.value.headers["Retry-After"] == "20"
+    with pytest.raises(WalkFailed) as only_unusable:
+        await walker.serve(chain(keyless), ask())
+    assert only_unusable.value.status == 503
