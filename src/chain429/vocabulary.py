@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from chain429.config.schema import RateLimits
-from chain429.providers.presets import Preset
+from chain429.providers.presets import DailyReset, Preset
 from chain429.redact import scrub, scrub_json
 
 
@@ -50,6 +50,12 @@ class Entry:
 
     def serves(self, operation: str) -> bool:
         return operation in self.preset.operations
+
+    @property
+    def daily_reset(self) -> DailyReset:
+        """When this entry's daily counters refill: the config's say, else the preset's."""
+        mode = self.limits.daily_reset if self.limits is not None else None
+        return mode or self.preset.daily_reset
 
 
 @dataclass(frozen=True, slots=True)

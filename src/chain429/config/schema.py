@@ -50,11 +50,13 @@ class RateLimits(BaseModel):
     model_config = _MODEL_CONFIG
 
     requests_per_minute: Count | None = None
+    requests_per_hour: Count | None = None
     requests_per_day: Count | None = None
     tokens_per_minute: Count | None = None
+    tokens_per_hour: Count | None = None
     tokens_per_day: Count | None = None
     concurrent_requests: Count | None = None
-    daily_reset: Literal["utc-midnight", "rolling"] | None = None
+    daily_reset: Literal["utc-midnight", "rolling", "pacific-midnight"] | None = None
 
 
 class ProviderConfig(BaseModel):

@@ -10,13 +10,17 @@ from chain429.engine.upstream import ResponseTooLarge
 from chain429.quota.headers import RateLimitSnapshot, Window, parse_rate_limit_headers
 from chain429.quota.hints import (
     DailyReset,
+    LongPeriod,
     body_retry_delay,
     body_text,
     clean_message,
     decode_error_body,
     error_message,
-    is_daily_exhaustion,
+    is_cloudflare_daily,
+    long_exhaustion,
     next_daily_reset,
+    next_month_reset,
+    quota_usage,
 )
 from chain429.vocabulary import Outcome, OutcomeKind
 
@@ -156,6 +160,9 @@ def _classify(
         if "in_flight_budget" in text and retry_hint is not None:
             # OpenRouter: too much spend in flight right now, not an empty balance.
             return _outcome(OutcomeKind.RATE_LIMITED, 402, "rate limited", now, retry_hint)
+        if "can only afford" in text:
+            # OpenRouter: credits cover a smaller request; this one is too big, not the entry.
+            return _too_big(402, detail, decoded, now)
         return _outcome(OutcomeKind.QUOTA_EXHAUSTED, 402, "quota exhausted", now)
     if status in (401, 403):
         if "error code: 1010" in text:
@@ -214,15 +221,18 @@ def _too_many(
         return _context(429, detail, decoded, now)
     if "queue_exceeded" in text:  # Cerebras: provider capacity, not our quota
         return _outcome(OutcomeKind.RATE_LIMITED, 429, "provider over capacity", now, retry_hint)
+    usage = quota_usage(decoded)
+    if usage is not None and usage.requested > usage.limit:
+        # Groq: "Limit 7000, Used 0, Requested ~12903": no wait makes this request fit here.
+        return _too_big(429, detail, decoded, now)
     delay = body_retry_delay(decoded)
-    daily = is_daily_exhaustion(429, headers, decoded) or any(
-        w.exhausted and w.period in _LONG_PERIODS for w in windows
-    )
-    if daily:
-        at = _daily_retry_at(windows, retry_hint, delay, now, daily_reset)
-        return _outcome(
-            OutcomeKind.QUOTA_EXHAUSTED, 429, "daily quota exhausted", now, at, daily=True
-        )
+    period = long_exhaustion(429, headers, decoded) or _spent_long_window(windows)
+    if period is not None:
+        if is_cloudflare_daily(decoded):
+            daily_reset = "utc-midnight"  # whatever the provider type says
+        at = _long_retry_at(windows, retry_hint, delay, now, daily_reset, period)
+        phrase = "monthly quota exhausted" if period == "month" else "daily quota exhausted"
+        return _outcome(OutcomeKind.QUOTA_EXHAUSTED, 429, phrase, now, at, daily=True)
     if retry_hint is None:
         resets = [w.reset_at for w in windows if w.exhausted and w.reset_at is not None]
         retry_hint = max(resets) if resets else None
@@ -231,26 +241,41 @@ def _too_many(
     return _outcome(OutcomeKind.RATE_LIMITED, 429, "rate limited", now, retry_hint)
 
 
-def _daily_retry_at(
+def _spent_long_window(windows: tuple[Window, ...]) -> LongPeriod | None:
+    for window in windows:
+        if window.exhausted and window.period in ("day", "month"):
+            return "month" if window.period == "month" else "day"
+    return None
+
+
+def _long_retry_at(
     windows: tuple[Window, ...],
     retry_hint: float | None,
     delay: float | None,
     now: float,
     daily_reset: DailyReset,
+    period: LongPeriod,
 ) -> float:
+    """When a spent daily (or monthly) cap refills. The daily classification wins over a short
+    `retry-after` header: that one belongs to some other counter (Gemini's 32 s `retryDelay`, a
+    `retry-after: 58` on a requests-per-day 429), and trusting it re-probes a spent cap all day.
+    """
     resets = [
         w.reset_at
         for w in windows
         if w.exhausted and w.period in _LONG_PERIODS and w.reset_at is not None
     ]
-    if resets:  # the provider named the daily counter and its reset
+    if resets:  # the provider named the long counter and its reset
         return max(resets)
-    stated = (retry_hint - now if retry_hint is not None else None, delay)
-    for wait in stated:
-        # A rolling (token-bucket) daily quota refills continuously, so its stated wait is true
-        # at any length; a calendar one only trusts a wait long enough to be the reset itself.
-        if wait is not None and (daily_reset == "rolling" or wait > _LONG_HINT):
-            return now + wait
+    header_wait = retry_hint - now if retry_hint is not None else None
+    if header_wait is not None and header_wait > _LONG_HINT:
+        return now + header_wait
+    # The body's own words describe the counter it names: a rolling (token-bucket) daily quota
+    # refills continuously, so its stated wait is true at any length.
+    if delay is not None and (daily_reset == "rolling" or delay > _LONG_HINT):
+        return now + delay
+    if period == "month":
+        return next_month_reset(now)
     return next_daily_reset(now, daily_reset)
 
 
@@ -303,6 +328,19 @@ def _in_band_status(error: Mapping[str, Any]) -> int | None:
         if isinstance(candidate, str) and candidate in _ERROR_TYPE_STATUS:
             return _ERROR_TYPE_STATUS[candidate]
     return None
+
+
+def _too_big(status: int, detail: str, decoded: Any, now: float) -> Outcome:
+    """A refusal of this request's size, not of the entry: move on, cool nothing."""
+    return _outcome(
+        OutcomeKind.CONTEXT_LENGTH,
+        status,
+        "request too large for this entry's limit",
+        now,
+        None,
+        detail,
+        error_body=decoded,
+    )
 
 
 def _context(status: int, detail: str, decoded: Any, now: float) -> Outcome:

@@ -70,7 +70,7 @@ def settle(
         headers,
         body or b"",
         now=now,
-        daily_reset=preset.daily_reset,
+        daily_reset=entry.daily_reset,
         dialect=preset.dialect,
         snapshot=snapshot,
     ).scrubbed(entry.api_key)

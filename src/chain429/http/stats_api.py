@@ -27,7 +27,7 @@ from chain429.errors import ProxyError
 from chain429.http.metrics import metrics_handler
 from chain429.http.state import STATE, AppState
 from chain429.http.status_api import report_json
-from chain429.providers.presets import DailyReset, Preset, get_preset
+from chain429.providers.presets import Preset, get_preset
 from chain429.quota.hints import next_daily_reset
 from chain429.storage.store import Store
 from chain429.vocabulary import Entry
@@ -293,7 +293,7 @@ def entry_capacity(entry: Entry, now: float, report: Mapping[str, Any]) -> dict[
         if counter is not None:
             candidates.append(max(0, int(counter["limit"]) - int(counter["used"])))
             limits.append(int(counter["limit"]))
-            resets.append(next_daily_reset(now, _daily_mode(entry)))
+            resets.append(next_daily_reset(now, entry.daily_reset))
         left = min(candidates) if candidates else None
         if report.get("state") in NO_CAPACITY:
             left = 0
@@ -302,11 +302,6 @@ def entry_capacity(entry: Entry, now: float, report: Mapping[str, Any]) -> dict[
     out["resetsAtEpoch"] = min(resets) if resets else None
     out["resetsAt"] = _iso(min(resets)) if resets else None
     return out
-
-
-def _daily_mode(entry: Entry) -> DailyReset:
-    mode = entry.limits.daily_reset if entry.limits is not None else None
-    return mode or entry.preset.daily_reset
 
 
 # -- plumbing --------------------------------------------------------------------------------

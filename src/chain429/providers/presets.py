@@ -21,6 +21,7 @@ QuotaScope = Literal["model", "provider"]
 StreamUsage = Literal["send", "strip", "ignored"]
 DailyReset = Literal["utc-midnight", "rolling", "pacific-midnight"]
 Price = tuple[float, float]
+Refill = Literal["continuous", "fixed"]
 
 # Type names used by the original TypeScript 429chain, accepted so its configs load unchanged.
 TYPE_ALIASES: Mapping[str, str] = MappingProxyType(
@@ -35,8 +36,10 @@ class PresetLimits:
     """Documented free-tier limits; field names match `config.schema.RateLimits`."""
 
     requests_per_minute: int | None = None
+    requests_per_hour: int | None = None
     requests_per_day: int | None = None
     tokens_per_minute: int | None = None
+    tokens_per_hour: int | None = None
     tokens_per_day: int | None = None
     concurrent_requests: int | None = None
 
@@ -52,6 +55,7 @@ class Preset:
     quota_scope: QuotaScope
     stream_usage: StreamUsage
     daily_reset: DailyReset
+    refill: Refill = "fixed"  # how its counters refill: a token bucket, or all at the reset
     headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     operations: tuple[OperationName, ...] = ("chat",)
     auth_param: str = "key"  # the query parameter that carries the key, for `auth: query`
@@ -83,8 +87,10 @@ class _LimitsModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     requests_per_minute: int | None = Field(default=None, ge=1)
+    requests_per_hour: int | None = Field(default=None, ge=1)
     requests_per_day: int | None = Field(default=None, ge=1)
     tokens_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_hour: int | None = Field(default=None, ge=1)
     tokens_per_day: int | None = Field(default=None, ge=1)
     concurrent_requests: int | None = Field(default=None, ge=1)
 
@@ -107,6 +113,7 @@ class _PresetModel(BaseModel):
     drop_fields: tuple[str, ...] = ()
     stream_usage: StreamUsage
     daily_reset: DailyReset
+    refill: Refill = "fixed"
     limits: _LimitsModel = _LimitsModel()
     model_limits: dict[str, _LimitsModel] = {}
     prices: dict[str, tuple[float, float]] = {}
@@ -127,6 +134,7 @@ class _PresetModel(BaseModel):
             drop_fields=self.drop_fields,
             stream_usage=self.stream_usage,
             daily_reset=self.daily_reset,
+            refill=self.refill,
             limits=self.limits.to_limits(),
             model_limits=MappingProxyType(
                 {model: lim.to_limits() for model, lim in self.model_limits.items()}

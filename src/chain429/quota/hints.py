@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 
 DailyReset = Literal["utc-midnight", "rolling", "pacific-midnight"]
+LongPeriod = Literal["day", "month"]
 
 DAY = 86_400.0
 # No provider resets anything further out than a month; larger values are misreads (an epoch taken
@@ -53,9 +55,21 @@ _DAILY_MARKERS = (
     "openrouter_free_tier_daily",
     "userbymodelbyday",
     "daily free allocation",  # Cloudflare neurons
+)
+_MONTHLY_MARKERS = (
     "/ month",  # Cohere trial key
     "per month",
+    "monthly included credits",  # Hugging Face router (a 402, but the same words may come)
 )
+# Groq and OpenAI name the counter a 429 is about, with its numbers.
+_USAGE = re.compile(
+    r"on (tokens|requests|output tokens|input tokens) per (minute|day) \(\w+\): "
+    r"Limit (\d+),(?: Used (\d+),)? Requested ~?(\d+)",
+    re.I,
+)
+# After a calendar reset, a provider whose clock runs a little behind ours still says "daily
+# quota spent" for a while: its reset is minutes away, not a day.
+RESET_GRACE_S = 300.0
 _MINUTE_MARKERS = (
     "perminute",
     "(rpm)",
@@ -190,27 +204,73 @@ def _number(value: Any) -> float | None:
 
 def is_daily_exhaustion(status: int, headers: Mapping[str, str], body: Any) -> bool:
     """Whether a 429 means a daily/monthly cap is spent (so a short retry hint must be ignored)."""
+    return long_exhaustion(status, headers, body) is not None
+
+
+def long_exhaustion(status: int, headers: Mapping[str, str], body: Any) -> LongPeriod | None:
+    """Which long cap a 429 says is spent: "day", "month", or None for a short-term limit."""
     if status != 429:
-        return False
+        return None
     for key, value in headers.items():
         name = key.lower()
         if name == "x-ratelimit-type":
             # GitHub Models names the exhausted counter outright.
-            return "byday" in value.lower()
+            return "day" if "byday" in value.lower() else None
         if (
             name.startswith(("x-ratelimit-remaining-", "x-ratelimitbysize-remaining-"))
             and name.endswith(("-day", "-month"))
             and _number(value) == 0
         ):
-            return True  # Cerebras/SambaNova requests-day, Mistral month
+            return "month" if name.endswith("-month") else "day"  # Cerebras, SambaNova, Mistral
     text = body_text(body).lower()
+    if any(marker in text for marker in _MONTHLY_MARKERS):
+        return "month"
     if any(marker in text for marker in _DAILY_MARKERS) or _NO_FREE_TIER.search(text):
-        return True
+        return "day"
     if _cloudflare_daily(body):
-        return True
+        return "day"
     if any(marker in text for marker in _MINUTE_MARKERS):
-        return False
-    return any(marker in text for marker in _LOOSE_DAILY_MARKERS)
+        return None
+    return "day" if any(marker in text for marker in _LOOSE_DAILY_MARKERS) else None
+
+
+def is_cloudflare_daily(body: Any) -> bool:
+    """Cloudflare's daily free allocation refills at 00:00 UTC, whatever the provider type."""
+    return _cloudflare_daily(body) or "daily free allocation" in body_text(body).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """The counter a Groq/OpenAI-style 429 body names: "on tokens per day (TPD): Limit 100000,
+    Used 97050, Requested 3619"."""
+
+    kind: Literal["requests", "tokens"]
+    period: Literal["minute", "day"]
+    limit: int
+    used: int | None  # absent in "Request too large" bodies
+    requested: int
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.used is None else max(0, self.limit - self.used)
+
+
+def quota_usage(body: Any) -> Usage | None:
+    match = _USAGE.search(body_text(body))
+    if match is None:
+        return None
+    kind: Literal["requests", "tokens"] = (
+        "requests" if match.group(1).lower() == "requests" else "tokens"
+    )
+    period: Literal["minute", "day"] = "day" if match.group(2).lower() == "day" else "minute"
+    used = match.group(4)
+    return Usage(
+        kind,
+        period,
+        int(match.group(3)),
+        int(used) if used is not None else None,
+        int(match.group(5)),
+    )
 
 
 def _cloudflare_daily(body: Any) -> bool:
@@ -220,12 +280,31 @@ def _cloudflare_daily(body: Any) -> bool:
     return any(isinstance(e, dict) and e.get("code") in _CLOUDFLARE_DAILY_CODES for e in errors)
 
 
+def next_month_reset(now: float) -> float:
+    """The first instant of next month, UTC: when a monthly cap refills."""
+    today = datetime.fromtimestamp(now, UTC)
+    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC).timestamp()
+
+
 def next_daily_reset(now: float, mode: DailyReset) -> float:
-    """When a daily quota exhausted at `now` refills."""
-    if mode == "utc-midnight":
-        return (math.floor(now / DAY) + 1) * DAY
+    """When a daily quota exhausted at `now` refills.
+
+    Within `RESET_GRACE_S` after a calendar reset, the provider's own reset is taken to be just
+    behind ours, so the answer is the end of the grace, not a whole day.
+    """
     if mode == "rolling":
         return now + DAY  # worst case for a 24 h window: the oldest use ages out a day later
+    upcoming = _calendar_reset(now, mode)
+    previous = _calendar_reset(now - DAY, mode)
+    if now - previous < RESET_GRACE_S:
+        return previous + RESET_GRACE_S
+    return upcoming
+
+
+def _calendar_reset(now: float, mode: DailyReset) -> float:
+    if mode == "utc-midnight":
+        return (math.floor(now / DAY) + 1) * DAY
     if mode == "pacific-midnight":
         try:
             zone: ZoneInfo | timezone = ZoneInfo("America/Los_Angeles")

@@ -8,9 +8,13 @@ from typing import Any
 from chain429.quota.headers import Window
 
 # How long a counter without a stated reset is trusted, by period.
-PERIOD_S = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0, "month": 86400.0}
-# Token buckets refill continuously over short periods; daily caps mostly refill at a boundary.
-REFILLING = frozenset({"second", "minute", "hour"})
+PERIOD_S = {
+    "second": 1.0,
+    "minute": 60.0,
+    "hour": 3600.0,
+    "day": 86400.0,
+    "month": 30 * 86400.0,
+}
 
 
 @dataclass(slots=True)
@@ -24,12 +28,26 @@ class LearnedWindow:
     observed_at: float
     reset_at: float
     reserved: float = 0.0  # requests/tokens sent (or in flight) since the observation
+    # A token bucket (OpenAI, Groq, Cerebras) refills steadily until the reset; a fixed window
+    # (gateways, IETF RateLimit-*, self-hosted) gives nothing back before it.
+    continuous: bool = False
 
     @classmethod
-    def observe(cls, window: Window, now: float, reserved: float) -> LearnedWindow:
+    def observe(
+        cls, window: Window, now: float, reserved: float, *, continuous: bool = False
+    ) -> LearnedWindow:
         reset_at = window.reset_at or now + PERIOD_S.get(window.period, 60.0)
         remaining = float(window.remaining or 0)
-        return cls(window.kind, window.period, window.limit, remaining, now, reset_at, reserved)
+        return cls(
+            window.kind,
+            window.period,
+            window.limit,
+            remaining,
+            now,
+            reset_at,
+            reserved,
+            continuous,
+        )
 
     @property
     def daily(self) -> bool:
@@ -44,14 +62,14 @@ class LearnedWindow:
             self.remaining, self.observed_at, self.reserved = float(self.limit), now, 0.0
             self.reset_at = now + PERIOD_S.get(self.period, 60.0)
         remaining = self.remaining
-        if self.limit is not None and self.period in REFILLING and self.reset_at > self.observed_at:
+        if self.limit is not None and self.continuous and self.reset_at > self.observed_at:
             refill = (now - self.observed_at) / (self.reset_at - self.observed_at)
             remaining += (self.limit - remaining) * min(1.0, refill)
         return remaining - self.reserved
 
     def free_at(self, now: float, need: float) -> float:
         """When `need` will fit: for a refilling bucket, pro rata; otherwise at the reset."""
-        if self.limit is None or self.period not in REFILLING or need > self.limit:
+        if self.limit is None or not self.continuous or need > self.limit:
             return self.reset_at
         missing = need - self.available(now)
         rate = (self.limit - self.remaining) / max(self.reset_at - self.observed_at, 1e-3)

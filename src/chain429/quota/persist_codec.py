@@ -7,7 +7,7 @@ from typing import Any
 
 from chain429.quota.learned import LearnedWindow
 from chain429.quota.state import Cooldown, EntryState, QuotaState
-from chain429.quota.windows import FixedWindow, SlidingWindow, day_window, minute_window
+from chain429.quota.windows import SLIDING, FixedWindow, SlidingWindow
 
 ENTRY, PROVIDER, QUOTA = "entry:", "provider:", "quota:"
 
@@ -100,7 +100,7 @@ def _quota_state(row: dict[str, Any]) -> QuotaState:
         if data.get("type") == "fixed":
             counter = FixedWindow()
         else:
-            counter = minute_window() if name.endswith("minute") else day_window()
+            counter = SLIDING[name.rpartition("_")[2]]()
         counter.load(data)
         quota.manual[name] = counter
     return quota

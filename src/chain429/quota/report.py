@@ -15,8 +15,10 @@ STATE_BY_KIND = {
 }
 MANUAL_NAMES = (
     "requests_per_minute",
+    "requests_per_hour",
     "requests_per_day",
     "tokens_per_minute",
+    "tokens_per_hour",
     "tokens_per_day",
 )
 

@@ -22,21 +22,24 @@ from typing import Any, Protocol
 
 from chain429.config.schema import RateLimits, Settings
 from chain429.quota.headers import RateLimitSnapshot
-from chain429.quota.hints import DailyReset, next_daily_reset
+from chain429.quota.hints import next_daily_reset
 from chain429.quota.learned import LearnedWindow
 from chain429.quota.persist_codec import ENTRY, QUOTA, export_state, restore_state
 from chain429.quota.report import EntryReport, entry_report
 from chain429.quota.state import Cooldown, EntryState, QuotaState, quota_key
-from chain429.quota.windows import FixedWindow, SlidingWindow, day_window, minute_window
+from chain429.quota.windows import SLIDING, FixedWindow, SlidingWindow
 from chain429.vocabulary import Action, Entry, Outcome, OutcomeKind, Ticket, Verdict
 
 Clock = Callable[[], float]
 
+# Manual limits: (field of RateLimits, what it counts, its period).
 MANUAL = (
-    ("requests_per_minute", "requests", False),
-    ("tokens_per_minute", "tokens", False),
-    ("requests_per_day", "requests", True),
-    ("tokens_per_day", "tokens", True),
+    ("requests_per_minute", "requests", "minute"),
+    ("tokens_per_minute", "tokens", "minute"),
+    ("requests_per_hour", "requests", "hour"),
+    ("tokens_per_hour", "tokens", "hour"),
+    ("requests_per_day", "requests", "day"),
+    ("tokens_per_day", "tokens", "day"),
 )
 
 
@@ -275,29 +278,28 @@ class MemoryTracker:
                 f"{quota.in_flight} in flight, concurrent_requests {limits.concurrent_requests}"
             )
             return Verdict(reason, "concurrency", now + 1.0)
-        for name, kind, daily in MANUAL:
+        for name, kind, period in MANUAL:
             limit = getattr(limits, name)
             cost = 1 if kind == "requests" else est_tokens
             if limit is None or cost <= 0:
                 continue
             if cost > limit:
                 return Verdict(f"request (~{cost} tokens) exceeds {name} {limit}", "too_large")
-            counter = self._counter(entry, quota, name, daily)
+            counter = self._counter(entry, quota, name, period)
             if counter.used(now) + cost > limit:
                 free_at = counter.free_at(now, cost, limit)
                 reason = f"{name} {limit} reached, frees in {_seconds(free_at - now)}"
+                daily = period == "day"
                 return Verdict(reason, "quota_exhausted" if daily else "rate_limited", free_at)
         return None
 
     def _counter(
-        self, entry: Entry, quota: QuotaState, name: str, daily: bool
+        self, entry: Entry, quota: QuotaState, name: str, period: str
     ) -> SlidingWindow | FixedWindow:
         counter = quota.manual.get(name)
         if counter is None:
-            if not daily:
-                counter = minute_window()
-            elif _daily_mode(entry) == "rolling":
-                counter = day_window()
+            if period != "day" or entry.daily_reset == "rolling":
+                counter = SLIDING[period]()
             else:
                 counter = FixedWindow()
             quota.manual[name] = counter
@@ -348,13 +350,13 @@ class MemoryTracker:
     def _reserve_manual(
         self, entry: Entry, quota: QuotaState, limits: RateLimits, est_tokens: int, now: float
     ) -> None:
-        for name, kind, daily in MANUAL:
+        for name, kind, period in MANUAL:
             if getattr(limits, name) is None:
                 continue
-            counter = self._counter(entry, quota, name, daily)
+            counter = self._counter(entry, quota, name, period)
             amount = 1 if kind == "requests" else est_tokens
             if isinstance(counter, FixedWindow):
-                counter.add(now, amount, next_daily_reset(now, _daily_mode(entry)))
+                counter.add(now, amount, next_daily_reset(now, entry.daily_reset))
             else:
                 counter.add(now, amount)
 
@@ -393,7 +395,7 @@ class MemoryTracker:
         elif _refused(outcome):
             self._unreserve(quota, ticket)
         if snapshot is not None:
-            self._observe(quota, snapshot)
+            self._observe(quota, snapshot, entry.preset.refill == "continuous")
         if not (outcome.explained and self._policy.proactive):
             self._apply(ticket, outcome, now)
         self.dirty.update((entry.key, quota_key(entry), f"provider:{entry.provider}"))
@@ -420,12 +422,12 @@ class MemoryTracker:
         for window in quota.learned.values():
             if window.kind == "tokens":
                 window.reserved = max(0.0, window.reserved + delta)
-        for name in ("tokens_per_minute", "tokens_per_day"):
-            counter = quota.manual.get(name)
+        for name, kind, _ in MANUAL:
+            counter = quota.manual.get(name) if kind == "tokens" else None
             if counter is not None:
                 counter.adjust(ticket.started_at, delta)
 
-    def _observe(self, quota: QuotaState, snapshot: RateLimitSnapshot) -> None:
+    def _observe(self, quota: QuotaState, snapshot: RateLimitSnapshot, continuous: bool) -> None:
         for window in snapshot.windows:
             if window.remaining is None:
                 continue
@@ -434,7 +436,9 @@ class MemoryTracker:
             if known is not None and known.observed_at > snapshot.observed_at:
                 continue  # state only moves forward: a late response does not undo a newer one
             reserved = quota.in_flight if window.kind == "requests" else quota.in_flight_tokens
-            quota.learned[key] = LearnedWindow.observe(window, snapshot.observed_at, reserved)
+            quota.learned[key] = LearnedWindow.observe(
+                window, snapshot.observed_at, reserved, continuous=continuous
+            )
 
     # -- outcomes ---------------------------------------------------------------------------
 
@@ -462,7 +466,7 @@ class MemoryTracker:
             state.unhinted = 0
             return outcome.retry_at
         state.unhinted += 1
-        return now + self._policy.cooldown_default_s * 2 ** (state.unhinted - 1)
+        return now + self._policy.cooldown_default_s * 2.0 ** (state.unhinted - 1)
 
     def _succeeded(self, state: EntryState, ticket: Ticket) -> None:
         state.failures = 0
@@ -537,11 +541,6 @@ def _refused(outcome: Outcome) -> bool:
     return (status is not None and 400 <= status < 500) or (
         outcome.kind is OutcomeKind.CONNECTION_ERROR and status is None
     )
-
-
-def _daily_mode(entry: Entry) -> DailyReset:
-    mode = entry.limits.daily_reset if entry.limits is not None else None
-    return mode or entry.preset.daily_reset
 
 
 def _half_open(state: EntryState, now: float) -> bool:

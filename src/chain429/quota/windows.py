@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 # Bucket widths: fine enough that a freed slot is seen within a quarter second, yet a
 # little late, which absorbs the gap between our send and the upstream's count.
 MINUTE_BUCKET_S = 0.25
+HOUR_BUCKET_S = 15.0
 DAY_BUCKET_S = 60.0
 
 
 def minute_window() -> SlidingWindow:
     return SlidingWindow(60.0, MINUTE_BUCKET_S)
+
+
+def hour_window() -> SlidingWindow:
+    return SlidingWindow(3_600.0, HOUR_BUCKET_S)
 
 
 def day_window() -> SlidingWindow:
@@ -114,3 +120,11 @@ class FixedWindow:
     def load(self, data: dict[str, Any]) -> None:
         self.ends_at = float(data.get("ends_at", 0.0))
         self.total = float(data.get("total", 0.0))
+
+
+# The sliding window for a manual limit, by the period its name ends in ("requests_per_hour").
+SLIDING: dict[str, Callable[[], SlidingWindow]] = {
+    "minute": minute_window,
+    "hour": hour_window,
+    "day": day_window,
+}

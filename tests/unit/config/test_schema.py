@@ -178,8 +178,12 @@ def test_rate_limits_positive_and_reset_literal() -> None:
     with pytest.raises(ValidationError):
         RateLimits.model_validate({"requests_per_minute": 0})
     with pytest.raises(ValidationError):
-        RateLimits.model_validate({"daily_reset": "pacific-midnight"})
+        RateLimits.model_validate({"daily_reset": "weekly"})
     assert RateLimits.model_validate({"dailyReset": "rolling"}).daily_reset == "rolling"
+    pacific = RateLimits.model_validate({"daily_reset": "pacific-midnight"})
+    assert pacific.daily_reset == "pacific-midnight"
+    hourly = RateLimits.model_validate({"requests_per_hour": 900, "tokensPerHour": 10**6})
+    assert (hourly.requests_per_hour, hourly.tokens_per_hour) == (900, 10**6)
 
 
 def test_chain_needs_entries_and_plain_name() -> None:

@@ -23,6 +23,7 @@ from tests.unit.fixtures import providers as fx
 NOW = 1788800000.0  # 2026-09-07T16:53:20Z
 UTC_MIDNIGHT = 1788825600.0  # 2026-09-08T00:00:00Z
 PACIFIC_MIDNIGHT = UTC_MIDNIGHT + 7 * 3600  # 2026-09-08T00:00:00-07:00
+NEXT_MONTH = 1790812800.0  # 2026-10-01T00:00:00Z
 K = OutcomeKind
 NO: dict[str, str] = {}
 
@@ -95,7 +96,8 @@ ROWS = [
         id="groq-rpm-retry-after",
     ),
     row(429, fx.GROQ_429_RPM, K.RATE_LIMITED, 2, id="groq-rpm-body"),
-    row(429, fx.GROQ_429_TPM, K.RATE_LIMITED, 50.597142857, id="groq-tpm"),
+    # "Limit 7000, Used 0, Requested ~12903": this request can never fit here; cool nothing.
+    row(429, fx.GROQ_429_TPM, K.CONTEXT_LENGTH, id="groq-tpm-request-over-the-limit"),
     row(429, fx.GROQ_429_TPD, K.QUOTA_EXHAUSTED, daily=True, retry_at=UTC_MIDNIGHT, id="groq-tpd"),
     row(
         429,
@@ -203,7 +205,14 @@ ROWS = [
     row(429, fx.OPENROUTER_429_UPSTREAM, K.RATE_LIMITED, id="openrouter-upstream"),
     row(429, fx.OPENROUTER_429_GENERIC, K.RATE_LIMITED, id="openrouter-generic"),
     row(429, fx.OPENROUTER_429_CAPACITY, K.RATE_LIMITED, 40, id="openrouter-capacity"),
-    row(402, fx.OPENROUTER_402, K.QUOTA_EXHAUSTED, id="openrouter-402"),
+    # "can only afford 92985": a smaller request still goes; move on, cool nothing.
+    row(402, fx.OPENROUTER_402, K.CONTEXT_LENGTH, id="openrouter-402-can-only-afford"),
+    row(
+        402,
+        b'{"error":{"code":402,"message":"Insufficient credits"}}',
+        K.QUOTA_EXHAUSTED,
+        id="openrouter-402",
+    ),
     row(
         402,
         b'{"error":{"code":402,"message":"in_flight_budget_exhausted"}}',
@@ -289,7 +298,7 @@ ROWS = [
         headers={**fx.MISTRAL_200_OLD_HEADERS, "x-ratelimitbysize-remaining-month": "0"},
         daily=True,
         dialect="mistral",
-        retry_at=UTC_MIDNIGHT,
+        retry_at=NEXT_MONTH,
         id="mistral-month-spent",
     ),
     row(
@@ -327,7 +336,7 @@ ROWS = [
         fx.COHERE_429_MONTH,
         K.QUOTA_EXHAUSTED,
         daily=True,
-        retry_at=UTC_MIDNIGHT,
+        retry_at=NEXT_MONTH,
         id="cohere-month",
     ),
     row(429, fx.COHERE_429_MINUTE, K.RATE_LIMITED, id="cohere-minute"),
@@ -487,7 +496,18 @@ def test_rate_limit_retry_at_order(headers: dict[str, str], body: bytes, retry_i
             id="short-retry-after-ignored",
         ),
         pytest.param(
-            {"retry-after": "60"}, fx.GROQ_429_TPD, "rolling", NOW + 60, id="rolling-trusts-any"
+            {"retry-after": "58"},
+            fx.GROQ_429_RPD.replace(b" Please try again in 1m26.4s.", b""),
+            "rolling",
+            NOW + 86400,
+            id="daily-wins-over-a-short-retry-after",
+        ),
+        pytest.param(
+            {"retry-after": "60"},
+            fx.GROQ_429_TPD,
+            "rolling",
+            NOW + 578.016,
+            id="rolling-trusts-the-bodys-own-words",
         ),
         pytest.param(NO, fx.GROQ_429_TPD, "utc-midnight", UTC_MIDNIGHT, id="short-body-ignored"),
         pytest.param(NO, fx.GROQ_429_TPD, "rolling", NOW + 578.016, id="rolling-body"),
@@ -498,7 +518,10 @@ def test_rate_limit_retry_at_order(headers: dict[str, str], body: bytes, retry_i
             NOW + 6 * 3600 + 12 * 60,
             id="long-body-delay",
         ),
-        pytest.param(NO, fx.COHERE_429_MONTH, "rolling", NOW + 86400, id="rolling-no-hint"),
+        pytest.param(NO, fx.COHERE_429_MONTH, "rolling", NEXT_MONTH, id="month-no-hint"),
+        pytest.param(
+            NO, fx.CLOUDFLARE_429_DAILY, "rolling", UTC_MIDNIGHT, id="cloudflare-is-utc-midnight"
+        ),
     ],
 )
 def test_daily_retry_at(
@@ -513,7 +536,7 @@ def test_daily_retry_at(
     ("status", "headers", "body", "message"),
     [
         (429, {"retry-after": "42"}, fx.NVIDIA_429, "429 rate limited (retry in 42s)"),
-        (429, NO, fx.GROQ_429_TPM, "429 rate limited (retry in 51s)"),
+        (429, NO, fx.GROQ_429_RPM, "429 rate limited (retry in 2s)"),
         (429, NO, fx.NVIDIA_429, "429 rate limited"),
         (429, NO, fx.GROQ_429_TPD, "429 daily quota exhausted (resets in 7h6m)"),
         (

@@ -248,7 +248,11 @@ def test_is_daily_exhaustion(status: int, headers: dict[str, str], raw: bytes, d
     ("now", "mode", "expected"),
     [
         (at("2026-09-07T16:53:20+00:00"), "utc-midnight", at("2026-09-08T00:00:00+00:00")),
-        (at("2026-09-08T00:00:00+00:00"), "utc-midnight", at("2026-09-09T00:00:00+00:00")),
+        (at("2026-09-08T00:10:00+00:00"), "utc-midnight", at("2026-09-09T00:00:00+00:00")),
+        # seconds after our midnight: the provider's clock may still be before it (grace)
+        (at("2026-09-08T00:00:00+00:00"), "utc-midnight", at("2026-09-08T00:05:00+00:00")),
+        (at("2026-09-08T00:00:20+00:00"), "utc-midnight", at("2026-09-08T00:05:00+00:00")),
+        (at("2026-09-08T07:01:00+00:00"), "pacific-midnight", at("2026-09-08T07:05:00+00:00")),
         (at("2026-09-07T16:53:20+00:00"), "rolling", at("2026-09-08T16:53:20+00:00")),
         # PDT (UTC-7): 05:00 local on the 8th -> midnight on the 9th is 07:00 UTC
         (at("2026-09-08T12:00:00+00:00"), "pacific-midnight", at("2026-09-09T07:00:00+00:00")),

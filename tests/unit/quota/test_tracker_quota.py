@@ -74,7 +74,8 @@ def test_groq_headers_teach_the_daily_request_counter(tracker: MemoryTracker, cl
     verdict = tracker.acquire(e, 10)
     assert isinstance(verdict, Verdict)
     assert verdict.kind == "quota_exhausted"  # Groq's requests counter is per day
-    assert verdict.free_at == pytest.approx(clock() + 2 * 3600 + 24 * 60)
+    # ... and a token bucket: 1,000 requests over the 2h24m to full, one every 8.64 s.
+    assert verdict.free_at == pytest.approx(clock() + (2 * 3600 + 24 * 60) / 1000)
     report = tracker.report_now(e)
     assert report.state == "exhausted-until-daily-reset"
     assert report.learned["requests/day"].remaining == 0

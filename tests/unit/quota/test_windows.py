@@ -55,9 +55,11 @@ def test_fixed_window_resets_at_its_boundary() -> None:
     assert window.used(250.0) == 1
 
 
-def learned(remaining: int, limit: int | None, period: str, reset_in: float) -> LearnedWindow:
+def learned(
+    remaining: int, limit: int | None, period: str, reset_in: float, *, continuous: bool = False
+) -> LearnedWindow:
     window = Window("requests", period, limit, remaining, 1000.0 + reset_in)  # type: ignore[arg-type]
-    return LearnedWindow.observe(window, 1000.0, reserved=0)
+    return LearnedWindow.observe(window, 1000.0, reserved=0, continuous=continuous)
 
 
 def test_learned_daily_counter_does_not_refill_before_reset() -> None:
@@ -72,9 +74,23 @@ def test_learned_counter_rolls_over_after_reset() -> None:
 
 
 def test_learned_minute_bucket_refills_pro_rata() -> None:
-    window = learned(0, 60, "minute", 60)
+    window = learned(0, 60, "minute", 60, continuous=True)
     assert window.available(1030.0) == pytest.approx(30)
     assert window.free_at(1000.0, 10) == pytest.approx(1010.0)
+
+
+def test_a_continuous_daily_bucket_refills_pro_rata_too() -> None:
+    """Groq's RPD: "the reset moved by 86.4 s per request" at 1,000 a day."""
+    window = learned(0, 1000, "day", 86_400, continuous=True)
+    assert window.free_at(1000.0, 1) == pytest.approx(1086.4)
+
+
+def test_a_fixed_minute_window_gives_nothing_back_before_its_reset() -> None:
+    """A gateway's 10/min fixed window: re-probing it mid-window only earns 429s."""
+    window = learned(0, 10, "minute", 45)
+    assert window.available(1030.0) == 0
+    assert window.free_at(1000.0, 1) == 1045.0
+    assert window.available(1045.0) == 10
 
 
 def test_reservations_are_subtracted() -> None:
