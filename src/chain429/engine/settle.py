@@ -15,9 +15,11 @@ What happens when Groq answers 429, end to end:
    that snapshot: a 429 whose exhausted counter is per day (or whose body says "per day") is
    QUOTA_EXHAUSTED until the daily reset; any other 429 is RATE_LIMITED until the retry hint
    (else the exhausted counter's reset, else a body's "try again in 7.66s").
-4. Here: a RATE_LIMITED 429 whose own snapshot shows a counter too low for this request is
-   *explained*. The tracker then sets no cooldown: the learned counters alone hold back exactly
-   the requests that do not fit until the window refills, while a smaller request may still go.
+4. Here: the counter a Groq body names ("on tokens per day (TPD): Limit 100000, Used 97050,
+   Requested 3619 … try again in 9m38s") joins the snapshot. A 429 whose snapshot shows a
+   counter too low for this request is *explained*. The tracker then sets no cooldown: the
+   learned counters alone hold back exactly the requests that do not fit until the bucket
+   refills (Groq's preset says `refill: continuous`), while a smaller request may still go.
 5. The tracker's `settle` (`quota/tracker.py`) gives back the refused reservation, learns the
    snapshot's counters (state only moves forward), and applies the outcome table's action:
    COOLDOWN for RATE_LIMITED (unless explained), LONG_COOLDOWN for QUOTA_EXHAUSTED,
@@ -29,14 +31,15 @@ What happens when Groq answers 429, end to end:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
 from chain429.engine.operations import Operation
 from chain429.engine.outcome import classify_response, classify_stream_error
-from chain429.quota.headers import RateLimitSnapshot, parse_rate_limit_headers
+from chain429.quota.headers import RateLimitSnapshot, Window, parse_rate_limit_headers
+from chain429.quota.hints import decode_error_body, quota_usage
 from chain429.vocabulary import SUCCESS, Entry, Outcome, OutcomeKind
 
 
@@ -74,7 +77,9 @@ def settle(
         dialect=preset.dialect,
         snapshot=snapshot,
     ).scrubbed(entry.api_key)
-    if outcome.kind is OutcomeKind.RATE_LIMITED and _explains(snapshot, est_tokens):
+    if status == 429:
+        snapshot = _with_body_counter(snapshot, body, outcome, now)
+    if outcome.kind in _QUOTA and _explains(snapshot, est_tokens):
         outcome = Outcome(
             outcome.kind, outcome.status, outcome.message, outcome.retry_at, explained=True
         )
@@ -101,6 +106,29 @@ def _answer(
         return Settled(Outcome(OutcomeKind.MALFORMED, status, "malformed response body"), snapshot)
     assert isinstance(data, dict)
     return Settled(SUCCESS, snapshot, data)
+
+
+_QUOTA = frozenset({OutcomeKind.RATE_LIMITED, OutcomeKind.QUOTA_EXHAUSTED})
+
+
+def _with_body_counter(
+    snapshot: RateLimitSnapshot | None, body: bytes | None, outcome: Outcome, now: float
+) -> RateLimitSnapshot | None:
+    """Add the counter a Groq-style body names ("on tokens per day (TPD): Limit 100000, Used
+    97050, Requested 3619") to what the headers said: then only requests that do not fit the
+    2,950 tokens left are held back, not the whole entry for the rest of the day."""
+    usage = quota_usage(decode_error_body(body or b""))
+    if usage is None or usage.remaining is None or outcome.retry_at is None:
+        return snapshot
+    # The body's wait is when `requested` fits; the counter's own reset is when it is full.
+    missing = max(usage.requested - usage.remaining, 1)
+    rate = missing / max(outcome.retry_at - now, 1e-3)
+    full_at = now + (usage.limit - usage.remaining) / rate
+    window = Window(usage.kind, usage.period, usage.limit, usage.remaining, full_at)
+    if snapshot is None:
+        return RateLimitSnapshot(now, (window,), None)
+    kept = tuple(w for w in snapshot.windows if (w.kind, w.period) != (usage.kind, usage.period))
+    return replace(snapshot, windows=(*kept, window))
 
 
 def _explains(snapshot: RateLimitSnapshot | None, est_tokens: int) -> bool:

@@ -396,9 +396,26 @@ class MemoryTracker:
             self._unreserve(quota, ticket)
         if snapshot is not None:
             self._observe(quota, snapshot, entry.preset.refill == "continuous")
-        if not (outcome.explained and self._policy.proactive):
+        if outcome.explained and self._policy.proactive:
+            self._hold_for_hint(ticket, outcome, quota, now)
+        else:
             self._apply(ticket, outcome, now)
         self.dirty.update((entry.key, quota_key(entry), f"provider:{entry.provider}"))
+
+    def _hold_for_hint(
+        self, ticket: Ticket, outcome: Outcome, quota: QuotaState, now: float
+    ) -> None:
+        """An explained 429 needs no cooldown: the counters hold back what does not fit. But a
+        fixed window's counters can be wrong about when it reopens (a window the headers do not
+        show, another counter): a retry time later than they predict is kept, since sending
+        before it only earns another 429. A token bucket's counters are the truth, and its
+        retry time is about this request's size: a smaller one may go sooner."""
+        if outcome.retry_at is None or ticket.entry.preset.refill == "continuous":
+            return
+        verdict = self._learned_verdict(quota, ticket.est_tokens, now)
+        predicted = verdict.free_at if verdict is not None and verdict.free_at else now
+        if outcome.retry_at > predicted + 1.0:
+            self._cool(self.state(ticket.entry), outcome, outcome.retry_at, now)
 
     def _observe_latency(self, ticket: Ticket, outcome: Outcome, now: float) -> None:
         """Successes and timeouts teach an entry's speed; time to first token for a stream."""
@@ -450,7 +467,11 @@ class MemoryTracker:
         elif action is Action.COOLDOWN:
             self._cool(state, outcome, self._cooldown_end(state, outcome, now), now)
         elif action is Action.LONG_COOLDOWN:
-            self._cool(state, outcome, outcome.retry_at or now + self._policy.cooldown_max_s, now)
+            # A spent daily cap of an account-wide quota (OpenRouter's free models) is spent for
+            # every model of the provider, not just the one that hit it.
+            shared = outcome.daily and ticket.entry.preset.quota_scope == "provider"
+            target = self._provider_state(ticket.entry.provider) if shared else state
+            self._cool(target, outcome, outcome.retry_at or now + self._policy.cooldown_max_s, now)
         elif action is Action.COOLDOWN_PROVIDER:
             provider = self._provider_state(ticket.entry.provider)
             self._cool(provider, outcome, now + self._policy.cooldown_max_s, now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chain429.config.schema import RateLimits
 from chain429.engine.operations import CHAT
 from chain429.engine.settle import settle
 from chain429.providers.presets import get_preset
@@ -90,3 +91,96 @@ def test_repeated_429s_without_a_hint_escalate_and_a_success_resets(
     tracker.release(ticket, Outcome(OutcomeKind.SUCCESS, 200, "ok"))
     answer(tracker, e, 429, {}, fx.NVIDIA_429)
     assert round(cooldown_left(tracker, e)) == 60
+
+
+def test_a_fixed_window_is_not_re_probed_before_it_reopens(
+    tracker: MemoryTracker, clock: Clock
+) -> None:
+    """A gateway's 10/min fixed window with IETF headers: the counters say 0 left until the
+    window's reset, and nothing is sent before it (it used to refill pro rata: 80+ 429s)."""
+    e = make("openai-compatible")
+    headers = {"RateLimit-Limit": "10", "RateLimit-Remaining": "0", "RateLimit-Reset": "40"}
+    outcome = answer(tracker, e, 429, {**headers, "retry-after": "40"}, b"{}")
+    assert outcome.explained
+    for _ in range(39):
+        clock.now += 1
+        assert tracker.blocked(e) is not None
+    clock.now += 1.5
+    assert tracker.blocked(e) is None
+
+
+def test_a_retry_after_longer_than_a_fixed_windows_counters_is_kept(
+    tracker: MemoryTracker, clock: Clock
+) -> None:
+    e = make("openai-compatible")
+    headers = {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "5"}
+    answer(tracker, e, 429, {**headers, "retry-after": "45"}, b"{}")
+    clock.now += 10
+    assert tracker.blocked(e) is not None  # the counters reopened; the stated wait has not
+    clock.now += 36
+    assert tracker.blocked(e) is None
+
+
+def test_a_groq_tokens_per_day_429_holds_back_only_requests_that_do_not_fit(
+    tracker: MemoryTracker, clock: Clock
+) -> None:
+    """Limit 100000, Used 97050, Requested 3619: 2,950 tokens are left for smaller requests."""
+    e = make("groq")
+    outcome = answer(tracker, e, 429, {}, fx.GROQ_429_TPD, est_tokens=3619)
+    assert (outcome.kind, outcome.explained) == (OutcomeKind.QUOTA_EXHAUSTED, True)
+    assert tracker.blocked(e, 2000) is None
+    big = tracker.blocked(e, 3619)
+    assert big is not None and big.free_at is not None
+    assert big.free_at - clock.now == pytest.approx(578, abs=2)  # "try again in 9m38.016s"
+
+
+def test_openrouters_account_wide_daily_cap_cools_every_model(
+    tracker: MemoryTracker, clock: Clock
+) -> None:
+    a, b = make("openrouter", "model-a:free"), make("openrouter", "model-b:free")
+    answer(tracker, a, 429, {}, fx.OPENROUTER_429_HIGH_BALANCE)
+    assert tracker.blocked(a) is not None
+    assert tracker.blocked(b) is not None
+
+
+def test_a_model_scoped_daily_cap_cools_only_that_model(
+    tracker: MemoryTracker, clock: Clock
+) -> None:
+    a, b = make("gemini", "gemini-2.5-flash"), make("gemini", "gemini-2.5-pro")
+    answer(tracker, a, 429, {}, fx.GEMINI_429_DAILY)
+    assert tracker.blocked(a) is not None
+    assert tracker.blocked(b) is None
+
+
+def test_config_can_say_when_a_providers_daily_counters_refill(
+    tracker: MemoryTracker, clock: Clock
+) -> None:
+    """An openai-compatible endpoint is rolling by preset; its config can say UTC midnight."""
+    plain = make("openai-compatible")
+    utc = Entry(
+        "cf",
+        "m",
+        get_preset("openai-compatible"),
+        "http://x",
+        {},
+        5.0,
+        RateLimits(daily_reset="utc-midnight"),
+    )
+    body = b'{"error": {"message": "Rate limit reached on requests per day (RPD)"}}'
+    answer(tracker, plain, 429, {}, body)
+    answer(tracker, utc, 429, {}, body)
+    assert cooldown_left(tracker, plain) == pytest.approx(86_400)
+    assert cooldown_left(tracker, utc) == pytest.approx(12 * 3600)  # NOW is 12:00 UTC
+
+
+@pytest.mark.parametrize(
+    ("preset", "status", "body"),
+    [("groq", 429, fx.GROQ_429_TPM), ("openrouter", 402, fx.OPENROUTER_402)],
+)
+def test_a_refusal_of_this_requests_size_cools_nothing(
+    tracker: MemoryTracker, preset: str, status: int, body: bytes
+) -> None:
+    e = make(preset)
+    outcome = answer(tracker, e, status, {}, body)
+    assert outcome.kind is OutcomeKind.CONTEXT_LENGTH
+    assert tracker.blocked(e) is None
