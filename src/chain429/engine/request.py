@@ -18,12 +18,30 @@ class ClientRequest:
     body: dict[str, Any]
     stream: bool
     include_usage: bool  # the client itself asked for the usage chunk
-    est_tokens: int  # prompt estimate plus the completion budget, for reservations
+    prompt_tokens: int  # estimated from the text, media left out
+    images: int = 0  # image parts, counted by each provider's own rule
+    max_tokens: int | None = None  # the completion budget the client set, if any
 
     @property
     def model(self) -> str | None:
         model = self.body.get("model")
         return model if isinstance(model, str) else None
+
+    @property
+    def est_tokens(self) -> int:
+        """Prompt plus completion budget, before any provider's rules: for logs and stats."""
+        return self.prompt_tokens + self.images * 765 + (self.max_tokens or 0)
+
+    def tokens_for(self, entry: Entry) -> int:
+        """What `entry`'s provider will count against its token limits for this request.
+
+        Images count by the preset's per-image rule, not by the characters of their base64;
+        a request with no max_tokens counts what the provider reserves for it (Cerebras: the
+        whole sequence length).
+        """
+        preset = entry.preset
+        budget = self.max_tokens if self.max_tokens is not None else preset.unbounded_max_tokens
+        return self.prompt_tokens + self.images * preset.image_tokens + budget
 
 
 def parse_request(raw: bytes, operation: Operation = CHAT) -> ClientRequest:
@@ -45,10 +63,48 @@ def parse_request(raw: bytes, operation: Operation = CHAT) -> ClientRequest:
         raise ProxyError(400, "This endpoint does not stream.", param="stream")
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    budget = body.get("max_completion_tokens") or body.get("max_tokens") or 0
-    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 0:
+    budget = body.get("max_completion_tokens") or body.get("max_tokens")
+    if budget is not None and (
+        not isinstance(budget, int) or isinstance(budget, bool) or budget < 0
+    ):
         raise ProxyError(400, "'max_tokens' must be a non-negative integer.", param="max_tokens")
-    return ClientRequest(operation, body, stream, include_usage, len(raw) // 4 + budget)
+    prompt, images = _prompt_estimate(raw, body)
+    return ClientRequest(operation, body, stream, include_usage, prompt, images, budget)
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _prompt_estimate(raw: bytes, body: dict[str, Any]) -> tuple[int, int]:
+    """Text tokens (about 4 bytes each) and the number of images.
+
+    Most bodies carry no media: the byte length alone is the estimate. Otherwise the media's
+    own bytes are left out (a 600 kB base64 image is not 150k tokens) and images are counted.
+    """
+    if _MEDIA not in raw and _AUDIO not in raw:
+        return len(raw) // 4, 0
+    media_bytes, images = 0, 0
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else ():
+            if not isinstance(part, dict):
+                continue
+            kind = part.get("type")
+            if kind == "image_url":
+                images += 1
+                url = part.get("image_url")
+                url = url.get("url") if isinstance(url, dict) else url
+                media_bytes += len(url) if isinstance(url, str) else 0
+            elif kind == "input_audio":
+                audio = part.get("input_audio")
+                data = audio.get("data") if isinstance(audio, dict) else None
+                media_bytes += len(data) if isinstance(data, str) else 0
+    return max(0, len(raw) - media_bytes) // 4, images
+
+
+_MEDIA = b'"image_url"'
+_AUDIO = b'"input_audio"'
 
 
 def upstream_body(request: ClientRequest, entry: Entry, *, send_stream_options: bool) -> bytes:

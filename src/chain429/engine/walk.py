@@ -171,7 +171,7 @@ class Walker:
                 continue
             # Built before anything is reserved: a body we cannot encode is the client's 400.
             body = self._body(request, entry)
-            ticket = await self.tracker.reserve(entry, request.est_tokens)
+            ticket = await self.tracker.reserve(entry, request.tokens_for(entry))
             if isinstance(ticket, Verdict):
                 walk.attempts.append(
                     Attempt(entry.key, ticket.kind, None, ticket.reason, True, 0.0, ticket.free_at)
@@ -261,7 +261,7 @@ class Walker:
             raw,
             self.clock(),
             operation=request.operation,
-            est_tokens=request.est_tokens,
+            est_tokens=request.tokens_for(entry),
         )
         if settled.outcome.kind is not OutcomeKind.SUCCESS:
             await self.tracker.settle(ticket, settled.outcome, settled.snapshot)

@@ -56,6 +56,8 @@ class Preset:
     stream_usage: StreamUsage
     daily_reset: DailyReset
     refill: Refill = "fixed"  # how its counters refill: a token bucket, or all at the reset
+    image_tokens: int = 765  # what one image counts against token limits
+    unbounded_max_tokens: int = 0  # what a request without max_tokens reserves upstream
     headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     operations: tuple[OperationName, ...] = ("chat",)
     auth_param: str = "key"  # the query parameter that carries the key, for `auth: query`
@@ -114,6 +116,8 @@ class _PresetModel(BaseModel):
     stream_usage: StreamUsage
     daily_reset: DailyReset
     refill: Refill = "fixed"
+    image_tokens: int = Field(default=765, ge=0)
+    unbounded_max_tokens: int = Field(default=0, ge=0)
     limits: _LimitsModel = _LimitsModel()
     model_limits: dict[str, _LimitsModel] = {}
     prices: dict[str, tuple[float, float]] = {}
@@ -135,6 +139,8 @@ class _PresetModel(BaseModel):
             stream_usage=self.stream_usage,
             daily_reset=self.daily_reset,
             refill=self.refill,
+            image_tokens=self.image_tokens,
+            unbounded_max_tokens=self.unbounded_max_tokens,
             limits=self.limits.to_limits(),
             model_limits=MappingProxyType(
                 {model: lim.to_limits() for model, lim in self.model_limits.items()}

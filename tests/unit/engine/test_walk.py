@@ -330,3 +330,36 @@ async def test_entries_that_cannot_serve_do_not_turn_out_of_quota_into_a_503(
     with pytest.raises(WalkFailed) as only_unusable:
         await walker.serve(chain(keyless), ask())
     assert only_unusable.value.status == 503
+
+
+def test_an_image_counts_by_the_providers_rule_not_by_its_base64() -> None:
+    image = "data:image/png;base64," + "A" * 600_000
+    body = {
+        "model": "c",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what is this?"},
+                    {"type": "image_url", "image_url": {"url": image}},
+                ],
+            }
+        ],
+        "max_tokens": 100,
+    }
+    request = parse_request(orjson.dumps(body))
+    assert request.images == 1
+    gemini = entry("g", preset="gemini")
+    openai = entry("o", preset="openai")
+    assert request.tokens_for(gemini) < 500  # 258 for the image, not ~150,000
+    assert request.tokens_for(openai) - request.tokens_for(gemini) == 765 - 258
+
+
+def test_a_request_without_max_tokens_counts_what_the_provider_reserves() -> None:
+    request = ask()
+    assert request.max_tokens is None
+    assert request.tokens_for(entry("c", preset="cerebras")) == request.prompt_tokens + 8192
+    assert request.tokens_for(entry("g", preset="groq")) == request.prompt_tokens
+    assert ask(max_tokens=50).tokens_for(entry("c", preset="cerebras")) == (
+        ask(max_tokens=50).prompt_tokens + 50
+    )
