@@ -12,16 +12,18 @@ from aiohttp import web
 
 from chain429.config.schema import Settings
 from chain429.http.state import AppState
-from chain429.quota.persist import TrackerPersister
+from chain429.quota.persist import PersistStatus, TrackerPersister
 from chain429.quota.tracker import MemoryTracker
 from chain429.storage.retention import retention_loop
-from chain429.storage.sqlite import TrackerStateStore, connect
+from chain429.storage.sqlite import TrackerStateStore
 from chain429.storage.store import Store, StoreRef, configured, sqlite_file
 from chain429.storage.writer import RecordWriter
 from chain429.tasks import Tasks
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 logger = logging.getLogger("chain429")
+# Where the tracker's state is kept, for /health; absent when the state is not persisted.
+TRACKER_STATE = web.AppKey("tracker_state", PersistStatus)
 
 
 def state_path(settings: Settings) -> str | None:
@@ -32,18 +34,41 @@ def state_path(settings: Settings) -> str | None:
 
 
 def tracker_persistence(tracker: MemoryTracker, path: str) -> CleanupContext:
-    """Restore before serving (a restart must not re-hammer a provider), then write behind."""
+    """Restore before serving (a restart must not re-hammer a provider), then write behind.
 
-    async def lifetime(_: web.Application) -> AsyncIterator[None]:
-        db = connect(path)
-        persister = TrackerPersister(tracker, TrackerStateStore(db))
-        persister.restore()
+    A state file that cannot be opened or read (corrupt, not a database, no permission) does
+    not stop the proxy: it runs with in-memory state, says why once in the log, and /health
+    shows it (`app[TRACKER_STATE]`).
+    """
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        status = PersistStatus(path=path)
+        app[TRACKER_STATE] = status
+        try:
+            store = TrackerStateStore.open(path)
+        except Exception as exc:  # sqlite3.Error, OSError: the file, not the proxy, is broken
+            status.error = f"cannot open {path}: {exc}; quota state is kept in memory only"
+            logger.error("tracker state: %s", status.error)
+            yield
+            return
+        persister = TrackerPersister(tracker, store, status=status)
+        try:
+            persister.restore()
+        except Exception as exc:
+            status.error = f"cannot read {path}: {exc}; quota state is kept in memory only"
+            logger.error("tracker state: %s", status.error)
+            await persister.close()
+            yield
+            return
+        status.persisted = True
         tasks = Tasks()
         tasks.start(persister.run(), "persist-tracker")
         yield
         await tasks.close()
-        await persister.flush()
-        db.close()
+        try:
+            await persister.close()  # waits for a save in flight, then writes the rest
+        except Exception:
+            logger.exception("could not persist the quota tracker's state at shutdown")
 
     return lifetime
 
