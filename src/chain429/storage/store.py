@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chain429.storage.records import AttemptRecord, RequestRecord
+from chain429.storage.sqlite import create_private, private_sidecars
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -86,6 +87,8 @@ class Store:
         except BaseException:
             await engine.dispose()
             raise
+        if engine.dialect.name == "sqlite" and engine.url.database:
+            private_sidecars(Path(engine.url.database))
         return cls(engine, applied=applied)
 
     async def insert(self, records: Sequence[RequestRecord]) -> int:
@@ -216,6 +219,10 @@ class StoreRef:
         return self.store
 
 
+class MissingDriver(RuntimeError):
+    """The database's driver is an optional extra that is not installed."""
+
+
 def _create_engine(url_text: str) -> AsyncEngine:
     from sqlalchemy import event
     from sqlalchemy.engine import make_url
@@ -227,10 +234,18 @@ def _create_engine(url_text: str) -> AsyncEngine:
         if database in ("", ":memory:") or database.startswith("file:"):
             raise ValueError("the request log needs a SQLite file, not an in-memory database")
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+        create_private(Path(database))  # rows hold prompts and key labels: owner only
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
+    try:
+        import asyncpg  # noqa: F401  # an optional extra
+    except ImportError:
+        raise MissingDriver(
+            "database_url names a PostgreSQL database, but its driver (asyncpg) is not "
+            "installed: pip install '429chain[postgres]'"
+        ) from None
     sslmode = url.query.get("sslmode")
     if isinstance(sslmode, str):  # libpq's name for what asyncpg calls `ssl`
         url = url.difference_update_query(["sslmode"]).update_query_dict({"ssl": sslmode})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,3 +72,27 @@ def test_replacing_the_file_is_noticed(tmp_path: Path) -> None:
         assert mode(path) == 0o600
     finally:
         state.close()
+
+
+@pytest.mark.usefixtures("loose_umask")
+async def test_the_request_log_database_is_created_0600(tmp_path: Path) -> None:
+    from chain429.storage.store import Store
+
+    path = tmp_path / "log.db"
+    store = await Store.open(str(path))
+    try:
+        for file in tmp_path.glob("log.db*"):
+            assert mode(file) == 0o600, file.name
+        assert mode(path) == 0o600
+    finally:
+        await store.close()
+
+
+async def test_postgres_without_its_driver_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chain429.storage.store import MissingDriver, Store
+
+    monkeypatch.setitem(sys.modules, "asyncpg", None)  # as if not installed
+    with pytest.raises(MissingDriver, match=r"pip install '429chain\[postgres\]'"):
+        await Store.open("postgresql://user@127.0.0.1:5432/test")
