@@ -8,6 +8,7 @@ at module level.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -240,7 +241,7 @@ def _create_engine(url_text: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     try:
-        import asyncpg  # noqa: F401  # an optional extra
+        importlib.import_module("asyncpg")  # an optional extra
     except ImportError:
         raise MissingDriver(
             "database_url names a PostgreSQL database, but its driver (asyncpg) is not "

@@ -23,6 +23,10 @@ def loose_umask() -> Iterator[None]:
         os.umask(old)
 
 
+def modes(directory: Path, pattern: str) -> dict[str, int]:
+    return {file.name: mode(file) for file in directory.glob(pattern)}
+
+
 def mode(path: Path | str) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
@@ -81,9 +85,11 @@ async def test_the_request_log_database_is_created_0600(tmp_path: Path) -> None:
     path = tmp_path / "log.db"
     store = await Store.open(str(path))
     try:
-        for file in tmp_path.glob("log.db*"):
-            assert mode(file) == 0o600, file.name
-        assert mode(path) == 0o600
+        assert modes(tmp_path, "log.db*") == {
+            "log.db": 0o600,
+            "log.db-wal": 0o600,
+            "log.db-shm": 0o600,
+        }
     finally:
         await store.close()
 
