@@ -1,4 +1,4 @@
-"""Tracker persistence: saves never overlap, shutdown waits for the one in flight, failures keep keys."""
+"""Tracker persistence: saves never overlap, shutdown waits for the save in flight."""
 
 from __future__ import annotations
 
@@ -64,6 +64,19 @@ class SlowStore(TrackerStateStore):
             self.busy -= 1
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError("condition never became true")
+
+
+def delete_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def on_disk(path: Path) -> dict[str, Any]:
     with closing(sqlite3.connect(path)) as db:
         return {k: v for k, v in db.execute("SELECT key, state FROM tracker_state")}
@@ -79,8 +92,7 @@ async def test_shutdown_during_a_save_leaves_the_last_state_on_disk(tmp_path: Pa
         tasks.start(persister.run(), "persist")
         tracker.set("a", 1)
         tracker.set("b", 1)
-        while not store.started.is_set():
-            await asyncio.sleep(0.001)
+        await until(store.started.is_set)
         tracker.set("a", 2)  # changed while the first save is still writing
         tracker.set("c", 3)
         await tasks.close()  # as at shutdown: the loop is cancelled mid-save...
@@ -114,11 +126,9 @@ async def test_a_failed_save_in_the_loop_shows_in_the_status(tmp_path: Path) -> 
     tasks.start(persister.run(), "persist")
     store.fail_next = True
     tracker.set("a", 1)
-    while status.error is None:
-        await asyncio.sleep(0.001)
+    await until(lambda: status.error is not None)
     assert "disk I/O error" in status.error
-    while tracker.dirty or status.error is not None:  # the next tick writes it, and clears
-        await asyncio.sleep(0.001)
+    await until(lambda: not tracker.dirty and status.error is None)  # the next tick writes it
     await tasks.close()
     await persister.close()
     assert on_disk(tmp_path / "state.db") == {"a": '{"n": 1}'}
@@ -134,8 +144,7 @@ async def test_a_database_deleted_while_running_is_recreated_with_all_state(
     tracker.set("a", 1)
     tracker.set("b", 2)
     await persister.flush()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    delete_database(path)
     tracker.set("b", 3)
     await persister.check_file()
     await persister.flush()
