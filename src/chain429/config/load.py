@@ -33,6 +33,8 @@ from chain429.providers.presets import canonical_type, load_presets
 from chain429.redact import mask_secret
 
 _MAX_SHOWN = 25  # problems listed before "... and N more", to stay on one screen
+# A config is a few KB; parsing and validating one of megabytes stalls whatever waits on it.
+MAX_CONFIG_BYTES = 1024 * 1024
 _SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     Config,
     Settings,
@@ -96,14 +98,41 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
     file = Path(path).expanduser()
     text = _read_text(file)
     loaded = parse_config(text, os.environ if env is None else env, source=str(file))
+    require_chains(loaded, str(file))
     loaded.path = file
     return loaded
+
+
+def require_chains(loaded: LoadedConfig, source: str | None) -> None:
+    """A config to serve from must define a chain: an empty file would serve nothing.
+
+    Checked where a file is loaded to be served (start, `check`, reload, edits), not in
+    `parse_config`, which also validates fragments.
+    """
+    if not loaded.config.chains:
+        raise ConfigError(
+            [
+                "chains: none are defined, so the proxy would serve nothing; add a provider "
+                "and a chain"
+            ],
+            source,
+        )
+
+
+def too_large(size: int) -> str | None:
+    """Why a config of `size` bytes is refused, or None."""
+    if size <= MAX_CONFIG_BYTES:
+        return None
+    return f"the file is {size} bytes, over the limit of {MAX_CONFIG_BYTES} bytes (1 MB)"
 
 
 def _read_text(file: Path) -> str:
     init_hint = f"`429chain init -c {file}` writes a commented example config there."
     try:
-        return file.read_text(encoding="utf-8")
+        data = file.read_bytes()
+        if problem := too_large(len(data)):
+            raise ConfigError([problem], str(file))
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([f"file not found: {file}"], str(file), init_hint) from None
     except IsADirectoryError:
