@@ -187,9 +187,9 @@ def _parse_yaml(text: str, source: str) -> CommentedMap:
         key = f" {match.group(1)!r}" if match else ""
         raise ConfigError([_with_line(f"duplicate key{key}", _mark_line(exc))], source) from None
     except MarkedYAMLError as exc:
-        problem = _mask_tokens(exc.problem or exc.context or "invalid YAML")
+        problem, line = _syntax_problem(exc)
         raise ConfigError(
-            [_with_line(f"YAML syntax error: {problem}", _mark_line(exc))], source
+            [_with_line(f"YAML syntax error: {_mask_tokens(problem)}", line)], source
         ) from None
     except YAMLError as exc:
         raise ConfigError([f"YAML error: {_mask_tokens(str(exc))}"], source) from None
@@ -200,6 +200,21 @@ def _parse_yaml(text: str, source: str) -> CommentedMap:
             ["the top level must be a mapping (version:, settings:, providers:, chains:)"], source
         )
     return tree
+
+
+def _syntax_problem(exc: MarkedYAMLError) -> tuple[str, int | None]:
+    """What went wrong, and the line where it started.
+
+    ruamel marks where it gave up (`problem_mark`) and the construct it was in
+    (`context_mark`). For an unterminated quote or bracket it gives up far below, often at
+    the end of the file; the cause is where that quote or bracket was opened.
+    """
+    problem = exc.problem or exc.context or "invalid YAML"
+    context = exc.context or ""
+    unclosed = "quoted scalar" in context or "flow" in context or "end of stream" in problem
+    if exc.context_mark is not None and exc.context and unclosed:
+        return f"{problem} {context} that starts here", exc.context_mark.line + 1
+    return problem, _mark_line(exc)
 
 
 def _mark_line(exc: MarkedYAMLError) -> int | None:
