@@ -46,6 +46,30 @@ _SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
 # "$${X}" is an escaped literal "${X}"; "${X:-text}" falls back to text when X is unset or empty.
 _REF_RE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _API_KEY_FIELDS = ("api_key", "apiKey")
+# What the management API may write as `${VAR}`: a key field, naming a key-like variable. A
+# reference elsewhere (a name, a header, a URL) would let an admin read or send out any secret
+# of the server's environment; hand-written files are trusted and may use any variable.
+_KEY_VARIABLE_RE = re.compile(r"^[A-Za-z0-9_]*_(API_KEY|TOKEN|KEY)$", re.IGNORECASE)
+
+
+def api_reference_problem(path: str, text: str) -> str | None:
+    """Why an edit through the API may not write `text` (holding `${...}`) at `path`, or None."""
+    names = [m.group(2) for m in _REF_RE.finditer(text) if not m.group(1)]
+    if not names:
+        return None
+    field = path.rsplit(".", 1)[-1]
+    if field not in _API_KEY_FIELDS:
+        return (
+            f"{path}: ${{VAR}} references may be written through the API only in api_key; "
+            "write the value itself (or edit the file by hand)"
+        )
+    bad = [name for name in names if not _KEY_VARIABLE_RE.match(name)]
+    if bad:
+        return (
+            f"{path}: ${{{bad[0]}}} is not allowed through the API; only variables named "
+            "*_API_KEY, *_TOKEN or *_KEY may be referenced (or edit the file by hand)"
+        )
+    return None
 
 
 class ConfigError(Exception):

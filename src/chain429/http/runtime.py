@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from aiohttp import web
 
-from chain429.config.load import ConfigError, LoadedConfig
+from chain429.config.load import ConfigError, LoadedConfig, api_reference_problem
 from chain429.config.reload import ConfigWatcher
 from chain429.config.save import (
     ConfigDocument,
@@ -156,6 +156,7 @@ async def _edit(state: AppState, path: Path, change: Callable[[ConfigDocument], 
             )
             loaded.path = path
             _refuse_lockout(state, loaded)
+            _refuse_new_references(state, loaded)
             if new_text == text and file_hash == state.config_hash:
                 return Edited(result, loaded)  # nothing changed, and the runtime already has it
             try:
@@ -190,6 +191,30 @@ def _changed(
     result = change(document)
     new_text = document.dump()
     return result, new_text, validate_text(new_text, env, source)
+
+
+def _refuse_new_references(state: AppState, loaded: LoadedConfig) -> None:
+    """`${VAR}` written through the API: only in api_key, only key-like variables (a 400).
+
+    References already in the file stay, even when an edit moves them (a deleted provider
+    renumbers the ones after it): they were written by hand.
+    """
+    before = {(_field_of(p), text) for p, text in state.env_refs.items()}
+    for display, text in loaded.env_refs.items():
+        if state.env_refs.get(display) == text or (_field_of(display), text) in before:
+            continue
+        problem = api_reference_problem(display, text)
+        if problem:
+            raise ProxyError(
+                400,
+                f"The edit was not saved: {problem}.",
+                code="env_reference_refused",
+                param=display,
+            )
+
+
+def _field_of(display: str) -> str:
+    return display.rsplit(".", 1)[-1]
 
 
 def _refuse_lockout(state: AppState, loaded: LoadedConfig) -> None:
