@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +56,50 @@ async def test_a_good_state_file_shows_as_persisted(
     started = await proxy(config)
     quota_state = (await health(started))["quota_state"]
     assert quota_state == {"path": str(path), "persisted": True, "error": None, "recreated": 0}
+
+
+def tables_and_rows(path: Path) -> tuple[set[str], int]:
+    if not path.exists():
+        return set(), 0
+    with closing(sqlite3.connect(path)) as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+        rows = (
+            db.execute("SELECT count(*) FROM requests").fetchone()[0] if "requests" in tables else 0
+        )
+    return tables, rows
+
+
+def delete_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+async def until(check: Callable[[], Any], timeout_s: float = 10.0) -> Any:
+    for _ in range(int(timeout_s / 0.05)):
+        result = check()
+        if result:
+            return result
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+async def test_a_database_deleted_while_running_is_made_again(
+    tmp_path: Path,
+    mocks: Callable[..., Awaitable[MockProvider]],
+    proxy: Callable[..., Awaitable[Proxy]],
+) -> None:
+    mock = await mocks()
+    path = tmp_path / "log.db"
+    started = await proxy(make_config({"p": mock}, {"c": ["p/m"]}, {"database_url": str(path)}))
+    client = started.client()
+    messages: Any = [{"role": "user", "content": "hi"}]
+    await client.chat.completions.create(model="c", messages=messages)
+    await until(lambda: tables_and_rows(path)[1] == 1)
+    delete_database(path)
+    await until(lambda: {"requests", "tracker_state"} <= tables_and_rows(path)[0])
+    await client.chat.completions.create(model="c", messages=messages)
+    await until(lambda: tables_and_rows(path)[1] == 1)  # logged into the new file
+    body = await health(started)
+    assert body["request_log"]["store"] == "open"
+    assert body["quota_state"]["recreated"] >= 1
+    assert body["quota_state"]["error"] is None

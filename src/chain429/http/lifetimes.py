@@ -15,7 +15,7 @@ from chain429.http.state import AppState
 from chain429.quota.persist import PersistStatus, TrackerPersister
 from chain429.quota.tracker import MemoryTracker
 from chain429.storage.retention import retention_loop
-from chain429.storage.sqlite import TrackerStateStore
+from chain429.storage.sqlite import TrackerStateStore, file_identity
 from chain429.storage.store import Store, StoreRef, configured, sqlite_file
 from chain429.storage.writer import RecordWriter
 from chain429.tasks import Tasks
@@ -92,6 +92,7 @@ def request_log(state: AppState) -> CleanupContext:
         tasks.start(_open_store(state.store, settings.database_url), "open-store")
         tasks.start(writer.run(), "request-log-writer")
         tasks.start(retention_loop(state.store, settings.log_retention_days), "retention")
+        tasks.start(_reopen_when_replaced(state.store, settings.database_url), "log-file-check")
         yield
         await writer.close(timeout_s=10.0)
         await tasks.close()
@@ -111,3 +112,25 @@ async def _open_store(ref: StoreRef, database_url: str) -> None:
     except Exception as exc:  # the proxy keeps serving; the log and stats say why
         logger.error("the request log database could not be opened: %s", exc)
         ref.set(None, str(exc))
+
+
+async def _reopen_when_replaced(ref: StoreRef, database_url: str, interval_s: float = 1.0) -> None:
+    """A SQLite log file deleted (or replaced) while running is made again, not written into
+    the void: the open file is compared with the file at its path every `interval_s`."""
+    path = sqlite_file(database_url)
+    if path is None:
+        return
+    while True:
+        await asyncio.sleep(interval_s)
+        old = ref.store
+        if old is None or old.file_identity is None:
+            continue
+        if await asyncio.to_thread(file_identity, path) == old.file_identity:
+            continue
+        logger.warning("request log database %s was deleted or replaced; opening it again", path)
+        try:
+            ref.set(await Store.open(database_url))
+        except Exception as exc:
+            logger.error("the request log database could not be opened again: %s", exc)
+            ref.set(None, f"{path} was deleted while running and could not be made again: {exc}")
+        await old.close()

@@ -113,7 +113,7 @@ class TrackerStateStore:
     def __init__(self, db: sqlite3.Connection, path: str | Path = ":memory:") -> None:
         self.path = str(path)
         self._db = db
-        self._identity = _identity(self.path)
+        self._identity = file_identity(self.path)
 
     @classmethod
     def open(cls, path: str | Path) -> TrackerStateStore:
@@ -144,19 +144,23 @@ class TrackerStateStore:
         Writes to a deleted file succeed and vanish at exit; True tells the caller that the
         database is new and empty, so everything must be written again.
         """
-        if self._identity is None or _identity(self.path) == self._identity:
+        if self._identity is None or file_identity(self.path) == self._identity:
             return False
         self._db.close()
         self._db = connect(self.path)
-        self._identity = _identity(self.path)
+        self._identity = file_identity(self.path)
         return True
 
     def close(self) -> None:
         self._db.close()
 
 
-def _identity(path: str) -> tuple[int, int] | None:
-    """(device, inode) of the file at `path`, None for an in-memory database; (0, 0): gone."""
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None for an in-memory database; (0, 0): gone.
+
+    A changed identity means the file open is no longer the one at `path`: writes to it are
+    lost at exit.
+    """
     if path == ":memory:":
         return None
     try:

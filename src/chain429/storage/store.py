@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chain429.storage.records import AttemptRecord, RequestRecord
-from chain429.storage.sqlite import create_private, private_sidecars
+from chain429.storage.sqlite import create_private, file_identity, private_sidecars
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -72,6 +72,9 @@ class Store:
         self.applied = list(applied)  # the migrations this open applied
         self.rejected = 0  # records the database refused (each one logged)
         self.prune_chunk = 5_000  # rows per prune transaction: keeps the write lock short
+        # (device, inode) of the SQLite file as opened: a different one at the path later
+        # means the file was deleted or replaced (see `http.lifetimes`).
+        self.file_identity: tuple[int, int] | None = None
         self._write_engine = engine.execution_options(sqlite_begin="IMMEDIATE")
         self._raw_inserts = _raw_inserts(self.dialect_name)
         self._upsert_rollups = _rollup_upsert(self.dialect_name)
@@ -88,9 +91,11 @@ class Store:
         except BaseException:
             await engine.dispose()
             raise
+        store = cls(engine, applied=applied)
         if engine.dialect.name == "sqlite" and engine.url.database:
             private_sidecars(Path(engine.url.database))
-        return cls(engine, applied=applied)
+            store.file_identity = file_identity(engine.url.database)
+        return store
 
     async def insert(self, records: Sequence[RequestRecord]) -> int:
         """Write a batch in one transaction; returns how many records were refused as invalid.
