@@ -271,3 +271,14 @@ async def test_a_file_that_keeps_changing_answers_409_and_keeps_the_hand_edit(
     assert body["error"]["code"] == "config_changed"
     text = path.read_text()
     assert "# hand edit 2" in text and "name: two" not in text
+
+
+async def test_a_reload_refuses_a_file_over_1_mb_or_without_chains(mocks, yaml_proxy) -> None:
+    _, _, p, text = await start(mocks, yaml_proxy)
+    config = p.state.config
+    edit(p.config_path, text + "# " + "x" * (1024 * 1024) + "\n")
+    await until(lambda: p.state.config_error is not None)
+    assert "over the limit of 1048576 bytes" in p.state.config_error
+    edit(p.config_path, text[: text.index("chains:")])
+    await until(lambda: "none are defined" in (p.state.config_error or ""))
+    assert p.state.config is config
