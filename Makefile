@@ -1,14 +1,21 @@
 # The two commands of the quick start, plus the checks CI runs before the tests.
-UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# uv from PATH; else a private copy in .tools/ (git-ignored): pip may not install into a
+# system Python (Debian's "externally-managed-environment"), but it may into a venv.
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+# Flags for the CLI: make run ARGS="-p 8080"
+ARGS ?=
 
 .PHONY: run test check bench bench-day setup
 
-setup:
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+setup: $(filter .tools/bin/uv,$(UV))
 	@$(UV) sync --frozen --quiet
 
+.tools/bin/uv:
+	@python3 -m venv .tools || { echo "make: cannot create a venv; install python3-venv (Debian/Ubuntu) or uv (https://docs.astral.sh/uv/)" >&2; exit 1; }
+	@.tools/bin/python -m pip install --quiet uv
+
 run: setup
-	$(UV) run 429chain
+	$(UV) run 429chain $(ARGS)
 
 test: setup
 	$(UV) run pytest -q

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from chain429.redact import mask_secret
 from chain429.testing import MockProvider, Reply, Stream, error_body
 from tests.e2e.conftest import PROXY_KEY, Proxy
 
@@ -416,3 +417,74 @@ async def test_keys_added_by_an_edit_reach_the_log_filter(mocks, yaml_proxy) -> 
     redactor.filter(record)
     assert new_key not in record.getMessage()
     assert new_key not in repr(record.fields)
+
+
+# -- what an admin key may not do ---------------------------------------------------------------
+
+
+async def test_env_references_through_the_api_only_in_api_key_and_for_key_variables(
+    mocks, yaml_proxy
+) -> None:
+    _, _, p = await start(mocks, yaml_proxy)
+    before = p.config_path.read_text()
+    for body, param in (
+        ({"name": "${B_KEY}"}, "providers[0].name"),
+        ({"headers": {"X-Leak": "${B_KEY}"}}, "providers[0].headers.X-Leak"),
+        ({"api_key": "${HOME}"}, "providers[0].api_key"),
+    ):
+        status, data = await call(p, "PATCH", "/v1/admin/providers/a", body)
+        assert status == 400, data
+        assert_error(data, "env_reference_refused")
+        assert data["error"]["param"] == param
+    status, data = await call(p, "PATCH", "/v1/admin/settings", {"user_agent": "${B_KEY}"})
+    assert status == 400, data
+    assert_error(data, "env_reference_refused")
+    assert p.config_path.read_text() == before
+    # A key field naming a key-like variable is fine; the provider that holds one keeps it.
+    status, data = await call(p, "PATCH", "/v1/admin/providers/a", {"api_key": "${C_KEY}"})
+    assert status == 200, data
+    status, data = await call(p, "PATCH", "/v1/admin/providers/b", {"timeout_ms": 9000})
+    assert status == 200, data
+    status, data = await call(p, "PATCH", "/v1/admin/providers/a", {"name": "$${LITERAL}"})
+    assert status == 200, data  # an escaped reference is plain text
+
+
+async def test_a_new_host_needs_the_api_key_again(mocks, yaml_proxy) -> None:
+    a, _, p = await start(mocks, yaml_proxy)
+    elsewhere = await mocks()
+    before = p.config_path.read_text()
+    for method, body in (
+        ("PATCH", {"base_url": elsewhere.url}),
+        ("PATCH", {"base_url": elsewhere.url, "api_key": mask_secret(KEY_A)}),  # masked: kept
+        ("PUT", {"type": "openai-compatible", "base_url": elsewhere.url}),
+    ):
+        status, data = await call(p, method, "/v1/admin/providers/a", body)
+        assert status == 409, (method, body, data)
+        assert_error(data, "api_key_required")
+        assert data["error"]["param"] == "api_key"
+    assert p.config_path.read_text() == before
+    # Same host, another path: the key stays.
+    status, data = await call(p, "PATCH", "/v1/admin/providers/a", {"base_url": a.url + "/v2"})
+    assert status == 200, data
+    # The key sent with the move: saved.
+    body = {"base_url": elsewhere.url, "api_key": "sk-new-key-for-elsewhere-01"}
+    status, data = await call(p, "PATCH", "/v1/admin/providers/a", body)
+    assert status == 200, data
+    assert "sk-new-key-for-elsewhere-01" in p.config_path.read_text()
+
+
+async def test_oversized_values_and_files_are_refused(mocks, yaml_proxy) -> None:
+    _, _, p = await start(mocks, yaml_proxy)
+    before = p.config_path.read_text()
+    status, data = await call(p, "PATCH", "/v1/admin/providers/a", {"name": "n" * 500_000})
+    assert status == 400, str(data)[:300]
+    assert_error(data, "invalid_config")
+    assert "at most 128" in data["error"]["message"]
+    headers = {f"X-H{i}": "v" * 8000 for i in range(70)}  # each value fine; 560 KB in all
+    status, data = await call(p, "PATCH", "/v1/admin/providers/a", {"headers": headers})
+    assert status == 200, str(data)[:300]
+    before = p.config_path.read_text()
+    status, data = await call(p, "PATCH", "/v1/admin/providers/b", {"headers": headers})
+    assert status == 413, str(data)[:300]
+    assert_error(data, "config_too_large")
+    assert p.config_path.read_text() == before

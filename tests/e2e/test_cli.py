@@ -280,6 +280,34 @@ def test_check_accepts_a_good_config(tmp_path: Path) -> None:
     assert_no_traceback(result.stdout, result.stderr)
 
 
+def test_check_refuses_an_empty_config(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    result = run_cli("check", "-c", str(path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "chains: none are defined" in result.stderr
+    assert "OK" not in result.stdout
+    assert_no_traceback(result.stdout, result.stderr)
+
+
+def test_check_reports_an_unterminated_quote_where_it_starts(tmp_path: Path) -> None:
+    path = tmp_path / "quote.yaml"
+    path.write_text(
+        "providers:\n"  # 1
+        "  - id: up\n"  # 2
+        "    type: openai-compatible\n"  # 3
+        "    base_url: http://127.0.0.1:9/v1\n"  # 4
+        '    name: "never closed\n'  # 5
+        "chains:\n"  # 6
+        "  - name: default\n"  # 7
+        "    entries:\n"  # 8
+        "      - {provider: up, model: m1}\n"  # 9
+    )
+    result = run_cli("check", "-c", str(path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "YAML syntax error" in result.stderr and "(line 5)" in result.stderr, result.stderr
+
+
 def test_check_lists_every_problem_with_path_and_line(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text(
@@ -370,6 +398,16 @@ def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
 
 
 # -- serving -----------------------------------------------------------------------------------
+
+
+def test_a_corrupt_state_file_does_not_stop_the_proxy(tmp_path: Path, spawn: Spawner) -> None:
+    path = simple_config(tmp_path)
+    (tmp_path / "config.db").write_bytes(b"not a database\n" * 500)
+    proxy = spawn("-c", str(path))
+    _, body = proxy.wait_healthy()
+    assert body["quota_state"]["persisted"] is False
+    assert "in memory only" in body["quota_state"]["error"]
+    assert proxy.stop() in CLEAN_EXIT
 
 
 def test_health_answers_within_one_second_of_spawn(tmp_path: Path, spawn: Spawner) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -158,3 +159,126 @@ async def test_an_api_edit_is_not_loaded_a_second_time(mocks, yaml_proxy) -> Non
     await asyncio.sleep(1.5)  # more than a poll
     assert p.state.config is config and p.state.loaded_at == loaded_at
     assert p.state.config_error is None
+
+
+class HookedEnv(dict[str, str]):
+    """The environment, with a hook run whenever `${B_KEY}` is resolved: during validation.
+
+    Validation is the slow step of an edit or a reload, between reading the file and
+    renaming the new version over it: the hook stands in for a big config (by sleeping) or a
+    person saving the file from an editor at that moment.
+    """
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.hook: Callable[[], None] | None = None
+        self.threads: list[threading.Thread] = []
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == "B_KEY" and self.hook is not None:
+            self.threads.append(threading.current_thread())
+            self.hook()
+        return super().get(key, default)
+
+
+async def start_hooked(mocks: Any, yaml_proxy: Any) -> tuple[Proxy, HookedEnv]:
+    a, b = await mocks(), await mocks()
+    env = HookedEnv({"B_KEY": "sk-upstream-b-secret-0002"})
+    text = CONFIG.format(key=PROXY_KEY, url_a=a.url, url_b=b.url)
+    return await yaml_proxy(text, env=env), env
+
+
+async def put_chain_two(p: Proxy) -> tuple[int, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {PROXY_KEY}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.put(
+            p.url + "/v1/admin/chains/two", json={"entries": ["b/m"]}, headers=headers
+        ) as response,
+    ):
+        body: dict[str, Any] = await response.json()
+        return response.status, body
+
+
+async def test_an_edit_validates_off_the_event_loop(mocks, yaml_proxy) -> None:
+    p, env = await start_hooked(mocks, yaml_proxy)
+    ticks = 0
+    during: list[int] = []
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    def slow_validation() -> None:  # a big config: validation takes a while
+        before = ticks
+        time.sleep(0.3)
+        during.append(ticks - before)
+
+    env.hook = slow_validation
+    task = asyncio.ensure_future(ticker())
+    try:
+        status, _ = await put_chain_two(p)
+    finally:
+        task.cancel()
+    assert status == 201
+    assert env.threads and threading.main_thread() not in env.threads
+    assert during and min(during) >= 3  # the loop kept running while the edit validated
+
+
+async def test_a_reload_validates_off_the_event_loop(mocks, yaml_proxy) -> None:
+    p, env = await start_hooked(mocks, yaml_proxy)
+    env.hook = lambda: None
+    edit(p.config_path, p.config_path.read_text() + CHAIN_B)
+    await until(lambda: p.state.config.chain("two") is not None)
+    assert env.threads and threading.main_thread() not in env.threads
+
+
+async def test_a_hand_edit_saved_during_an_api_edit_is_kept(mocks, yaml_proxy) -> None:
+    p, env = await start_hooked(mocks, yaml_proxy)
+    path = p.config_path
+
+    def hand_edit() -> None:
+        env.hook = None  # once
+        text = path.read_text().replace("# hand-written config", "# hand-written, edited")
+        path.write_text(text.replace("        model: m\n", "        model: m2\n", 1))
+
+    env.hook = hand_edit
+    status, _ = await put_chain_two(p)
+    assert status == 201
+    text = path.read_text()
+    assert "# hand-written, edited" in text and "model: m2" in text and "name: two" in text
+    chain_one = p.state.config.chain("one")
+    assert chain_one is not None and chain_one.entries[0].model == "m2"
+    assert p.state.config.chain("two") is not None
+
+
+async def test_a_file_that_keeps_changing_answers_409_and_keeps_the_hand_edit(
+    mocks, yaml_proxy
+) -> None:
+    p, env = await start_hooked(mocks, yaml_proxy)
+    path = p.config_path
+    edits = iter(range(100))
+
+    def hand_edit() -> None:
+        path.write_text(path.read_text() + f"# hand edit {next(edits)}\n")
+
+    env.hook = hand_edit
+    status, body = await put_chain_two(p)
+    env.hook = None
+    assert status == 409
+    assert body["error"]["code"] == "config_changed"
+    text = path.read_text()
+    assert "# hand edit 2" in text and "name: two" not in text
+
+
+async def test_a_reload_refuses_a_file_over_1_mb_or_without_chains(mocks, yaml_proxy) -> None:
+    _, _, p, text = await start(mocks, yaml_proxy)
+    config = p.state.config
+    edit(p.config_path, text + "# " + "x" * (1024 * 1024) + "\n")
+    await until(lambda: p.state.config_error is not None)
+    assert "over the limit of 1048576 bytes" in p.state.config_error
+    edit(p.config_path, text[: text.index("chains:")])
+    await until(lambda: "none are defined" in (p.state.config_error or ""))
+    assert p.state.config is config

@@ -75,11 +75,11 @@ async def test_every_way_a_request_ends_leaves_a_row(mocks, proxy, tmp_path) -> 
     a, b, p, db = await logged_proxy(mocks, proxy, tmp_path)
     client = p.client()
     # exhausted chain
-    a.script(Reply(429, error_body(429, "slow"), {"retry-after": "1"}))
+    a.script(Reply(429, error_body(429, "slow"), {"retry-after": "2"}))
     b.script(Reply(500, "boom"))
     with pytest.raises(openai.APIStatusError):
         await client.chat.completions.create(model="default", messages=MESSAGES)
-    await asyncio.sleep(1.1)
+    await asyncio.sleep(2.1)
     # the client's own fault, returned by the upstream
     a.script(Reply(400, error_body(400, "bad temperature", param="temperature")))
     with pytest.raises(openai.BadRequestError):

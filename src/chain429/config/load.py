@@ -33,6 +33,8 @@ from chain429.providers.presets import canonical_type, load_presets
 from chain429.redact import mask_secret
 
 _MAX_SHOWN = 25  # problems listed before "... and N more", to stay on one screen
+# A config is a few KB; parsing and validating one of megabytes stalls whatever waits on it.
+MAX_CONFIG_BYTES = 1024 * 1024
 _SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     Config,
     Settings,
@@ -44,6 +46,30 @@ _SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
 # "$${X}" is an escaped literal "${X}"; "${X:-text}" falls back to text when X is unset or empty.
 _REF_RE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _API_KEY_FIELDS = ("api_key", "apiKey")
+# What the management API may write as `${VAR}`: a key field, naming a key-like variable. A
+# reference elsewhere (a name, a header, a URL) would let an admin read or send out any secret
+# of the server's environment; hand-written files are trusted and may use any variable.
+_KEY_VARIABLE_RE = re.compile(r"^[A-Za-z0-9_]*_(API_KEY|TOKEN|KEY)$", re.IGNORECASE)
+
+
+def api_reference_problem(path: str, text: str) -> str | None:
+    """Why an edit through the API may not write `text` (holding `${...}`) at `path`, or None."""
+    names = [m.group(2) for m in _REF_RE.finditer(text) if not m.group(1)]
+    if not names:
+        return None
+    field = path.rsplit(".", 1)[-1]
+    if field not in _API_KEY_FIELDS:
+        return (
+            f"{path}: ${{VAR}} references may be written through the API only in api_key; "
+            "write the value itself (or edit the file by hand)"
+        )
+    bad = [name for name in names if not _KEY_VARIABLE_RE.match(name)]
+    if bad:
+        return (
+            f"{path}: ${{{bad[0]}}} is not allowed through the API; only variables named "
+            "*_API_KEY, *_TOKEN or *_KEY may be referenced (or edit the file by hand)"
+        )
+    return None
 
 
 class ConfigError(Exception):
@@ -96,14 +122,41 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
     file = Path(path).expanduser()
     text = _read_text(file)
     loaded = parse_config(text, os.environ if env is None else env, source=str(file))
+    require_chains(loaded, str(file))
     loaded.path = file
     return loaded
+
+
+def require_chains(loaded: LoadedConfig, source: str | None) -> None:
+    """A config to serve from must define a chain: an empty file would serve nothing.
+
+    Checked where a file is loaded to be served (start, `check`, reload, edits), not in
+    `parse_config`, which also validates fragments.
+    """
+    if not loaded.config.chains:
+        raise ConfigError(
+            [
+                "chains: none are defined, so the proxy would serve nothing; add a provider "
+                "and a chain"
+            ],
+            source,
+        )
+
+
+def too_large(size: int) -> str | None:
+    """Why a config of `size` bytes is refused, or None."""
+    if size <= MAX_CONFIG_BYTES:
+        return None
+    return f"the file is {size} bytes, over the limit of {MAX_CONFIG_BYTES} bytes (1 MB)"
 
 
 def _read_text(file: Path) -> str:
     init_hint = f"`429chain init -c {file}` writes a commented example config there."
     try:
-        return file.read_text(encoding="utf-8")
+        data = file.read_bytes()
+        if problem := too_large(len(data)):
+            raise ConfigError([problem], str(file))
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([f"file not found: {file}"], str(file), init_hint) from None
     except IsADirectoryError:
@@ -158,9 +211,9 @@ def _parse_yaml(text: str, source: str) -> CommentedMap:
         key = f" {match.group(1)!r}" if match else ""
         raise ConfigError([_with_line(f"duplicate key{key}", _mark_line(exc))], source) from None
     except MarkedYAMLError as exc:
-        problem = _mask_tokens(exc.problem or exc.context or "invalid YAML")
+        problem, line = _syntax_problem(exc)
         raise ConfigError(
-            [_with_line(f"YAML syntax error: {problem}", _mark_line(exc))], source
+            [_with_line(f"YAML syntax error: {_mask_tokens(problem)}", line)], source
         ) from None
     except YAMLError as exc:
         raise ConfigError([f"YAML error: {_mask_tokens(str(exc))}"], source) from None
@@ -171,6 +224,21 @@ def _parse_yaml(text: str, source: str) -> CommentedMap:
             ["the top level must be a mapping (version:, settings:, providers:, chains:)"], source
         )
     return tree
+
+
+def _syntax_problem(exc: MarkedYAMLError) -> tuple[str, int | None]:
+    """What went wrong, and the line where it started.
+
+    ruamel marks where it gave up (`problem_mark`) and the construct it was in
+    (`context_mark`). For an unterminated quote or bracket it gives up far below, often at
+    the end of the file; the cause is where that quote or bracket was opened.
+    """
+    problem = exc.problem or exc.context or "invalid YAML"
+    context = exc.context or ""
+    unclosed = "quoted scalar" in context or "flow" in context or "end of stream" in problem
+    if exc.context_mark is not None and exc.context and unclosed:
+        return f"{problem} {context} that starts here", exc.context_mark.line + 1
+    return problem, _mark_line(exc)
 
 
 def _mark_line(exc: MarkedYAMLError) -> int | None:

@@ -15,7 +15,13 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from chain429.config.load import ConfigError, LoadedConfig, parse_config
+from chain429.config.load import (
+    ConfigError,
+    LoadedConfig,
+    parse_config,
+    require_chains,
+    too_large,
+)
 from chain429.config.save import content_hash
 
 logger = logging.getLogger("chain429.config")
@@ -81,11 +87,11 @@ class ConfigWatcher:
                 if _signature(os.stat(self.path)) != signature:
                     return False  # still changing; the next poll reads it
         async with self.lock:
-            return self._load(signature)
+            return await self._load(signature)
 
-    def _load(self, signature: Signature) -> bool:
+    async def _load(self, signature: Signature) -> bool:
         try:
-            data = self.path.read_bytes()
+            data = await asyncio.to_thread(self.path.read_bytes)
         except OSError as exc:
             self._reject("missing", f"cannot read {self.path}: {exc.strerror}")
             return False
@@ -100,14 +106,8 @@ class ConfigWatcher:
         if digest == self._rejected:
             return False
         try:
-            text = data.decode("utf-8")
-            if not text.strip():
-                # Never meant: a half-written file, or one emptied by mistake.
-                raise ConfigError(["the file is empty"], str(self.path))
-            loaded = parse_config(
-                text, os.environ if self.env is None else self.env, source=str(self.path)
-            )
-            loaded.path = self.path
+            # Parsing and validating take a while on a big file: off the event loop.
+            loaded = await asyncio.to_thread(self._parse, data)
             self.apply(loaded, digest)  # may refuse, with a ConfigError saying why
         except UnicodeDecodeError:
             self._reject(digest, f"config {self.path}: not UTF-8 text")
@@ -126,6 +126,20 @@ class ConfigWatcher:
         for warning in loaded.warnings:
             logger.warning("config: %s", warning)
         return True
+
+    def _parse(self, data: bytes) -> LoadedConfig:
+        if problem := too_large(len(data)):
+            raise ConfigError([problem], str(self.path))
+        text = data.decode("utf-8")
+        if not text.strip():
+            # Never meant: a half-written file, or one emptied by mistake.
+            raise ConfigError(["the file is empty"], str(self.path))
+        loaded = parse_config(
+            text, os.environ if self.env is None else self.env, source=str(self.path)
+        )
+        require_chains(loaded, str(self.path))
+        loaded.path = self.path
+        return loaded
 
     def _reject(self, digest: str, message: str, summary: str | None = None) -> None:
         """Keep serving the previous config; say why once per bad version, not every poll."""

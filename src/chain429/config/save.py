@@ -26,7 +26,13 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from chain429.config.load import ConfigError, LoadedConfig, parse_config
+from chain429.config.load import (
+    ConfigError,
+    LoadedConfig,
+    parse_config,
+    require_chains,
+    too_large,
+)
 from chain429.config.schema import ChainConfig, Config, EntryConfig, ProviderConfig, Settings
 from chain429.config.spellings import (
     Model,
@@ -42,10 +48,12 @@ from chain429.errors import ProxyError
 
 __all__ = [
     "ConfigDocument",
+    "FileChanged",
     "camelized",
     "canonical",
     "canonical_path",
     "content_hash",
+    "read_config",
     "read_text",
     "validate_text",
     "write_atomic",
@@ -319,8 +327,13 @@ class ConfigDocument:
 
 def validate_text(text: str, env: Mapping[str, str], source: str) -> LoadedConfig:
     """Check edited config text with the normal loader; an invalid edit is a 400."""
+    problem = too_large(len(text.encode("utf-8")))
+    if problem:
+        raise ProxyError(413, f"The edit was not saved: {problem}.", code="config_too_large")
     try:
-        return parse_config(text, env, source=source)
+        loaded = parse_config(text, env, source=source)
+        require_chains(loaded, source)
+        return loaded
     except ConfigError as err:
         raise ProxyError(
             400,
@@ -333,22 +346,36 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_text(path: Path) -> str:
-    """The config file's text, or a 409 saying why it cannot be edited."""
+class FileChanged(Exception):
+    """The file is no longer the version an edit was made from (someone else wrote it)."""
+
+
+def read_config(path: Path) -> tuple[str, str]:
+    """The config file's text and the hash of its bytes, or a 409 saying why it cannot be read."""
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        # Newlines as `Path.read_text` gives them, so the document sees what it always saw.
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise ProxyError(
             409, f"The config file cannot be read: {reason}.", code="config_unreadable"
         ) from None
+    return text, content_hash(data)
 
 
-def write_atomic(path: Path, text: str) -> str:
+def read_text(path: Path) -> str:
+    """The config file's text, or a 409 saying why it cannot be edited."""
+    return read_config(path)[0]
+
+
+def write_atomic(path: Path, text: str, expect: str | None = None) -> str:
     """Replace the file with `text`: temp file beside it, fsync, rename, mode 0600; its hash.
 
     A crash at any point leaves either the old file or the new one, never a mix. A symlinked
-    config is written through to its target, so the link stays.
+    config is written through to its target, so the link stays. With `expect` (the hash of the
+    version the edit was made from), raises FileChanged instead of replacing a file that was
+    changed meanwhile, e.g. saved from an editor: that edit must not be lost.
     """
     target = Path(os.path.realpath(path))
     data = text.encode("utf-8")
@@ -359,6 +386,8 @@ def write_atomic(path: Path, text: str) -> str:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        if expect is not None and _hash_of(target) != expect:
+            raise FileChanged(str(path))
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -366,6 +395,13 @@ def write_atomic(path: Path, text: str) -> str:
         raise
     _fsync_dir(target.parent)
     return content_hash(data)
+
+
+def _hash_of(path: Path) -> str | None:
+    try:
+        return content_hash(path.read_bytes())
+    except FileNotFoundError:
+        return None
 
 
 def _fsync_dir(directory: Path) -> None:

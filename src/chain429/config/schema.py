@@ -36,7 +36,23 @@ _DAY_MS = 86_400_000
 TimeoutMs = Annotated[int, Field(ge=1, le=_HOUR_MS)]
 CooldownMs = Annotated[int, Field(ge=1, le=31 * _DAY_MS)]  # a month: Cohere/Mistral quotas
 Count = Annotated[int, Field(ge=1)]
-NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+# Size caps: every value here is held in memory, shown in the UI and written back to the file,
+# so none may be arbitrarily large (the admin API would otherwise store megabytes per field).
+MAX_NAME = 128  # provider ids, chain names, display names
+MAX_MODEL = 256  # upstream model ids
+MAX_URL = 2048
+MAX_KEY = 4096  # api keys and proxy keys
+MAX_HEADER_VALUE = 8192
+MAX_PATH = 4096
+Name = Annotated[str, Field(max_length=MAX_NAME)]
+ModelId = Annotated[str, Field(min_length=1, max_length=MAX_MODEL)]
+NonEmptyStr = Annotated[str, Field(min_length=1, max_length=MAX_KEY)]
+Url = Annotated[str, Field(max_length=MAX_URL)]
+
+# RFC 9110 token: what a header name may be made of.
+_TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # any control but tab
 
 
 def _aliases(name: str, *legacy: str) -> AliasChoices:
@@ -64,17 +80,18 @@ class ProviderConfig(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    id: str
-    type: str
-    api_key: str | None = Field(default=None, repr=False)  # never in reprs or logs
-    base_url: str | None = None
+    id: Name
+    type: Annotated[str, Field(max_length=MAX_NAME)]
+    # never in reprs or logs
+    api_key: Annotated[str, Field(max_length=MAX_KEY)] | None = Field(default=None, repr=False)
+    base_url: Url | None = None
     timeout_ms: TimeoutMs | None = Field(
         default=None, validation_alias=_aliases("timeout_ms", "timeout")
     )
     headers: dict[str, str] = Field(default_factory=dict)
     rate_limits: RateLimits | None = None
-    name: str | None = None
-    models: list[str] = Field(default_factory=list)
+    name: Name | None = None
+    models: list[ModelId] = Field(default_factory=list)
 
     @field_validator("id")
     @classmethod
@@ -94,14 +111,39 @@ class ProviderConfig(BaseModel):
 
     @field_validator("base_url")
     @classmethod
-    def _check_base_url(cls, value: str | None) -> str | None:
+    def _check_base_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
+        # The value is never echoed: a misplaced API key must not end up in an error message.
+        if _CONTROL_RE.search(value) or " " in value or "\t" in value:
+            raise ValueError("must not contain spaces, line breaks or control characters")
         parts = urlsplit(value)
-        # The value is not echoed: a misplaced API key must not end up in an error message.
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL")
+        try:
+            parts.port  # noqa: B018  # raises for a port outside 0-65535 or not a number
+        except ValueError:
+            raise ValueError("has an invalid port (must be a number from 1 to 65535)") from None
+        if (parts.username or parts.password) and info.data.get("api_key"):
+            raise ValueError(
+                "must not carry user:pass@ credentials when api_key is set (use one or the other)"
+            )
         return value.rstrip("/")
+
+    @field_validator("headers")
+    @classmethod
+    def _check_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _TOKEN_RE.match(name) or len(name) > MAX_NAME:
+                raise ValueError(
+                    f"header name {name[:MAX_NAME]!r} is not a valid HTTP header name "
+                    "(letters, digits and !#$%&'*+.^_`|~- only)"
+                )
+            if _CONTROL_RE.search(text):
+                raise ValueError(f"header {name!r}: the value must not contain line breaks")
+            if len(text) > MAX_HEADER_VALUE:
+                raise ValueError(f"header {name!r}: the value is over {MAX_HEADER_VALUE} chars")
+        return value
 
     @property
     def preset(self) -> Preset:
@@ -118,8 +160,8 @@ class EntryConfig(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    provider: NonEmptyStr
-    model: NonEmptyStr
+    provider: Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+    model: ModelId
     rate_limits: RateLimits | None = None
 
 
@@ -128,7 +170,7 @@ class ChainConfig(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    name: str
+    name: Name
     entries: list[EntryConfig] = Field(min_length=1)
     max_wait_ms: int | None = Field(default=None, ge=0, le=_HOUR_MS)
 
@@ -153,11 +195,11 @@ class Settings(BaseModel):
     port: int = Field(default=3429, ge=0, le=65535)
     api_keys: list[NonEmptyStr] = Field(default_factory=list)
     admin_keys: list[NonEmptyStr] | None = None
-    default_chain: str | None = None
+    default_chain: Name | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
     log_content: bool = False
-    cors_origins: list[str] = Field(default_factory=list)
+    cors_origins: list[Url] = Field(default_factory=list)
     connect_timeout_ms: TimeoutMs = 10_000
     first_byte_timeout_ms: TimeoutMs = 60_000
     request_timeout_ms: TimeoutMs = 120_000
@@ -179,17 +221,24 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
     max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, le=1024**3)
     normalize_responses: bool = False
-    database_url: str = Field(
+    database_url: Annotated[str, Field(max_length=MAX_PATH)] = Field(
         default="./data/429chain.db", validation_alias=_aliases("database_url", "dbPath")
     )
     # Where the quota tracker keeps its state when database_url is not a SQLite file.
-    state_path: str = "./data/429chain-state.db"
+    state_path: Annotated[str, Field(max_length=MAX_PATH)] = "./data/429chain-state.db"
     log_requests: bool = True  # one row per request (and per attempt) in the database
     log_retention_days: int = Field(default=30, ge=1, le=3650)
     # USD per 1M (input, output) tokens for the "money saved" figure, by "provider/model" or
     # "model"; overrides the presets' list prices.
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
-    user_agent: str = f"429chain/{__version__}"
+    user_agent: Annotated[str, Field(max_length=MAX_HEADER_VALUE)] = f"429chain/{__version__}"
+
+    @field_validator("user_agent")
+    @classmethod
+    def _check_user_agent(cls, value: str) -> str:
+        if _CONTROL_RE.search(value):
+            raise ValueError("must not contain line breaks or control characters")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -24,6 +25,7 @@ from chain429.http.admin_request import admin_state, read_body, wants_camel
 from chain429.http.admin_tests import list_provider_models, test_chain, test_provider
 from chain429.http.runtime import Edited, config_status, edit_config
 from chain429.http.state import AppState
+from chain429.providers.presets import canonical_type, load_presets
 from chain429.redact import mask_secret
 
 logger = logging.getLogger("chain429.admin")
@@ -77,6 +79,38 @@ def _refuse_masked(name: str, value: Any) -> None:
         )
 
 
+def _refuse_new_host(
+    served: ProviderConfig | None, fields: dict[str, Any], *, replace: bool
+) -> None:
+    """The stored key goes only where it went before: a new host needs the key sent again."""
+    if served is None or served.api_key is None:
+        return
+    if "base_url" in fields or replace:
+        preset = load_presets().get(canonical_type(str(fields.get("type", served.type))))
+        new = fields.get("base_url") or (preset.base_url if preset else None)
+    else:
+        return
+    if not isinstance(new, str) or _host(new) in (None, _host(served.effective_base_url)):
+        return  # the same host; or no usable URL at all, which validation refuses
+    raise ProxyError(
+        409,
+        "base_url now points at another host, and the stored api_key is not sent to a new "
+        "host: send the api_key again in the same request.",
+        code="api_key_required",
+        param="api_key",
+    )
+
+
+def _host(url: str | None) -> tuple[str, int | None] | None:
+    try:
+        parts = urlsplit(url or "")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        return parts.hostname, parts.port
+    except ValueError:
+        return None
+
+
 def _edit_response(
     state: AppState, edited: Edited[Any], body: dict[str, Any], status: int = 200
 ) -> web.Response:
@@ -117,6 +151,7 @@ async def _save_provider(request: web.Request, *, replace: bool) -> web.Response
         new = dict(fields)
         keep: tuple[str, ...] = ()
         if key is _MISSING or _echo(key, raw, served.api_key if served else None):
+            _refuse_new_host(served, fields, replace=replace)
             keep = ("api_key",)
         else:
             _refuse_masked("api_key", key)

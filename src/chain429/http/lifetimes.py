@@ -12,15 +12,18 @@ from aiohttp import web
 
 from chain429.config.schema import Settings
 from chain429.http.state import AppState
+from chain429.quota.persist import PersistStatus
 from chain429.quota.tracker import QuotaTracker
 from chain429.storage.retention import retention_loop
-from chain429.storage.sqlite import TrackerStateStore, connect
+from chain429.storage.sqlite import TrackerStateStore, file_identity
 from chain429.storage.store import Store, StoreRef, configured, sqlite_file
 from chain429.storage.writer import RecordWriter
 from chain429.tasks import Tasks
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 logger = logging.getLogger("chain429")
+# Where the tracker's state is kept, for /health; absent when the state is not persisted.
+TRACKER_STATE = web.AppKey("tracker_state", PersistStatus)
 
 
 def state_path(settings: Settings) -> str | None:
@@ -31,17 +34,45 @@ def state_path(settings: Settings) -> str | None:
 
 
 def tracker_persistence(tracker: QuotaTracker, path: str | None) -> CleanupContext:
-    """Restore before serving (a restart must not re-hammer a provider), then write behind."""
+    """Restore before serving (a restart must not re-hammer a provider), then write behind.
 
-    async def lifetime(_: web.Application) -> AsyncIterator[None]:
-        db = connect(path) if path is not None else None
-        await tracker.start(TrackerStateStore(db) if db is not None else None)
+    A state file that cannot be opened or read (corrupt, not a database, no permission) does
+    not stop the proxy: it runs with in-memory state, says why once in the log, and /health
+    shows it (`app[TRACKER_STATE]`).
+    """
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        status = PersistStatus(path=path)
+        if path is not None:
+            app[TRACKER_STATE] = status
+            await _start_persisted(tracker, path, status)
+        else:
+            await tracker.start(None)
         yield
-        await tracker.close()
-        if db is not None:
-            db.close()
+        try:
+            await tracker.close()  # waits for a save in flight, then writes the rest
+        except Exception:
+            logger.exception("could not persist the quota tracker's state at shutdown")
 
     return lifetime
+
+
+async def _start_persisted(tracker: QuotaTracker, path: str, status: PersistStatus) -> None:
+    try:
+        store = TrackerStateStore.open(path)
+    except Exception as exc:  # sqlite3.Error, OSError: the file, not the proxy, is broken
+        status.error = f"cannot open {path}: {exc}; quota state is kept in memory only"
+        logger.error("tracker state: %s", status.error)
+        await tracker.start(None)
+        return
+    try:
+        await tracker.start(store, status)
+    except Exception as exc:
+        status.error = f"cannot read {path}: {exc}; quota state is kept in memory only"
+        logger.error("tracker state: %s", status.error)
+        await tracker.start(None)
+        return
+    status.persisted = True
 
 
 def request_log(state: AppState) -> CleanupContext:
@@ -63,6 +94,7 @@ def request_log(state: AppState) -> CleanupContext:
         tasks.start(_open_store(state.store, settings.database_url), "open-store")
         tasks.start(writer.run(), "request-log-writer")
         tasks.start(retention_loop(state.store, settings.log_retention_days), "retention")
+        tasks.start(_reopen_when_replaced(state.store, settings.database_url), "log-file-check")
         yield
         await writer.close(timeout_s=10.0)
         await tasks.close()
@@ -82,3 +114,25 @@ async def _open_store(ref: StoreRef, database_url: str) -> None:
     except Exception as exc:  # the proxy keeps serving; the log and stats say why
         logger.error("the request log database could not be opened: %s", exc)
         ref.set(None, str(exc))
+
+
+async def _reopen_when_replaced(ref: StoreRef, database_url: str, interval_s: float = 1.0) -> None:
+    """A SQLite log file deleted (or replaced) while running is made again, not written into
+    the void: the open file is compared with the file at its path every `interval_s`."""
+    path = sqlite_file(database_url)
+    if path is None:
+        return
+    while True:
+        await asyncio.sleep(interval_s)
+        old = ref.store
+        if old is None or old.file_identity is None:
+            continue
+        if await asyncio.to_thread(file_identity, path) == old.file_identity:
+            continue
+        logger.warning("request log database %s was deleted or replaced; opening it again", path)
+        try:
+            ref.set(await Store.open(database_url))
+        except Exception as exc:
+            logger.error("the request log database could not be opened again: %s", exc)
+            ref.set(None, f"{path} was deleted while running and could not be made again: {exc}")
+        await old.close()

@@ -13,6 +13,7 @@ from chain429.engine.request import parse_request
 from chain429.engine.walk import Served, WalkFailed
 from chain429.errors import ProxyError
 from chain429.http.errors import error_response
+from chain429.http.lifetimes import TRACKER_STATE
 from chain429.http.request_log import RequestLog
 from chain429.http.runtime import config_status
 from chain429.http.state import STATE, AppState
@@ -168,6 +169,7 @@ async def health(request: web.Request) -> web.Response:
             "requests": dict(state.counters),
             "config": config_status(state),
             "request_log": _request_log_status(state),
+            "quota_state": (qs.as_dict() if (qs := request.app.get(TRACKER_STATE)) else None),
         }
     )
 

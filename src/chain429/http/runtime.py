@@ -15,12 +15,13 @@ from typing import Any, Generic, TypeVar
 
 from aiohttp import web
 
-from chain429.config.load import ConfigError, LoadedConfig
+from chain429.config.load import ConfigError, LoadedConfig, api_reference_problem
 from chain429.config.reload import ConfigWatcher
 from chain429.config.save import (
     ConfigDocument,
+    FileChanged,
     content_hash,
-    read_text,
+    read_config,
     validate_text,
     write_atomic,
 )
@@ -38,6 +39,9 @@ from chain429.tasks import Tasks
 logger = logging.getLogger("chain429.config")
 
 T = TypeVar("T")
+# An edit made from a file that changed before it was saved is made again on the new text;
+# a file rewritten this many times in a row (a script?) gets a 409 instead.
+EDIT_ATTEMPTS = 3
 
 # Settings the running proxy picks up at once; any other setting is saved but is read only at
 # start-up (listen address, CORS, body limit, connection pool, database, log format).
@@ -148,19 +152,34 @@ async def edit_config(state: AppState, change: Callable[[ConfigDocument], T]) ->
 
 
 async def _edit(state: AppState, path: Path, change: Callable[[ConfigDocument], T]) -> Edited[T]:
+    env = os.environ if state.config_env is None else state.config_env
     async with state.config_lock:
-        text = await asyncio.to_thread(read_text, path)
-        document = ConfigDocument(text)
-        result = change(document)
-        new_text = document.dump()
-        env = os.environ if state.config_env is None else state.config_env
-        loaded = validate_text(new_text, env, str(path))
-        loaded.path = path
-        _refuse_lockout(state, loaded)
-        if new_text == text and content_hash(text.encode()) == state.config_hash:
-            return Edited(result, loaded)  # nothing changed, and the runtime already has it
-        digest = await asyncio.to_thread(write_atomic, path, new_text)
-        restart = apply_config(state, loaded, digest)
+        for _ in range(EDIT_ATTEMPTS):
+            text, file_hash = await asyncio.to_thread(read_config, path)
+            # Parse, change, dump and validate take a while on a big file: off the event loop.
+            result, new_text, loaded = await asyncio.to_thread(
+                _changed, text, change, env, str(path)
+            )
+            loaded.path = path
+            _refuse_lockout(state, loaded)
+            _refuse_new_references(state, loaded)
+            if new_text == text and file_hash == state.config_hash:
+                return Edited(result, loaded)  # nothing changed, and the runtime already has it
+            try:
+                digest = await asyncio.to_thread(write_atomic, path, new_text, file_hash)
+            except FileChanged:
+                # Written by someone else since it was read (a hand edit): do it again on theirs.
+                logger.info("config %s changed during an edit; applying the edit again", path)
+                continue
+            restart = apply_config(state, loaded, digest)
+            break
+        else:
+            raise ProxyError(
+                409,
+                "The edit was not saved: the config file kept changing while it was being "
+                "saved. Try again.",
+                code="config_changed",
+            )
     logger.info(
         "config saved to %s: %d providers, %d chains",
         path,
@@ -168,6 +187,40 @@ async def _edit(state: AppState, path: Path, change: Callable[[ConfigDocument], 
         len(loaded.config.chains),
     )
     return Edited(result, loaded, restart)
+
+
+def _changed(
+    text: str, change: Callable[[ConfigDocument], T], env: Mapping[str, str], source: str
+) -> tuple[T, str, LoadedConfig]:
+    """`change` applied to the config `text`: what it returned, the new text, and its check."""
+    document = ConfigDocument(text)
+    result = change(document)
+    new_text = document.dump()
+    return result, new_text, validate_text(new_text, env, source)
+
+
+def _refuse_new_references(state: AppState, loaded: LoadedConfig) -> None:
+    """`${VAR}` written through the API: only in api_key, only key-like variables (a 400).
+
+    References already in the file stay, even when an edit moves them (a deleted provider
+    renumbers the ones after it): they were written by hand.
+    """
+    before = {(_field_of(p), text) for p, text in state.env_refs.items()}
+    for display, text in loaded.env_refs.items():
+        if state.env_refs.get(display) == text or (_field_of(display), text) in before:
+            continue
+        problem = api_reference_problem(display, text)
+        if problem:
+            raise ProxyError(
+                400,
+                f"The edit was not saved: {problem}.",
+                code="env_reference_refused",
+                param=display,
+            )
+
+
+def _field_of(display: str) -> str:
+    return display.rsplit(".", 1)[-1]
 
 
 def _refuse_lockout(state: AppState, loaded: LoadedConfig) -> None:

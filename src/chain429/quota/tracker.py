@@ -24,10 +24,12 @@ from chain429.config.schema import RateLimits, Settings
 from chain429.quota.headers import RateLimitSnapshot
 from chain429.quota.hints import next_daily_reset
 from chain429.quota.learned import LearnedWindow
+from chain429.quota.persist import PersistStatus, StateStore, TrackerPersister
 from chain429.quota.persist_codec import ENTRY, QUOTA, export_state, restore_state
 from chain429.quota.report import EntryReport, entry_report
 from chain429.quota.state import Cooldown, EntryState, QuotaState, quota_key
 from chain429.quota.windows import SLIDING, FixedWindow, SlidingWindow
+from chain429.tasks import Tasks
 from chain429.vocabulary import Action, Entry, Outcome, OutcomeKind, Ticket, Verdict
 
 Clock = Callable[[], float]
@@ -63,14 +65,6 @@ class Policy:
             breaker_threshold=settings.breaker_threshold,
             breaker_cooldown_s=settings.breaker_cooldown_ms / 1000,
         )
-
-
-class StateStore(Protocol):
-    """Where a tracker's state survives a restart (a SQLite table by default)."""
-
-    def load(self) -> dict[str, dict[str, Any]]: ...
-
-    def save(self, rows: dict[str, dict[str, Any]], now: float) -> None: ...
 
 
 class QuotaTracker(Protocol):
@@ -115,8 +109,9 @@ class QuotaTracker(Protocol):
         """Call `listener` whenever capacity may have freed, so waiters can look again."""
         ...
 
-    async def start(self, store: StateStore | None) -> None:
-        """Restore state kept in `store` (if any) and keep it there from now on."""
+    async def start(self, store: StateStore | None, status: PersistStatus | None = None) -> None:
+        """Restore state kept in `store` (if any) and keep it there from now on; `status` is
+        told how that goes. Raises if the store cannot be read (the caller falls back)."""
         ...
 
     async def close(self) -> None:
@@ -143,7 +138,8 @@ class MemoryTracker:
         self._ad_hoc: OrderedDict[str, Entry] = OrderedDict()
         self.dirty: set[str] = set()  # keys whose state changed since the last persist
         self._listeners: list[Callable[[], None]] = []
-        self._persister: Any = None  # a TrackerPersister while `start`ed with a store
+        self._persister: TrackerPersister | None = None  # while `start`ed with a store
+        self._tasks = Tasks()
 
     @property
     def policy(self) -> Policy:
@@ -155,19 +151,23 @@ class MemoryTracker:
     def subscribe(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
 
-    async def start(self, store: StateStore | None) -> None:
+    async def start(self, store: StateStore | None, status: PersistStatus | None = None) -> None:
         if store is None:
             return
-        from chain429.quota.persist import TrackerPersister  # persistence needs it only here
-
-        self._persister = TrackerPersister(self, store)
-        self._persister.restore()
-        self._persister.start()
+        persister = TrackerPersister(self, store, status=status)
+        try:
+            persister.restore()
+        except Exception:
+            await persister.close()
+            raise
+        self._persister = persister
+        self._tasks.start(persister.run(), "persist-tracker")
 
     async def close(self) -> None:
+        await self._tasks.close()
         if self._persister is not None:
-            await self._persister.close()
-            self._persister = None
+            persister, self._persister = self._persister, None
+            await persister.close()
 
     # -- state lookup -------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ at module level.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chain429.storage.records import AttemptRecord, RequestRecord
+from chain429.storage.sqlite import create_private, file_identity, private_sidecars
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -70,6 +72,9 @@ class Store:
         self.applied = list(applied)  # the migrations this open applied
         self.rejected = 0  # records the database refused (each one logged)
         self.prune_chunk = 5_000  # rows per prune transaction: keeps the write lock short
+        # (device, inode) of the SQLite file as opened: a different one at the path later
+        # means the file was deleted or replaced (see `http.lifetimes`).
+        self.file_identity: tuple[int, int] | None = None
         self._write_engine = engine.execution_options(sqlite_begin="IMMEDIATE")
         self._raw_inserts = _raw_inserts(self.dialect_name)
         self._upsert_rollups = _rollup_upsert(self.dialect_name)
@@ -86,7 +91,11 @@ class Store:
         except BaseException:
             await engine.dispose()
             raise
-        return cls(engine, applied=applied)
+        store = cls(engine, applied=applied)
+        if engine.dialect.name == "sqlite" and engine.url.database:
+            private_sidecars(Path(engine.url.database))
+            store.file_identity = file_identity(engine.url.database)
+        return store
 
     async def insert(self, records: Sequence[RequestRecord]) -> int:
         """Write a batch in one transaction; returns how many records were refused as invalid.
@@ -216,6 +225,10 @@ class StoreRef:
         return self.store
 
 
+class MissingDriver(RuntimeError):
+    """The database's driver is an optional extra that is not installed."""
+
+
 def _create_engine(url_text: str) -> AsyncEngine:
     from sqlalchemy import event
     from sqlalchemy.engine import make_url
@@ -227,10 +240,18 @@ def _create_engine(url_text: str) -> AsyncEngine:
         if database in ("", ":memory:") or database.startswith("file:"):
             raise ValueError("the request log needs a SQLite file, not an in-memory database")
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+        create_private(Path(database))  # rows hold prompts and key labels: owner only
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
+    try:
+        importlib.import_module("asyncpg")  # an optional extra
+    except ImportError:
+        raise MissingDriver(
+            "database_url names a PostgreSQL database, but its driver (asyncpg) is not "
+            "installed: pip install '429chain[postgres]'"
+        ) from None
     sslmode = url.query.get("sslmode")
     if isinstance(sslmode, str):  # libpq's name for what asyncpg calls `ssl`
         url = url.difference_update_query(["sslmode"]).update_query_dict({"ssl": sslmode})

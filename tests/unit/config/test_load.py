@@ -579,3 +579,89 @@ chains:
     assert "chains[0].entries[0].provider: unknown provider 'grok' (line 11)" in problems
     assert "settings.default_chain: chain 'nope' does not exist (line 3)" in problems
     assert "gsk_SECRETSECRET1234" not in str(caught.value)
+
+
+def test_yaml_unterminated_quote_is_reported_where_it_starts() -> None:
+    text = MINIMAL.replace("    type: groq", '    type: groq\n    name: "unterminated')
+    err = errors_of(text)
+    assert len(err.problems) == 1
+    assert "quoted scalar" in err.problems[0]
+    assert err.problems[0].endswith(f"(line {line_of(text, 'unterminated')})")
+
+
+def test_yaml_unclosed_bracket_is_reported_where_it_opens() -> None:
+    text = MINIMAL.replace("    type: groq", "    type: groq\n    models: [a, b")
+    err = errors_of(text)
+    assert err.problems[0].endswith(f"(line {line_of(text, 'models: [a, b')})")
+
+
+# --- values that can never work --------------------------------------------------------------
+
+
+def with_provider_fields(extra: str) -> str:
+    return MINIMAL.replace("    api_key: gsk_abc\n", "    api_key: gsk_abc\n" + extra)
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "message"),
+    [
+        ('    base_url: "https://a.example/v1\\r\\nX-Evil: 1"\n', "base_url", "line breaks"),
+        ('    base_url: "https://a.example /v1"\n', "base_url", "spaces"),
+        ("    base_url: https://a.example:99999/v1\n", "base_url", "invalid port"),
+        ("    base_url: https://user:pass@a.example/v1\n", "base_url", "user:pass@"),
+        ('    headers: {"Bad Name": x}\n', "headers", "not a valid HTTP header name"),
+        ('    headers: {X-Ok: "a\\r\\nX-Evil: 1"}\n', "headers", "line breaks"),
+        ('    name: "' + "n" * 129 + '"\n', "name", "at most 128"),
+        ('    models: ["' + "m" * 257 + '"]\n', "models[0]", "at most 256"),
+        ('    base_url: "https://a.example/' + "p" * 2048 + '"\n', "base_url", "at most 2048"),
+    ],
+)
+def test_provider_values_that_can_never_work_are_refused(
+    extra: str, field: str, message: str
+) -> None:
+    text = with_provider_fields(extra)
+    err = errors_of(text)
+    assert len(err.problems) == 1, err.problems
+    problem = err.problems[0]
+    assert problem.startswith(f"providers[0].{field}: "), problem
+    assert message in problem
+    assert problem.endswith(f"(line {line_of(text, extra.strip()[:12])})")
+    assert "X-Evil" not in problem and "a.example" not in problem  # values are not echoed
+
+
+def test_credentials_in_the_url_without_an_api_key_are_allowed() -> None:
+    text = MINIMAL.replace(
+        "    api_key: gsk_abc\n",
+        "    type: openai-compatible\n    base_url: https://u:p@a.example/v1\n",
+    ).replace("    type: groq\n", "", 1)
+    assert parse_config(text, {}).config.providers[0].base_url == "https://u:p@a.example/v1"
+
+
+def test_user_agent_with_a_line_break_is_refused() -> None:
+    text = 'settings:\n  user_agent: "bot\\r\\nX-Evil: 1"\n' + MINIMAL
+    err = errors_of(text)
+    assert err.problems == [f"settings.user_agent: {USER_AGENT_MESSAGE} (line 2)"]
+
+
+USER_AGENT_MESSAGE = "must not contain line breaks or control characters"
+
+
+def test_chain_names_are_capped() -> None:
+    text = MINIMAL.replace("name: default", "name: " + "c" * 129)
+    err = errors_of(text)
+    assert err.problems[0].startswith("chains[0].name: String should have at most 128")
+
+
+def test_an_empty_config_file_is_refused(tmp_path: Path) -> None:
+    for body in ("", "version: 1\n", "settings:\n  port: 8080\n"):
+        path = tmp_path / "empty.yaml"
+        path.write_text(body)
+        with pytest.raises(ConfigError, match="chains: none are defined"):
+            load_config(path, env={})
+
+
+def test_a_config_file_over_1_mb_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(MINIMAL + "# " + "x" * (1024 * 1024) + "\n")
+    with pytest.raises(ConfigError, match="over the limit of 1048576 bytes"):
+        load_config(path, env={})
