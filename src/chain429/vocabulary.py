@@ -148,12 +148,13 @@ class Verdict:
     """Why an entry may not be sent to now, and when that might change."""
 
     reason: str
-    kind: str  # an OutcomeKind value, or breaker/disabled/concurrency/too_large/deadline
+    # an OutcomeKind value, or breaker/disabled/concurrency/learning/too_large/deadline
+    kind: str
     free_at: float | None = None
 
 
 # Verdict and outcome kinds that mean "out of quota": a chain made only of these answers 429.
-QUOTA_KINDS = frozenset({"rate_limited", "quota_exhausted", "concurrency"})
+QUOTA_KINDS = frozenset({"rate_limited", "quota_exhausted", "concurrency", "learning"})
 
 
 @dataclass(slots=True)

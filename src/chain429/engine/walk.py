@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,25 +128,35 @@ class Walker:
         # Entries whose upstream refused `stream_options` once: never send it again.
         self.no_stream_options: set[str] = set()
         self.waiting = WaitRoom(clock)
+        self._released = Released()
         tracker.subscribe(self.waiting.capacity_changed)
+        tracker.subscribe(self._released.notify)
 
     async def serve(
         self, chain: Chain, request: ClientRequest, max_wait_s: float | None = None
     ) -> Served:
-        """Walk the chain; if it is out of quota and waiting is allowed, wait for capacity."""
+        """Walk the chain; if it is out of quota and waiting is allowed, wait for capacity.
+
+        While requests wait for a chain, a new one does not take capacity ahead of them: it
+        joins the end of the queue if it may wait, and is told to retry otherwise.
+        """
+        wait = max_wait_s if max_wait_s is not None else chain.max_wait_s
+        wait = min(wait, self.timeouts.deadline_s) if wait else None
+
+        def walk(on_reserved: Callable[[], None]) -> Awaitable[Served]:
+            return self._walk(chain, request, on_reserved)
+
+        queued = self.waiting.queued(chain.name)
+        if queued:
+            if wait:
+                return await self.waiting.wait(chain.name, None, wait, walk)
+            raise _queue_ahead(chain.name, queued, self.waiting.retry_after(chain.name))
         try:
             return await self._walk(chain, request)
         except WalkFailed as failed:
-            wait = max_wait_s if max_wait_s is not None else chain.max_wait_s
             if not wait or failed.status != 429:
                 raise
-            wait = min(wait, self.timeouts.deadline_s)
-            return await self.waiting.wait(
-                chain.name,
-                failed,
-                wait,
-                lambda on_reserved: self._walk(chain, request, on_reserved),
-            )
+            return await self.waiting.wait(chain.name, failed, wait, walk)
 
     async def _walk(
         self,
@@ -171,7 +181,7 @@ class Walker:
                 continue
             # Built before anything is reserved: a body we cannot encode is the client's 400.
             body = self._body(request, entry)
-            ticket = await self.tracker.reserve(entry, request.tokens_for(entry))
+            ticket = await self._reserve(walk, entry, request.tokens_for(entry))
             if isinstance(ticket, Verdict):
                 walk.attempts.append(
                     Attempt(entry.key, ticket.kind, None, ticket.reason, True, 0.0, ticket.free_at)
@@ -183,6 +193,17 @@ class Walker:
             if served is not None:
                 return served
         raise self._exhausted(walk)
+
+    async def _reserve(self, walk: _Walk, entry: Entry, tokens: int) -> Ticket | Verdict:
+        """Reserve; an entry still learning its limits is worth the wait for its first answer
+        (one upstream round trip), where skipping it could fail a request with room left."""
+        ticket = await self.tracker.reserve(entry, tokens)
+        while isinstance(ticket, Verdict) and ticket.kind == "learning":
+            left = min(walk.deadline - self.clock(), self.timeouts.first_byte_s)
+            if left <= 0 or not await self._released.wait(left):
+                break
+            ticket = await self.tracker.reserve(entry, tokens)
+        return ticket
 
     def _body(self, request: ClientRequest, entry: Entry) -> bytes:
         send_options = entry.key not in self.no_stream_options
@@ -331,6 +352,40 @@ async def _read_closing(response: UpstreamResponse, limit: int, *, truncate: boo
         return await response.read(limit, truncate=truncate)
     finally:
         response.close()
+
+
+class Released:
+    """Wakes everyone waiting for the next reservation to end (a broadcast, never missed)."""
+
+    def __init__(self) -> None:
+        self._next: asyncio.Future[None] | None = None
+
+    def notify(self) -> None:
+        if self._next is not None and not self._next.done():
+            self._next.set_result(None)
+        self._next = None
+
+    async def wait(self, timeout_s: float) -> bool:
+        """True when a reservation ended within `timeout_s`."""
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._next), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+
+def _queue_ahead(chain: str, queued: int, retry: int) -> WalkFailed:
+    return WalkFailed(
+        429,
+        f"{queued} request(s) already wait for capacity on chain '{chain}'. Retry in {retry}s, "
+        "or send X-429chain-Max-Wait to queue behind them.",
+        [],
+        type="rate_limit_error",
+        code="all_providers_exhausted",
+        headers={"Retry-After": str(retry)},
+    )
 
 
 def _client_error(outcome: Outcome, attempts: list[Attempt]) -> WalkFailed:

@@ -46,6 +46,7 @@ class QuotaState:
     manual: dict[str, SlidingWindow | FixedWindow] = field(default_factory=dict)
     in_flight: int = 0
     in_flight_tokens: int = 0
+    answered: bool = False  # the upstream has answered at least once since start-up
 
 
 def quota_key(entry: Entry) -> str:

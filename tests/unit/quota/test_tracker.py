@@ -183,6 +183,7 @@ def test_failures_in_flight_when_the_breaker_opens_do_not_escalate_it(
     tracker: MemoryTracker, clock: Clock
 ) -> None:
     e = entry()
+    tracker.configure(Policy(cooldown_default_s=60, cooldown_max_s=3600, cold_in_flight=0))
     in_flight = [take(tracker, e) for _ in range(10)]
     for ticket in in_flight:
         tracker.release(ticket, out(OutcomeKind.CONNECTION_ERROR))
@@ -256,3 +257,16 @@ def test_latency_survives_a_restart(tracker: MemoryTracker, clock: Clock) -> Non
     fresh = MemoryTracker(Policy(), clock)
     fresh.restore(tracker.export())
     assert fresh.latency_ms(e) == pytest.approx(250)
+
+
+def test_until_its_first_answer_only_a_few_requests_go_to_an_entry(tracker: MemoryTracker) -> None:
+    """A cold burst of 50 against 3 left would otherwise spend 47 round trips on 429s."""
+    e = entry()
+    tickets = [tracker.acquire(e, 1) for _ in range(6)]
+    assert [isinstance(t, Ticket) for t in tickets] == [True] * 4 + [False] * 2
+    learning = tickets[4]
+    assert isinstance(learning, Verdict) and learning.kind == "learning"
+    first = tickets[0]
+    assert isinstance(first, Ticket)
+    tracker.release(first, Outcome(OutcomeKind.SUCCESS, 200, "ok"))
+    assert all(isinstance(tracker.acquire(e, 1), Ticket) for _ in range(10))  # taught: no cap
