@@ -49,6 +49,19 @@ async def test_an_unlearned_burst_is_still_fully_served(mocks, proxy) -> None:
     assert all(r.http_response.status_code == 200 for r in burst)
 
 
+async def test_a_cold_burst_spends_almost_no_round_trips_on_429s(mocks, proxy) -> None:
+    """Nothing known yet about `a` (10 left this minute) when 50 arrive at once: only a few go
+    before its first answer teaches the proxy, and the rest fall through without a 429."""
+    a = await mocks(limits=Budget(rpm=10), header_dialect="openai")
+    b = await mocks()
+    p = await proxy(make_config({"a": a, "b": b}, {"default": ["a/m", "b/m"]}))
+    burst = await asyncio.gather(*(ask(p.client()) for _ in range(50)))
+    served_by = [r.headers["x-429chain-provider"] for r in burst]
+    assert len(served_by) == 50
+    assert served_by.count("a") == 10  # all of its capacity was used
+    assert a.rate_limited == 0
+
+
 async def test_limits_known_only_from_config_keep_429s_under_one_percent(mocks, proxy) -> None:
     providers = {
         name: await mocks(limits=Budget(rpm=70), header_dialect="none") for name in ("a", "b", "c")
