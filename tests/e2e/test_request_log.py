@@ -196,3 +196,25 @@ async def test_health_shows_the_request_log(mocks, proxy, tmp_path) -> None:
     assert log["store"] == "open"
     assert log["written"] == 1
     assert log["dropped"] == 0
+
+
+async def test_the_access_log_names_the_whole_id_the_stats_api_finds(
+    mocks, proxy, tmp_path, caplog
+) -> None:
+    """Five requests in a row: five distinct ids in the log, each found by the stats API."""
+    caplog.set_level(logging.INFO, logger="chain429.requests")
+    _a, _b, p, _db = await logged_proxy(mocks, proxy, tmp_path)
+    for _ in range(5):
+        await p.client().chat.completions.create(model="default", messages=MESSAGES)
+    await settled(p)
+    ids = [
+        r.fields["id"]  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "chain429.requests" and r.getMessage() == "chat completion"
+    ]
+    assert len(ids) == 5 and len(set(ids)) == 5
+    async with aiohttp.ClientSession() as http:
+        for request_id in ids:
+            async with http.get(f"{p.url}/v1/stats/requests/{request_id}", headers=p.auth) as r:
+                assert r.status == 200, request_id
+                assert (await r.json())["id"] == request_id

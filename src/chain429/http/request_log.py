@@ -130,7 +130,7 @@ class RequestLog:
 def _log_fields(record: RequestRecord) -> dict[str, object]:
     """The access-log line: what happened, never what was said."""
     fields: dict[str, object] = {
-        "id": record.id[:8],
+        "id": record.id,  # whole: a prefix is not unique, and the stats API needs it all
         "chain": record.chain,
         "status": record.status,
         "outcome": record.outcome,

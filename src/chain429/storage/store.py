@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chain429.storage.records import AttemptRecord, RequestRecord
+from chain429.storage.records import AttemptRecord, RequestRecord, is_fallback
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -400,7 +400,7 @@ def _rollup_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
         t.requests += 1
         if outcome == "success":
             t.successes += 1
-            t.fallbacks += calls > 1
+            t.fallbacks += is_fallback(outcome, calls)
         else:
             t.failures += 1
         t.rate_limited += limited

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from chain429.storage.queries.figures import as_int, epoch_ms, iso_time, round1
 from chain429.storage.queries.filters import UNFILTERED, A, Fetcher, Filters, R
+from chain429.storage.queries.totals import FALLBACK
 
 MAX_PAGE = 500  # the TypeScript original's cap on /v1/stats/requests
 
@@ -30,7 +31,7 @@ async def request_page(
         clauses.append(R.c.error.icontains(q, autoescape=True))
     limit = max(0, min(limit, MAX_PAGE))
     page = (
-        select(R)
+        select(R, FALLBACK.label("fallback"))
         .where(*clauses)
         .order_by(R.c.ts.desc(), R.c.id.desc())
         .limit(limit)
@@ -49,7 +50,7 @@ async def request_page(
 
 async def request_detail(store: Fetcher, request_id: str) -> dict[str, Any] | None:
     """One request with every entry it tried or skipped, in walk order."""
-    rows = await store.fetch(select(R).where(R.c.id == request_id))
+    rows = await store.fetch(select(R, FALLBACK.label("fallback")).where(R.c.id == request_id))
     if not rows:
         return None
     steps = await store.fetch(select(A).where(A.c.request_id == request_id).order_by(A.c.seq))
@@ -82,7 +83,7 @@ def request_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "ttftMs": round1(float(row["ttft_ms"])) if row["ttft_ms"] is not None else None,
         "skipped": as_int(row["skipped"]),
         "rateLimited": as_int(row["rate_limited"]),
-        "fallback": row["outcome"] == "success" and calls > 1,
+        "fallback": bool(row["fallback"]),
         "error": row["error"],
     }
 

@@ -12,6 +12,10 @@ from sqlalchemy import and_, case, func, or_, select
 from chain429.storage.queries.figures import as_int, epoch_ms, ratio_of, round1
 from chain429.storage.queries.filters import A, D, Fetcher, Filters, R, day_start
 
+# `records.is_fallback` in SQL: served after at least one upstream failure. Every query that
+# counts or flags fallbacks uses this one expression.
+FALLBACK = and_(R.c.outcome == "success", R.c.calls > 1)
+
 # Integer sums kept both per request row and in the daily rollups.
 KEPT = (
     "requests",
@@ -110,7 +114,7 @@ def row_sums() -> list[Any]:
     return [
         func.count().label("requests"),
         func.sum(case((success, 1), else_=0)).label("successes"),
-        func.sum(case((and_(success, R.c.calls > 1), 1), else_=0)).label("fallbacks"),
+        func.sum(case((FALLBACK, 1), else_=0)).label("fallbacks"),
         func.sum(R.c.rate_limited).label("rate_limited"),
         func.sum(R.c.prompt_tokens).label("prompt_tokens"),
         func.sum(R.c.completion_tokens).label("completion_tokens"),
