@@ -416,3 +416,19 @@ async def test_keys_added_by_an_edit_reach_the_log_filter(mocks, yaml_proxy) -> 
     redactor.filter(record)
     assert new_key not in record.getMessage()
     assert new_key not in repr(record.fields)
+
+
+async def test_an_edit_swaps_the_runtime_snapshot_whole(mocks, yaml_proxy) -> None:
+    """A request holding the old snapshot keeps one consistent config; the new one is whole."""
+    _, _, p = await start(mocks, yaml_proxy)
+    before = p.state.runtime
+    status, _ = await call(p, "PUT", "/v1/admin/chains/extra", {"entries": ["a/m1"]})
+    assert status == 201
+    after = p.state.runtime
+    assert after is not before
+    assert "extra" not in before.routes.chains and before.config.chain("extra") is None
+    assert "extra" in after.routes.chains
+    assert after.config.chain("extra") is not None
+    assert after.loaded_at >= before.loaded_at and after.config_hash != before.config_hash
+    with pytest.raises(AttributeError):  # frozen: changed only by replacing it
+        before.routes = after.routes  # type: ignore[misc]

@@ -175,6 +175,30 @@ async def test_health_needs_no_auth(mocks, proxy) -> None:
     assert body["requests"]["served"] == 1
 
 
+async def test_health_shows_paths_and_errors_only_to_an_admin(mocks, proxy, tmp_path) -> None:
+    """Issue 8 #17: no path and no error text without the admin key (same route with it)."""
+    _, _, p = await setup(mocks, proxy, database_url=str(tmp_path / "no-such-dir" / "x.db"))
+    p.state.config_error = f"cannot read {p.config_path}: permission denied"
+    status, _, public = await request(p, "GET", "/health")
+    assert status == 200
+    text = str(public)
+    assert str(tmp_path) not in text and "permission denied" not in text
+    assert public["config"] == {
+        "loaded_at": public["config"]["loaded_at"],
+        "reload_failed": True,
+    }
+    assert "reason" not in public["request_log"] and "last_error" not in public["request_log"]
+    status, _, full = await request(p, "GET", "/health", headers=p.auth)
+    assert status == 200
+    assert full["config"]["path"] == str(p.config_path)
+    assert "permission denied" in full["config"]["error"]
+    assert full["config"]["reload_failed"] is True
+    assert "reason" in full["request_log"]
+    status, _, body = await request(p, "GET", "/health", headers={"x-api-key": "wrong"})
+    assert status == 401
+    assert_openai_error(body)
+
+
 async def test_preflight_without_configured_origins_grants_nothing(mocks, proxy) -> None:
     _, _, p = await setup(mocks, proxy)
     status, headers, _ = await request(

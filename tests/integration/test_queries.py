@@ -196,26 +196,26 @@ def ms(ts: float) -> int:
 def usage(**kw: Any) -> dict[str, Any]:
     """A usage block: zeros, then `kw` (snake_case names → the API's)."""
     names = {
-        "requests": "totalRequests",
-        "tokens": "totalTokens",
-        "prompt": "totalPromptTokens",
-        "completion": "totalCompletionTokens",
-        "last": "lastRequestTimestamp",
-        "ok": "successfulRequests",
-        "failed": "failedRequests",
-        "success_rate": "successRate",
-        "fallbacks": "waterfallRequests",
-        "waterfall_rate": "waterfallRate",
-        "limited": "rateLimitedMet",
-        "skipped_requests": "skippedRequests",
-        "skipped": "entriesSkipped",
-        "calls": "upstreamCalls",
-        "estimated": "estimatedTokenRequests",
-        "avg": "avgLatencyMs",
-        "rolled": "rolledUpRequests",
+        "requests": "total_requests",
+        "tokens": "total_tokens",
+        "prompt": "total_prompt_tokens",
+        "completion": "total_completion_tokens",
+        "last": "last_request_timestamp",
+        "ok": "successful_requests",
+        "failed": "failed_requests",
+        "success_rate": "success_rate",
+        "fallbacks": "waterfall_requests",
+        "waterfall_rate": "waterfall_rate",
+        "limited": "rate_limited_met",
+        "skipped_requests": "skipped_requests",
+        "skipped": "entries_skipped",
+        "calls": "upstream_calls",
+        "estimated": "estimated_token_requests",
+        "avg": "avg_latency_ms",
+        "rolled": "rolled_up_requests",
     }
     out: dict[str, Any] = {v: 0 for v in names.values()}
-    out.update(lastRequestTimestamp=None, successRate=None, waterfallRate=None)
+    out.update(last_request_timestamp=None, success_rate=None, waterfall_rate=None)
     out.update({names[k]: v for k, v in kw.items()})
     return out
 
@@ -245,25 +245,25 @@ async def check_summary(store: Store, pruned: bool) -> None:
     assert got == {**expected, "outcomes": outcomes}
     # A time range: only the retained day's first hour.
     recent = await queries.summary(store, Filters(since=D2, until=D2 + 3600))
-    assert recent["totalRequests"] == 4
-    assert recent["successfulRequests"] == 2
-    assert recent["rolledUpRequests"] == 0
+    assert recent["total_requests"] == 4
+    assert recent["successful_requests"] == 2
+    assert recent["rolled_up_requests"] == 0
     # The pruned day alone: from the rollups (or the rows) alike.
     old = await queries.summary(store, Filters(since=D1, until=D1 + 86_400))
-    assert (old["totalRequests"], old["totalTokens"], old["waterfallRequests"]) == (2, 450, 1)
-    assert old["avgLatencyMs"] == 550.0
-    assert old["lastRequestTimestamp"] == (ms(D1) if pruned else ms(D1 + 7200))
+    assert (old["total_requests"], old["total_tokens"], old["waterfall_requests"]) == (2, 450, 1)
+    assert old["avg_latency_ms"] == 550.0
+    assert old["last_request_timestamp"] == (ms(D1) if pruned else ms(D1 + 7200))
 
 
 async def check_providers(store: Store, pruned: bool) -> None:
     got = await queries.providers(store)
     groq_attempts = (
-        {"attempts": 3, "attemptSuccesses": 1, "attemptFailures": 2, "attempts429": 1}
+        {"attempts": 3, "attempt_successes": 1, "attempt_failures": 2, "attempts_429": 1}
         if pruned
-        else {"attempts": 5, "attemptSuccesses": 2, "attemptFailures": 3, "attempts429": 2}
+        else {"attempts": 5, "attempt_successes": 2, "attempt_failures": 3, "attempts_429": 2}
     )
     groq = {
-        "providerId": "groq",
+        "provider_id": "groq",
         **usage(
             requests=3,
             tokens=180,
@@ -280,11 +280,11 @@ async def check_providers(store: Store, pruned: bool) -> None:
             rolled=1 if pruned else 0,
         ),
         **groq_attempts,
-        "timesSkipped": 1,
-        "avgAttemptLatencyMs": 396.7 if pruned else 294.0,
+        "times_skipped": 1,
+        "avg_attempt_latency_ms": 396.7 if pruned else 294.0,
     }
     cerebras = {
-        "providerId": "cerebras",
+        "provider_id": "cerebras",
         **usage(
             requests=2,
             tokens=400,
@@ -303,37 +303,37 @@ async def check_providers(store: Store, pruned: bool) -> None:
             rolled=1 if pruned else 0,
         ),
         "attempts": 2 if pruned else 3,
-        "attemptSuccesses": 1 if pruned else 2,
-        "attemptFailures": 1,
-        "attempts429": 1,
-        "timesSkipped": 0,
-        "avgAttemptLatencyMs": 160.0 if pruned else 340.0,
+        "attempt_successes": 1 if pruned else 2,
+        "attempt_failures": 1,
+        "attempts_429": 1,
+        "times_skipped": 0,
+        "avg_attempt_latency_ms": 160.0 if pruned else 340.0,
     }
     openrouter = {
-        "providerId": "openrouter",
+        "provider_id": "openrouter",
         **usage(),
         "attempts": 1,
-        "attemptSuccesses": 0,
-        "attemptFailures": 1,
-        "attempts429": 0,
-        "timesSkipped": 0,
-        "avgAttemptLatencyMs": 50.0,
+        "attempt_successes": 0,
+        "attempt_failures": 1,
+        "attempts_429": 0,
+        "times_skipped": 0,
+        "avg_attempt_latency_ms": 50.0,
     }
     assert got == [groq, cerebras, openrouter]
     one = await queries.provider(store, "groq")
     assert one is not None
     assert {k: v for k, v in one.items() if k != "models"} == groq
     assert [m["model"] for m in one["models"]] == ["llama"]
-    assert one["models"][0]["totalRequests"] == 3
+    assert one["models"][0]["total_requests"] == 3
     assert await queries.provider(store, "nobody") is None
 
 
 async def check_chains(store: Store, pruned: bool) -> None:
     got = await queries.chains(store)
-    assert [c["chainName"] for c in got] == ["smart", "fast"]
+    assert [c["chain_name"] for c in got] == ["smart", "fast"]
     smart, fast = got
     assert smart == {
-        "chainName": "smart",
+        "chain_name": "smart",
         **usage(
             requests=2,
             prompt=5,
@@ -347,7 +347,7 @@ async def check_chains(store: Store, pruned: bool) -> None:
         ),
     }
     assert fast == {
-        "chainName": "fast",
+        "chain_name": "fast",
         **usage(
             requests=4,
             tokens=580,
@@ -368,8 +368,8 @@ async def check_chains(store: Store, pruned: bool) -> None:
     }
     one = await queries.chain(store, "fast")
     assert one is not None
-    assert one["totalRequests"] == 4
-    assert [(p["providerId"], p["totalRequests"]) for p in one["providers"]] == [
+    assert one["total_requests"] == 4
+    assert [(p["provider_id"], p["total_requests"]) for p in one["providers"]] == [
         ("cerebras", 2),
         ("groq", 2),
     ]
@@ -377,15 +377,15 @@ async def check_chains(store: Store, pruned: bool) -> None:
 
 
 async def check_models_and_keys(store: Store) -> None:
-    got = [(m["providerId"], m["model"], m["totalRequests"]) for m in await queries.models(store)]
+    got = [(m["provider_id"], m["model"], m["total_requests"]) for m in await queries.models(store)]
     assert got == [("groq", "llama", 3), ("cerebras", "qwen", 2)]
-    keys = {k["keyLabel"]: k for k in await queries.keys(store)}
-    assert {k: (v["totalRequests"], v["totalTokens"]) for k, v in keys.items()} == {
+    keys = {k["key_label"]: k for k in await queries.keys(store)}
+    assert {k: (v["total_requests"], v["total_tokens"]) for k, v in keys.items()} == {
         "k1": (3, 280),
         "k2": (3, 300),
         "unknown": (1, 0),
     }
-    assert [k["keyLabel"] for k in await queries.keys(store)] == ["k2", "unknown", "k1"]
+    assert [k["key_label"] for k in await queries.keys(store)] == ["k2", "unknown", "k1"]
 
 
 async def check_timeseries(store: Store, pruned: bool) -> None:
@@ -398,14 +398,14 @@ async def check_timeseries(store: Store, pruned: bool) -> None:
             "successes": 2,
             "errors": 2,
             "fallbacks": 1,
-            "rateLimited": 2,
-            "entriesSkipped": 1,
-            "promptTokens": 50,
-            "completionTokens": 80,
-            "totalTokens": 130,
-            "avgLatencyMs": 226.0,
-            "latencyP50Ms": 200.0,
-            "latencyP95Ms": 290.0,
+            "rate_limited": 2,
+            "entries_skipped": 1,
+            "prompt_tokens": 50,
+            "completion_tokens": 80,
+            "total_tokens": 130,
+            "avg_latency_ms": 226.0,
+            "latency_p50_ms": 200.0,
+            "latency_p95_ms": 290.0,
         },
         {
             "timestamp": ms(D2 + 3600),
@@ -414,31 +414,33 @@ async def check_timeseries(store: Store, pruned: bool) -> None:
             "successes": 0,
             "errors": 1,
             "fallbacks": 0,
-            "rateLimited": 0,
-            "entriesSkipped": 0,
-            "promptTokens": 5,
-            "completionTokens": 0,
-            "totalTokens": 0,
-            "avgLatencyMs": 1000.0,
-            "latencyP50Ms": None,
-            "latencyP95Ms": None,
+            "rate_limited": 0,
+            "entries_skipped": 0,
+            "prompt_tokens": 5,
+            "completion_tokens": 0,
+            "total_tokens": 0,
+            "avg_latency_ms": 1000.0,
+            "latency_p50_ms": None,
+            "latency_p95_ms": None,
         },
     ]
     minutes = await queries.timeseries(store, Filters(), 60, D2 + 600, D2 + 780)
-    assert [(p["timestamp"], p["requests"], p["latencyP50Ms"]) for p in minutes] == [
+    assert [(p["timestamp"], p["requests"], p["latency_p50_ms"]) for p in minutes] == [
         (ms(D2 + 600), 2, 200.0),
         (ms(D2 + 660), 2, None),
         (ms(D2 + 720), 0, None),
     ]
     groq = await queries.timeseries(store, Filters(provider="groq"), 3600, D2, D2 + 3600)
-    assert [(p["requests"], p["totalTokens"], p["latencyP95Ms"]) for p in groq] == [(1, 30, 100.0)]
+    assert [(p["requests"], p["total_tokens"], p["latency_p95_ms"]) for p in groq] == [
+        (1, 30, 100.0)
+    ]
     days = await queries.timeseries(store, Filters(), 86_400, D1, D2 + 86_400)
     assert [p["requests"] for p in days] == [2, 0, 0, 0, 0, 5]
     first = days[0]
-    assert (first["successes"], first["fallbacks"], first["rateLimited"]) == (2, 1, 1)
-    assert (first["totalTokens"], first["avgLatencyMs"]) == (450, 550.0)
+    assert (first["successes"], first["fallbacks"], first["rate_limited"]) == (2, 1, 1)
+    assert (first["total_tokens"], first["avg_latency_ms"]) == (450, 550.0)
     # Percentiles need the rows: gone once the day is rolled up.
-    assert first["latencyP50Ms"] == (None if pruned else 550.0)
+    assert first["latency_p50_ms"] == (None if pruned else 550.0)
 
 
 async def check_requests(store: Store, pruned: bool) -> None:
@@ -450,24 +452,24 @@ async def check_requests(store: Store, pruned: bool) -> None:
     assert r4 == {
         "id": "r4",
         "timestamp": ms(T2 + 30),
-        "chainName": "fast",
-        "providerId": "cerebras",
+        "chain_name": "fast",
+        "provider_id": "cerebras",
         "model": "qwen",
-        "promptTokens": 40,
-        "completionTokens": 60,
-        "totalTokens": 100,
-        "latencyMs": 300.0,
-        "httpStatus": 200,
+        "prompt_tokens": 40,
+        "completion_tokens": 60,
+        "total_tokens": 100,
+        "latency_ms": 300.0,
+        "http_status": 200,
         "attempts": 2,
         "time": "2026-01-15T00:10:30+00:00",
-        "keyLabel": "k1",
-        "requestedModel": "fast",
+        "key_label": "k1",
+        "requested_model": "fast",
         "stream": False,
         "outcome": "success",
-        "tokensEstimated": False,
-        "ttftMs": None,
+        "tokens_estimated": False,
+        "ttft_ms": None,
         "skipped": 1,
-        "rateLimited": 0,
+        "rate_limited": 0,
         "fallback": True,
         "error": None,
     }
@@ -489,34 +491,34 @@ async def check_requests(store: Store, pruned: bool) -> None:
     assert (await queries.request_page(store, limit=10_000))["limit"] == 500
     detail = await queries.request_detail(store, "r4")
     assert detail is not None
-    assert detail["attemptLog"] == [
+    assert detail["attempt_log"] == [
         {
             "seq": 0,
-            "providerId": "groq",
+            "provider_id": "groq",
             "model": "llama",
             "outcome": "rate_limited",
-            "httpStatus": None,
-            "latencyMs": 0.0,
+            "http_status": None,
+            "latency_ms": 0.0,
             "reason": "cooling",
             "skipped": True,
         },
         {
             "seq": 1,
-            "providerId": "openrouter",
+            "provider_id": "openrouter",
             "model": "x",
             "outcome": "upstream_error",
-            "httpStatus": 500,
-            "latencyMs": 50.0,
+            "http_status": 500,
+            "latency_ms": 50.0,
             "reason": "HTTP 500",
             "skipped": False,
         },
         {
             "seq": 2,
-            "providerId": "cerebras",
+            "provider_id": "cerebras",
             "model": "qwen",
             "outcome": "success",
-            "httpStatus": 200,
-            "latencyMs": 200.0,
+            "http_status": 200,
+            "latency_ms": 200.0,
             "reason": "",
             "skipped": False,
         },
@@ -526,37 +528,37 @@ async def check_requests(store: Store, pruned: bool) -> None:
 
 async def check_health(store: Store) -> None:
     now = D2 + 910
-    got = {p["providerId"]: p for p in await queries.health(store, now, ["mistral", "groq"])}
+    got = {p["provider_id"]: p for p in await queries.health(store, now, ["mistral", "groq"])}
     assert sorted(got) == ["cerebras", "groq", "mistral", "openrouter"]
     groq = got["groq"]
-    assert groq["lastHour"] == {
+    assert groq["last_hour"] == {
         "calls": 2,
         "successes": 1,
         "errors": 0,
-        "rateLimited": 1,
-        "errorRate": 0.0,
-        "rateLimitRate": 0.5,
-        "avgLatencyMs": 90.0,
-        "latencyP50Ms": 90.0,
-        "latencyP95Ms": 90.0,
+        "rate_limited": 1,
+        "error_rate": 0.0,
+        "rate_limit_rate": 0.5,
+        "avg_latency_ms": 90.0,
+        "latency_p50_ms": 90.0,
+        "latency_p95_ms": 90.0,
     }
-    assert groq["last5m"]["calls"] == 1
-    assert groq["last5m"]["latencyP50Ms"] is None
+    assert groq["last_5m"]["calls"] == 1
+    assert groq["last_5m"]["latency_p50_ms"] is None
     assert groq["status"] == "healthy"
-    assert groq["latencyTrend"] == {"direction": None, "ratio": None}
-    assert [(t["calls"], t["latencyP50Ms"]) for t in groq["trend"][9:]] == [
+    assert groq["latency_trend"] == {"direction": None, "ratio": None}
+    assert [(t["calls"], t["latency_p50_ms"]) for t in groq["trend"][9:]] == [
         (0, None),
         (1, 90.0),
         (1, None),
     ]
     assert len(groq["trend"]) == 12
     assert got["openrouter"]["status"] == "failing"
-    assert got["openrouter"]["last5m"]["errorRate"] == 1.0
+    assert got["openrouter"]["last_5m"]["error_rate"] == 1.0
     cerebras = got["cerebras"]
-    assert cerebras["latencyTrend"] == {"direction": "steady", "ratio": 1.0}
-    assert cerebras["lastHour"]["latencyP50Ms"] == 200.0
+    assert cerebras["latency_trend"] == {"direction": "steady", "ratio": 1.0}
+    assert cerebras["last_hour"]["latency_p50_ms"] == 200.0
     assert got["mistral"]["status"] == "idle"
-    assert got["mistral"]["lastHour"]["calls"] == 0
+    assert got["mistral"]["last_hour"]["calls"] == 0
 
 
 async def check_savings(store: Store) -> None:
@@ -570,27 +572,27 @@ async def check_savings(store: Store) -> None:
     groq_saved = round(115 / 1e6 * g_in + 70 / 1e6 * g_out, 6)
     cerebras_saved = round(240 / 1e6 * 1.0 + 160 / 1e6 * 2.0, 6)
     assert got["currency"] == "USD"
-    assert got["totalSaved"] == round(groq_saved + cerebras_saved, 6)
-    assert (got["totalPromptTokens"], got["totalCompletionTokens"]) == (355, 230)
-    by_id = {p["providerId"]: p for p in got["providers"]}
+    assert got["total_saved"] == round(groq_saved + cerebras_saved, 6)
+    assert (got["total_prompt_tokens"], got["total_completion_tokens"]) == (355, 230)
+    by_id = {p["provider_id"]: p for p in got["providers"]}
     assert by_id["cerebras"]["models"] == [
         {
             "model": "qwen",
             "requests": 2,
-            "promptTokens": 240,
-            "completionTokens": 160,
-            "totalTokens": 400,
-            "inputPricePerM": 1.0,
-            "outputPricePerM": 2.0,
-            "priceSource": "config",
+            "prompt_tokens": 240,
+            "completion_tokens": 160,
+            "total_tokens": 400,
+            "input_price_per_m": 1.0,
+            "output_price_per_m": 2.0,
+            "price_source": "config",
             "saved": cerebras_saved,
         }
     ]
     assert by_id["groq"]["saved"] == groq_saved
-    assert by_id["groq"]["models"][0]["priceSource"] == "preset_default"
+    assert by_id["groq"]["models"][0]["price_source"] == "preset_default"
     unpriced = await queries.savings(store)
-    assert unpriced["totalSaved"] == 0
-    assert {m["priceSource"] for p in unpriced["providers"] for m in p["models"]} == {None}
+    assert unpriced["total_saved"] == 0
+    assert {m["price_source"] for p in unpriced["providers"] for m in p["models"]} == {None}
 
 
 async def check_all(store: Store, pruned: bool) -> None:

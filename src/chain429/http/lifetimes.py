@@ -63,12 +63,14 @@ def request_log(state: AppState) -> CleanupContext:
             return
         writer = RecordWriter(state.store)
         state.writer = writer
+        unsubscribe = state.events.subscribe(writer.on_finished)
         tasks = Tasks()
         tasks.start(_open_store(state.store, settings.database_url), "open-store")
         tasks.start(writer.run(), "request-log-writer")
         tasks.start(retention_loop(state.store, settings.log_retention_days), "retention")
         yield
         await writer.close(timeout_s=10.0)
+        unsubscribe()
         await tasks.close()
         if state.store.store is not None:
             await state.store.store.close()

@@ -176,7 +176,7 @@ async def timeseries(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "bucket": name,
-            "bucketSeconds": size,
+            "bucket_seconds": size,
             "since": int(since * 1000),
             "until": int(until * 1000),
             "points": points,
@@ -192,7 +192,7 @@ async def health(request: web.Request) -> web.Response:
     now = time.time()
     known = [p.id for p in state.config.providers]
     report = await queries.health(store, now, known)
-    return web.json_response({"generatedAt": int(now * 1000), "providers": report})
+    return web.json_response({"generated_at": int(now * 1000), "providers": report})
 
 
 async def savings(request: web.Request) -> web.Response:
@@ -216,7 +216,7 @@ async def capacity(request: web.Request) -> web.Response:
     state = _admin(request)
     now = state.walker.clock()
     report = [chain_capacity(state, name, now) for name in state.routes.chains]
-    return web.json_response({"generatedAt": int(now * 1000), "chains": report})
+    return web.json_response({"generated_at": int(now * 1000), "chains": report})
 
 
 def chain_capacity(state: AppState, name: str, now: float) -> dict[str, Any]:
@@ -231,31 +231,31 @@ def chain_capacity(state: AppState, name: str, now: float) -> dict[str, Any]:
     resets: list[float] = []
     for entry in state.routes.chains[name].entries:
         described = entry_capacity(state, entry, now)
-        shared = described["quotaScope"] in seen
-        seen.add(described["quotaScope"])
-        described["sharedQuota"] = shared
+        shared = described["quota_scope"] in seen
+        seen.add(described["quota_scope"])
+        described["shared_quota"] = shared
         entries.append(described)
         if shared:
             continue
         for kind in ("requests", "tokens"):
-            left = described[f"{kind}Left"]
+            left = described[f"{kind}_left"]
             if left is None:
                 totals[kind] = None
             else:
                 known[kind] += left
                 current = totals[kind]
                 totals[kind] = None if current is None else current + left
-        if described["resetsAt"] is not None:
-            resets.append(described["resetsAtEpoch"])
+        if described["resets_at"] is not None:
+            resets.append(described["resets_at_epoch"])
     for described in entries:
-        del described["resetsAtEpoch"]
+        del described["resets_at_epoch"]
     return {
-        "chainName": name,
-        "requestsLeft": totals["requests"],
-        "tokensLeft": totals["tokens"],
-        "requestsLeftKnown": known["requests"],
-        "tokensLeftKnown": known["tokens"],
-        "nextResetAt": _iso(min(resets)) if resets else None,
+        "chain_name": name,
+        "requests_left": totals["requests"],
+        "tokens_left": totals["tokens"],
+        "requests_left_known": known["requests"],
+        "tokens_left_known": known["tokens"],
+        "next_reset_at": _iso(min(resets)) if resets else None,
         "entries": entries,
     }
 
@@ -267,9 +267,9 @@ def entry_capacity(state: AppState, entry: Entry, now: float) -> dict[str, Any]:
     manual: Mapping[str, Mapping[str, Any]] = report.get("manual", {})
     out: dict[str, Any] = {
         "entry": entry.key,
-        "providerId": entry.provider,
+        "provider_id": entry.provider,
         "model": entry.model,
-        "quotaScope": report.get("quota_scope", entry.key),
+        "quota_scope": report.get("quota_scope", entry.key),
         "state": report.get("state"),
     }
     resets: list[float] = []
@@ -290,10 +290,10 @@ def entry_capacity(state: AppState, entry: Entry, now: float) -> dict[str, Any]:
         left = min(candidates) if candidates else None
         if report.get("state") in NO_CAPACITY:
             left = 0
-        out[f"{kind}Left"] = left
-        out[f"{kind}PerDay"] = min(limits) if limits else None
-    out["resetsAtEpoch"] = min(resets) if resets else None
-    out["resetsAt"] = _iso(min(resets)) if resets else None
+        out[f"{kind}_left"] = left
+        out[f"{kind}_per_day"] = min(limits) if limits else None
+    out["resets_at_epoch"] = min(resets) if resets else None
+    out["resets_at"] = _iso(min(resets)) if resets else None
     return out
 
 

@@ -35,12 +35,12 @@ async def savings(
             {
                 "model": model,
                 "requests": totals.requests,
-                "promptTokens": totals.prompt_tokens,
-                "completionTokens": totals.completion_tokens,
-                "totalTokens": totals.total_tokens,
-                "inputPricePerM": p_in,
-                "outputPricePerM": p_out,
-                "priceSource": source,
+                "prompt_tokens": totals.prompt_tokens,
+                "completion_tokens": totals.completion_tokens,
+                "total_tokens": totals.total_tokens,
+                "input_price_per_m": p_in,
+                "output_price_per_m": p_out,
+                "price_source": source,
                 "saved": round(saved, 6),
             }
         )
@@ -49,22 +49,22 @@ async def savings(
         rows.sort(key=lambda r: (-r["saved"], r["model"]))
         out.append(
             {
-                "providerId": provider_id,
+                "provider_id": provider_id,
                 "saved": round(sum(r["saved"] for r in rows), 6),
                 "requests": sum(r["requests"] for r in rows),
-                "promptTokens": sum(r["promptTokens"] for r in rows),
-                "completionTokens": sum(r["completionTokens"] for r in rows),
-                "totalTokens": sum(r["totalTokens"] for r in rows),
+                "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
+                "completion_tokens": sum(r["completion_tokens"] for r in rows),
+                "total_tokens": sum(r["total_tokens"] for r in rows),
                 "models": rows,
             }
         )
-    out.sort(key=lambda r: (-r["saved"], r["providerId"]))
+    out.sort(key=lambda r: (-r["saved"], r["provider_id"]))
     return {
         "currency": "USD",
-        "totalSaved": round(sum(r["saved"] for r in out), 6),
-        "totalPromptTokens": sum(r["promptTokens"] for r in out),
-        "totalCompletionTokens": sum(r["completionTokens"] for r in out),
-        "totalTokens": sum(r["totalTokens"] for r in out),
+        "total_saved": round(sum(r["saved"] for r in out), 6),
+        "total_prompt_tokens": sum(r["prompt_tokens"] for r in out),
+        "total_completion_tokens": sum(r["completion_tokens"] for r in out),
+        "total_tokens": sum(r["total_tokens"] for r in out),
         "providers": out,
     }
 

@@ -14,7 +14,7 @@ from chain429.storage.queries.filters import A, Fetcher
 # Attempt outcomes that say nothing about the provider's health: the request was at fault.
 CLIENT_FAULTS = frozenset({"client_error", "context_length"})
 QUOTA_OUTCOMES = frozenset({"rate_limited", "quota_exhausted"})
-HEALTH_WINDOWS: Mapping[str, int] = {"last5m": 300, "lastHour": 3_600}
+HEALTH_WINDOWS: Mapping[str, int] = {"last_5m": 300, "last_hour": 3_600}
 TREND_STEP = 300
 
 
@@ -25,7 +25,7 @@ async def health(store: Fetcher, now: float, known: Sequence[str] = ()) -> list[
     refusals are `rateLimited`; client faults (400s, context length) count as calls only.
     Latency percentiles are over successful calls. `trend` is the last hour in 5-minute steps.
     """
-    start = now - HEALTH_WINDOWS["lastHour"]
+    start = now - HEALTH_WINDOWS["last_hour"]
     rows = await store.fetch(
         select(A.c.provider, A.c.ts, A.c.outcome, A.c.status, A.c.latency_ms).where(
             ~A.c.skipped, A.c.ts >= start, A.c.ts <= now
@@ -42,10 +42,10 @@ async def health(store: Fetcher, now: float, known: Sequence[str] = ()) -> list[
             for label, span in HEALTH_WINDOWS.items()
         }
         trend = []
-        for i in range(HEALTH_WINDOWS["lastHour"] // TREND_STEP):
+        for i in range(HEALTH_WINDOWS["last_hour"] // TREND_STEP):
             lo = start + i * TREND_STEP
             part = [c for c in calls if lo <= float(c["ts"]) < lo + TREND_STEP]
-            if i == HEALTH_WINDOWS["lastHour"] // TREND_STEP - 1:
+            if i == HEALTH_WINDOWS["last_hour"] // TREND_STEP - 1:
                 part = [c for c in calls if float(c["ts"]) >= lo]
             window = _health_window(part)
             trend.append(
@@ -53,16 +53,16 @@ async def health(store: Fetcher, now: float, known: Sequence[str] = ()) -> list[
                     "timestamp": epoch_ms(lo),
                     "calls": window["calls"],
                     "errors": window["errors"],
-                    "latencyP50Ms": window["latencyP50Ms"],
+                    "latency_p50_ms": window["latency_p50_ms"],
                 }
             )
-        recent, hour = windows["last5m"], windows["lastHour"]
+        recent, hour = windows["last_5m"], windows["last_hour"]
         out.append(
             {
-                "providerId": name,
+                "provider_id": name,
                 "status": _status(recent if recent["calls"] else hour),
                 **windows,
-                "latencyTrend": _trend(recent["latencyP50Ms"], hour["latencyP50Ms"]),
+                "latency_trend": _trend(recent["latency_p50_ms"], hour["latency_p50_ms"]),
                 "trend": trend,
             }
         )
@@ -85,18 +85,18 @@ def _health_window(calls: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "calls": n,
         "successes": len(ok),
         "errors": errors,
-        "rateLimited": limited,
-        "errorRate": ratio_of(errors, n),
-        "rateLimitRate": ratio_of(limited, n),
-        "avgLatencyMs": round1(sum(ok) / len(ok)) if ok else None,
-        "latencyP50Ms": round1_opt(percentile(ok, 0.50)),
-        "latencyP95Ms": round1_opt(percentile(ok, 0.95)),
+        "rate_limited": limited,
+        "error_rate": ratio_of(errors, n),
+        "rate_limit_rate": ratio_of(limited, n),
+        "avg_latency_ms": round1(sum(ok) / len(ok)) if ok else None,
+        "latency_p50_ms": round1_opt(percentile(ok, 0.50)),
+        "latency_p95_ms": round1_opt(percentile(ok, 0.95)),
     }
 
 
 def _status(window: Mapping[str, Any]) -> str:
     """idle (no calls in the hour), healthy (< 10 % errors), degraded (< 50 %), failing."""
-    rate = window["errorRate"]
+    rate = window["error_rate"]
     if rate is None:
         return "idle"
     return "healthy" if rate < 0.1 else "degraded" if rate < 0.5 else "failing"

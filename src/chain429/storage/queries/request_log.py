@@ -54,7 +54,7 @@ async def request_detail(store: Fetcher, request_id: str) -> dict[str, Any] | No
     if not rows:
         return None
     steps = await store.fetch(select(A).where(A.c.request_id == request_id).order_by(A.c.seq))
-    return {**request_json(rows[0]), "attemptLog": [attempt_json(step) for step in steps]}
+    return {**request_json(rows[0]), "attempt_log": [attempt_json(step) for step in steps]}
 
 
 def request_json(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -64,25 +64,25 @@ def request_json(row: Mapping[str, Any]) -> dict[str, Any]:
         # The TypeScript original's fields.
         "id": row["id"],
         "timestamp": epoch_ms(ts),
-        "chainName": row["chain"],
-        "providerId": row["provider"],
+        "chain_name": row["chain"],
+        "provider_id": row["provider"],
         "model": row["model"],
-        "promptTokens": row["prompt_tokens"],
-        "completionTokens": row["completion_tokens"],
-        "totalTokens": row["total_tokens"],
-        "latencyMs": round1(float(row["latency_ms"])),
-        "httpStatus": row["status"],
+        "prompt_tokens": row["prompt_tokens"],
+        "completion_tokens": row["completion_tokens"],
+        "total_tokens": row["total_tokens"],
+        "latency_ms": round1(float(row["latency_ms"])),
+        "http_status": row["status"],
         "attempts": calls,
         # Ours.
         "time": iso_time(ts),
-        "keyLabel": row["key_label"],
-        "requestedModel": row["requested_model"],
+        "key_label": row["key_label"],
+        "requested_model": row["requested_model"],
         "stream": bool(row["stream"]),
         "outcome": row["outcome"],
-        "tokensEstimated": bool(row["tokens_estimated"]),
-        "ttftMs": round1(float(row["ttft_ms"])) if row["ttft_ms"] is not None else None,
+        "tokens_estimated": bool(row["tokens_estimated"]),
+        "ttft_ms": round1(float(row["ttft_ms"])) if row["ttft_ms"] is not None else None,
         "skipped": as_int(row["skipped"]),
-        "rateLimited": as_int(row["rate_limited"]),
+        "rate_limited": as_int(row["rate_limited"]),
         "fallback": bool(row["fallback"]),
         "error": row["error"],
     }
@@ -91,11 +91,11 @@ def request_json(row: Mapping[str, Any]) -> dict[str, Any]:
 def attempt_json(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "seq": row["seq"],
-        "providerId": row["provider"],
+        "provider_id": row["provider"],
         "model": row["model"],
         "outcome": row["outcome"],
-        "httpStatus": row["status"],
-        "latencyMs": round1(float(row["latency_ms"])),
+        "http_status": row["status"],
+        "latency_ms": round1(float(row["latency_ms"])),
         "reason": row["reason"],
         "skipped": bool(row["skipped"]),
     }

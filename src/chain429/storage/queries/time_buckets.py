@@ -78,11 +78,11 @@ async def timeseries(
         point["successes"] += as_int(row["successes"])
         point["errors"] += n - as_int(row["successes"])
         point["fallbacks"] += as_int(row["fallbacks"])
-        point["rateLimited"] += as_int(row["rate_limited"])
-        point["entriesSkipped"] += as_int(row["entries_skipped"])
-        point["promptTokens"] += as_int(row["prompt_tokens"])
-        point["completionTokens"] += as_int(row["completion_tokens"])
-        point["totalTokens"] += as_int(row["total_tokens"])
+        point["rate_limited"] += as_int(row["rate_limited"])
+        point["entries_skipped"] += as_int(row["entries_skipped"])
+        point["prompt_tokens"] += as_int(row["prompt_tokens"])
+        point["completion_tokens"] += as_int(row["completion_tokens"])
+        point["total_tokens"] += as_int(row["total_tokens"])
         point["_latency_sum"] += float(row["latency_ms_sum"] or 0)
     latencies: dict[int, list[float]] = defaultdict(list)
     lat_stmt = select(slot, R.c.latency_ms).where(*where, success)
@@ -98,19 +98,21 @@ async def timeseries(
             point["successes"] += as_int(row["successes"])
             point["errors"] += as_int(row["failures"])
             point["fallbacks"] += as_int(row["fallbacks"])
-            point["rateLimited"] += as_int(row["rate_limited"])
-            point["promptTokens"] += as_int(row["prompt_tokens"])
-            point["completionTokens"] += as_int(row["completion_tokens"])
-            point["totalTokens"] += as_int(row["total_tokens"])
+            point["rate_limited"] += as_int(row["rate_limited"])
+            point["prompt_tokens"] += as_int(row["prompt_tokens"])
+            point["completion_tokens"] += as_int(row["completion_tokens"])
+            point["total_tokens"] += as_int(row["total_tokens"])
             point["_latency_sum"] += float(row["latency_ms_sum"] or 0)
     out = []
     for start in sorted(points):
         point = points[start]
         values = sorted(latencies.get(start, ()))
         latency_sum = point.pop("_latency_sum")
-        point["avgLatencyMs"] = round1(latency_sum / point["requests"]) if point["requests"] else 0
-        point["latencyP50Ms"] = round1_opt(percentile(values, 0.50))
-        point["latencyP95Ms"] = round1_opt(percentile(values, 0.95))
+        point["avg_latency_ms"] = (
+            round1(latency_sum / point["requests"]) if point["requests"] else 0
+        )
+        point["latency_p50_ms"] = round1_opt(percentile(values, 0.50))
+        point["latency_p95_ms"] = round1_opt(percentile(values, 0.95))
         out.append(point)
     return out
 
@@ -123,10 +125,10 @@ def _empty_point(start: int) -> dict[str, Any]:
         "successes": 0,
         "errors": 0,
         "fallbacks": 0,
-        "rateLimited": 0,
-        "entriesSkipped": 0,
-        "promptTokens": 0,
-        "completionTokens": 0,
-        "totalTokens": 0,
+        "rate_limited": 0,
+        "entries_skipped": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "total_tokens": 0,
         "_latency_sum": 0.0,
     }

@@ -86,25 +86,25 @@ class Totals:
     def usage(self) -> dict[str, Any]:
         """The TypeScript original's usage fields, then ours."""
         return {
-            "totalRequests": self.requests,
-            "totalTokens": self.total_tokens,
-            "totalPromptTokens": self.prompt_tokens,
-            "totalCompletionTokens": self.completion_tokens,
-            "lastRequestTimestamp": epoch_ms(self.last_ts),
-            "successfulRequests": self.successes,
-            "failedRequests": self.failures,
-            "successRate": ratio_of(self.successes, self.requests),
+            "total_requests": self.requests,
+            "total_tokens": self.total_tokens,
+            "total_prompt_tokens": self.prompt_tokens,
+            "total_completion_tokens": self.completion_tokens,
+            "last_request_timestamp": epoch_ms(self.last_ts),
+            "successful_requests": self.successes,
+            "failed_requests": self.failures,
+            "success_rate": ratio_of(self.successes, self.requests),
             # Served after at least one upstream failure (the original: attempts > 1).
-            "waterfallRequests": self.fallbacks,
-            "waterfallRate": ratio_of(self.fallbacks, self.successes),
-            "rateLimitedMet": self.rate_limited,  # 429s met on the way, from upstreams
+            "waterfall_requests": self.fallbacks,
+            "waterfall_rate": ratio_of(self.fallbacks, self.successes),
+            "rate_limited_met": self.rate_limited,  # 429s met on the way, from upstreams
             # Requests where an entry was passed over without a call (cooling, out of quota).
-            "skippedRequests": self.skipped_requests,
-            "entriesSkipped": self.entries_skipped,
-            "upstreamCalls": self.calls,
-            "estimatedTokenRequests": self.estimated,
-            "avgLatencyMs": round1(self.latency_ms_sum / self.requests) if self.requests else 0,
-            "rolledUpRequests": self.rolled_up,
+            "skipped_requests": self.skipped_requests,
+            "entries_skipped": self.entries_skipped,
+            "upstream_calls": self.calls,
+            "estimated_token_requests": self.estimated,
+            "avg_latency_ms": round1(self.latency_ms_sum / self.requests) if self.requests else 0,
+            "rolled_up_requests": self.rolled_up,
         }
 
 
@@ -201,22 +201,22 @@ async def attempt_stats(
         calls = as_int(row["calls"])
         stats[_key(row, keys)] = {
             "attempts": calls,
-            "attemptSuccesses": as_int(row["ok"]),
-            "attemptFailures": calls - as_int(row["ok"]),
-            "attempts429": as_int(row["r429"]),
-            "timesSkipped": as_int(row["skips"]),
-            "avgAttemptLatencyMs": round1(float(row["latency"] or 0) / calls) if calls else 0,
+            "attempt_successes": as_int(row["ok"]),
+            "attempt_failures": calls - as_int(row["ok"]),
+            "attempts_429": as_int(row["r429"]),
+            "times_skipped": as_int(row["skips"]),
+            "avg_attempt_latency_ms": round1(float(row["latency"] or 0) / calls) if calls else 0,
         }
     return stats
 
 
 NO_ATTEMPTS: Mapping[str, Any] = {
     "attempts": 0,
-    "attemptSuccesses": 0,
-    "attemptFailures": 0,
-    "attempts429": 0,
-    "timesSkipped": 0,
-    "avgAttemptLatencyMs": 0,
+    "attempt_successes": 0,
+    "attempt_failures": 0,
+    "attempts_429": 0,
+    "times_skipped": 0,
+    "avg_attempt_latency_ms": 0,
 }
 
 

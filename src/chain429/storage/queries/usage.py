@@ -24,14 +24,14 @@ async def providers(store: Fetcher, filters: Filters = UNFILTERED) -> list[dict[
     names = {k[0] for k in served} | {k[0] for k in tried}
     out = [
         {
-            "providerId": name,
+            "provider_id": name,
             **served.get((name,), Totals()).usage(),
             **tried.get((name,), NO_ATTEMPTS),
         }
         for name in names
         if name
     ]
-    return _latest_first(out, "providerId")
+    return _latest_first(out, "provider_id")
 
 
 async def provider(
@@ -55,7 +55,7 @@ async def provider(
         if name
     ]
     return {
-        "providerId": provider_id,
+        "provider_id": provider_id,
         **total.usage(),
         **attempts,
         "models": _latest_first(models, "model"),
@@ -64,8 +64,8 @@ async def provider(
 
 async def chains(store: Fetcher, filters: Filters = UNFILTERED) -> list[dict[str, Any]]:
     groups = await grouped(store, ("chain",), filters)
-    out = [{"chainName": k[0], **t.usage()} for k, t in groups.items() if k[0]]
-    return _latest_first(out, "chainName")
+    out = [{"chain_name": k[0], **t.usage()} for k, t in groups.items() if k[0]]
+    return _latest_first(out, "chain_name")
 
 
 async def chain(store: Fetcher, name: str, filters: Filters = UNFILTERED) -> dict[str, Any] | None:
@@ -76,36 +76,40 @@ async def chain(store: Fetcher, name: str, filters: Filters = UNFILTERED) -> dic
     total = Totals()
     for part in groups.values():
         total.add_totals(part)
-    served = [{"providerId": k[0], **t.usage()} for k, t in groups.items() if k[0]]
-    return {"chainName": name, **total.usage(), "providers": _latest_first(served, "providerId")}
+    served = [{"provider_id": k[0], **t.usage()} for k, t in groups.items() if k[0]]
+    return {"chain_name": name, **total.usage(), "providers": _latest_first(served, "provider_id")}
 
 
 async def models(store: Fetcher, filters: Filters = UNFILTERED) -> list[dict[str, Any]]:
     """Per served provider+model."""
     groups = await grouped(store, ("provider", "model"), filters)
     out = [
-        {"providerId": k[0], "model": k[1], **t.usage()} for k, t in groups.items() if k[0] and k[1]
+        {"provider_id": k[0], "model": k[1], **t.usage()}
+        for k, t in groups.items()
+        if k[0] and k[1]
     ]
-    return _latest_first(out, "providerId", "model")
+    return _latest_first(out, "provider_id", "model")
 
 
 async def keys(store: Fetcher, filters: Filters = UNFILTERED) -> list[dict[str, Any]]:
     """Per API key label (the masked key, never the key)."""
     groups = await grouped(store, ("key_label",), filters)
-    out = [{"keyLabel": k[0], **t.usage()} for k, t in groups.items()]
-    return _latest_first(out, "keyLabel")
+    out = [{"key_label": k[0], **t.usage()} for k, t in groups.items()]
+    return _latest_first(out, "key_label")
 
 
 def _sum_attempts(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     calls = a["attempts"] + b["attempts"]
-    latency = a["avgAttemptLatencyMs"] * a["attempts"] + b["avgAttemptLatencyMs"] * b["attempts"]
-    out = {k: a[k] + b[k] for k in a if k != "avgAttemptLatencyMs"}
-    out["avgAttemptLatencyMs"] = round1(latency / calls) if calls else 0
+    latency = (
+        a["avg_attempt_latency_ms"] * a["attempts"] + b["avg_attempt_latency_ms"] * b["attempts"]
+    )
+    out = {k: a[k] + b[k] for k in a if k != "avg_attempt_latency_ms"}
+    out["avg_attempt_latency_ms"] = round1(latency / calls) if calls else 0
     return out
 
 
 def _latest_first(rows: list[dict[str, Any]], *names: str) -> list[dict[str, Any]]:
     """The original's order (most recent request first); then by name."""
     rows.sort(key=lambda r: tuple(r[n] for n in names))
-    rows.sort(key=lambda r: -(r["lastRequestTimestamp"] or 0))
+    rows.sort(key=lambda r: -(r["last_request_timestamp"] or 0))
     return rows

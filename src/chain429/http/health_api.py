@@ -1,0 +1,67 @@
+"""`GET /health`: liveness and counts for anyone; config path and errors only for admins.
+
+Without credentials the answer holds no path and no error text (either could name a file on
+the server). With an admin key (`Authorization: Bearer` or `x-api-key`) it adds `config`'s
+`path` and `error`, and the request log's `reason` and `last_error`. A key that is sent but
+wrong is a 401, so a misconfigured monitor finds out.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from chain429 import __version__
+from chain429.http.auth import presented
+from chain429.http.runtime import config_status
+from chain429.http.state import STATE, AppState
+
+
+async def health(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    runtime = state.runtime
+    admin = presented(request.headers) is not None or runtime.admin_keys.open
+    if admin:
+        runtime.admin_keys.require(request.headers)  # a wrong key is a 401, not the short form
+    entries = {e.key: e for chain in runtime.routes.chains.values() for e in chain.entries}
+    unavailable = sum(1 for entry in entries.values() if state.tracker.blocked(entry) is not None)
+    config = config_status(state)
+    if not admin:
+        config = {"loaded_at": config["loaded_at"], "reload_failed": config["error"] is not None}
+    else:
+        config["reload_failed"] = config["error"] is not None
+    return web.json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - state.started, 1),
+            "providers": len(runtime.config.providers),
+            "providers_disabled": len(runtime.disabled),
+            "chains": len(runtime.routes.chains),
+            "entries": len(entries),
+            "entries_unavailable": unavailable,
+            "requests": state.counts.as_dict(),
+            "config": config,
+            "request_log": _request_log_status(state, admin),
+        }
+    )
+
+
+def _request_log_status(state: AppState, admin: bool) -> dict[str, Any]:
+    """Drops and write failures show here, not only in /metrics: never silent."""
+    if state.writer is None:
+        out: dict[str, Any] = {"enabled": False}
+        if admin:
+            out["reason"] = state.store.error
+        return out
+    store = (
+        "open" if state.store.store is not None else "failed" if state.store.error else "opening"
+    )
+    out = {"enabled": True, "store": store, **state.writer.status()}
+    if admin:
+        out["reason"] = state.store.error
+    else:
+        del out["last_error"]
+    return out
