@@ -12,6 +12,7 @@ import pytest
 
 from chain429.testing import MockProvider, Reply, Stream, error_body
 from tests.e2e.conftest import PROXY_KEY, Proxy
+from tests.e2e.shapes import assert_shape
 
 pytestmark = pytest.mark.asyncio
 
@@ -91,6 +92,7 @@ async def call(
         for secret in ALL_KEYS:
             assert secret not in text, f"{method} {path} leaked a key: {text[:300]}"
         data = await response.json(content_type=None) if text else None
+        assert_shape(method, path, response.status, data)  # as the OpenAPI document says
         return response.status, data
 
 

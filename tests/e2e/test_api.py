@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from tests.e2e.conftest import PROXY_KEY, make_config
+from tests.e2e.shapes import assert_shape
 
 pytestmark = pytest.mark.asyncio
 
@@ -34,6 +35,8 @@ async def request(
             body = await response.json(content_type=None)
         except ValueError:
             body = await response.text()
+        if method != "OPTIONS":
+            assert_shape(method, path, response.status, body)  # as the OpenAPI document says
         return response.status, dict(response.headers), body
 
 
@@ -285,3 +288,19 @@ async def test_an_upstream_quoting_the_key_is_scrubbed_everywhere(mocks, proxy) 
     _, _, limits = await request(p, "GET", "/v1/ratelimits", headers=p.auth)
     assert key not in str(limits)
     assert limits["ratelimits"][0]["state"] == "auth-failed"
+
+
+async def test_status_answers_have_their_documented_shapes(mocks, proxy) -> None:
+    """Built as plain dicts (no validation on these paths), checked here against the models."""
+    _, _, p = await setup(mocks, proxy)
+    await p.client().chat.completions.create(model="default", messages=MESSAGES)
+    for path in ("/v1/models", "/v1/models/a/m1", "/v1/ratelimits", "/health"):
+        status, _, _ = await request(p, "GET", path, headers=p.auth)  # shape-checked
+        assert status == 200, path
+    status, _, body = await request(
+        p, "POST", "/v1/chat/completions", headers=p.auth, json={"messages": MESSAGES}
+    )
+    assert status == 200 and body["choices"]
+    status, _, ratelimits = await request(p, "GET", "/v1/ratelimits", headers=p.auth)
+    served = next(r for r in ratelimits["ratelimits"] if r["entry"] == "a/m1")
+    assert served["status"] == served["state"]  # the TypeScript original's alias

@@ -14,9 +14,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from chain429.config.load import load_config
-from chain429.http import stats_api
 from chain429.http.app import create_app
-from chain429.http.metrics import Metrics
 from chain429.http.state import STATE, AppState
 from chain429.quota.state import Ticket
 from chain429.storage import queries
@@ -87,14 +85,7 @@ async def server(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Server
         path = tmp_path / f"config-{len(runners)}.yaml"
         path.write_text(json.dumps(config))
         app = create_app(load_config(path, env={}))
-        # The wiring app.py is to carry (skipped if it already does).
-        registered = {r.canonical for r in app.router.resources()}
-        for method, route, handler in stats_api.routes():
-            if route not in registered:
-                app.router.add_route(method, route, handler)
         state = app[STATE]
-        if state.metrics is None:
-            state.metrics = Metrics(state)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()

@@ -18,14 +18,28 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from chain429.engine.chain import Entry
 from chain429.errors import ProxyError
-from chain429.http.metrics import metrics_handler
+from chain429.http.schemas.stats import (
+    Capacity,
+    ChainDetail,
+    ChainsReply,
+    HealthReply,
+    KeysReply,
+    ModelsReply,
+    ProviderDetail,
+    ProvidersReply,
+    RequestDetail,
+    RequestPage,
+    Savings,
+    SummaryReply,
+    Timeseries,
+)
 from chain429.http.state import STATE, AppState
 from chain429.providers.presets import DailyReset, Preset, get_preset
 from chain429.quota.hints import next_daily_reset
@@ -34,32 +48,10 @@ from chain429.storage.store import Store
 if TYPE_CHECKING:
     from chain429.storage.queries import Filters
 
-# A coroutine function, as app.py's own route table holds them.
-Handler = Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]]
 DEFAULT_SPAN = {"minute": 60, "hour": 24, "day": 30}  # buckets shown when `since` is not given
 MAX_POINTS = 10_000
 # Entry states that leave no capacity whatever the counters say.
 NO_CAPACITY = frozenset({"disabled", "auth-failed", "exhausted-until-daily-reset"})
-
-
-def routes() -> list[tuple[str, str, Handler]]:
-    """Every route of this module, `/metrics` included, as (method, path, handler)."""
-    return [
-        ("GET", "/v1/stats/summary", summary),
-        ("GET", "/v1/stats/providers", providers),
-        ("GET", "/v1/stats/providers/{provider_id}", provider),
-        ("GET", "/v1/stats/chains", chains),
-        ("GET", "/v1/stats/chains/{chain_name:.+}", chain),
-        ("GET", "/v1/stats/models", models),
-        ("GET", "/v1/stats/keys", keys),
-        ("GET", "/v1/stats/requests", requests),
-        ("GET", "/v1/stats/requests/{request_id}", request_detail),
-        ("GET", "/v1/stats/timeseries", timeseries),
-        ("GET", "/v1/stats/health", health),
-        ("GET", "/v1/stats/savings", savings),
-        ("GET", "/v1/stats/capacity", capacity),
-        ("GET", "/metrics", metrics_handler),
-    ]
 
 
 # -- usage -----------------------------------------------------------------------------------
@@ -69,14 +61,14 @@ async def summary(request: web.Request) -> web.Response:
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return web.json_response({"summary": await queries.summary(store, filters)})
+    return SummaryReply.reply({"summary": await queries.summary(store, filters)})
 
 
 async def providers(request: web.Request) -> web.Response:
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return web.json_response({"providers": await queries.providers(store, filters)})
+    return ProvidersReply.reply({"providers": await queries.providers(store, filters)})
 
 
 async def provider(request: web.Request) -> web.Response:
@@ -87,14 +79,14 @@ async def provider(request: web.Request) -> web.Response:
     usage = await queries.provider(store, provider_id, filters)
     if usage is None:
         raise _not_found(f"No usage data for provider '{provider_id}'.", "provider_not_found")
-    return web.json_response(usage)
+    return ProviderDetail.reply(usage)
 
 
 async def chains(request: web.Request) -> web.Response:
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return web.json_response({"chains": await queries.chains(store, filters)})
+    return ChainsReply.reply({"chains": await queries.chains(store, filters)})
 
 
 async def chain(request: web.Request) -> web.Response:
@@ -105,21 +97,21 @@ async def chain(request: web.Request) -> web.Response:
     usage = await queries.chain(store, name, filters)
     if usage is None:
         raise _not_found(f"No usage data for chain '{name}'.", "chain_not_found")
-    return web.json_response(usage)
+    return ChainDetail.reply(usage)
 
 
 async def models(request: web.Request) -> web.Response:
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return web.json_response({"models": await queries.models(store, filters)})
+    return ModelsReply.reply({"models": await queries.models(store, filters)})
 
 
 async def keys(request: web.Request) -> web.Response:
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return web.json_response({"keys": await queries.keys(store, filters)})
+    return KeysReply.reply({"keys": await queries.keys(store, filters)})
 
 
 # -- the request log ---------------------------------------------------------------------------
@@ -138,7 +130,7 @@ async def requests(request: web.Request) -> web.Response:
     page = await queries.request_page(
         store, filters, outcome=outcome, q=q, limit=limit, offset=offset
     )
-    return web.json_response(page)
+    return RequestPage.reply(page)
 
 
 async def request_detail(request: web.Request) -> web.Response:
@@ -150,7 +142,7 @@ async def request_detail(request: web.Request) -> web.Response:
     detail = await queries.request_detail(store, request_id)
     if detail is None:
         raise _not_found(f"No request '{request_id}' in the log.", "request_not_found")
-    return web.json_response(detail)
+    return RequestDetail.reply(detail)
 
 
 # -- series, health, money, capacity -----------------------------------------------------------
@@ -173,7 +165,7 @@ async def timeseries(request: web.Request) -> web.Response:
         raise _bad("since", f"the range holds more than {MAX_POINTS} {name} buckets")
     store = await _store(state)
     points = await queries.timeseries(store, filters, size, since, until)
-    return web.json_response(
+    return Timeseries.reply(
         {
             "bucket": name,
             "bucket_seconds": size,
@@ -192,7 +184,7 @@ async def health(request: web.Request) -> web.Response:
     now = time.time()
     known = [p.id for p in state.config.providers]
     report = await queries.health(store, now, known)
-    return web.json_response({"generated_at": int(now * 1000), "providers": report})
+    return HealthReply.reply({"generated_at": int(now * 1000), "providers": report})
 
 
 async def savings(request: web.Request) -> web.Response:
@@ -208,7 +200,7 @@ async def savings(request: web.Request) -> web.Response:
         except KeyError:
             continue
     prices = state.settings.prices
-    return web.json_response(await queries.savings(store, filters, presets, prices))
+    return Savings.reply(await queries.savings(store, filters, presets, prices))
 
 
 async def capacity(request: web.Request) -> web.Response:
@@ -216,7 +208,7 @@ async def capacity(request: web.Request) -> web.Response:
     state = _admin(request)
     now = state.walker.clock()
     report = [chain_capacity(state, name, now) for name in state.routes.chains]
-    return web.json_response({"generated_at": int(now * 1000), "chains": report})
+    return Capacity.reply({"generated_at": int(now * 1000), "chains": report})
 
 
 def chain_capacity(state: AppState, name: str, now: float) -> dict[str, Any]:
