@@ -17,6 +17,7 @@ from chain429 import __version__
 from chain429.http.auth import presented
 from chain429.http.runtime import config_status
 from chain429.http.state import STATE, AppState
+from chain429.http.tracker_view import entries, unavailable
 
 
 async def health(request: web.Request) -> web.Response:
@@ -25,8 +26,6 @@ async def health(request: web.Request) -> web.Response:
     admin = presented(request.headers) is not None or runtime.admin_keys.open
     if admin:
         runtime.admin_keys.require(request.headers)  # a wrong key is a 401, not the short form
-    entries = {e.key: e for chain in runtime.routes.chains.values() for e in chain.entries}
-    unavailable = sum(1 for entry in entries.values() if state.tracker.blocked(entry) is not None)
     config = config_status(state)
     if not admin:
         config = {"loaded_at": config["loaded_at"], "reload_failed": config["error"] is not None}
@@ -40,8 +39,8 @@ async def health(request: web.Request) -> web.Response:
             "providers": len(runtime.config.providers),
             "providers_disabled": len(runtime.disabled),
             "chains": len(runtime.routes.chains),
-            "entries": len(entries),
-            "entries_unavailable": unavailable,
+            "entries": sum(1 for _ in entries(runtime.routes)),
+            "entries_unavailable": unavailable(state.tracker, runtime.routes),
             "requests": state.counts.as_dict(),
             "config": config,
             "request_log": _request_log_status(state, admin),

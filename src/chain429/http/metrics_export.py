@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter as Tally
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.core import (
@@ -19,10 +19,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from chain429.http.metrics import PREFIX, Histogram, Metrics
-
-if TYPE_CHECKING:
-    from chain429.engine.chain import Entry
-    from chain429.http.state import AppState
+from chain429.http.tracker_view import blocked_by_kind
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -60,7 +57,7 @@ def snapshot(metrics: Metrics) -> Snapshot:
     )
     state = metrics.state
     if state is not None:
-        snap.blocked = _blocked(state)
+        snap.blocked = blocked_by_kind(state.tracker, state.routes)
         snap.uptime_s = time.monotonic() - state.started
         snap.store_up = state.store.store is not None
         writer = state.writer
@@ -210,21 +207,3 @@ class _StateCollector(Collector):
             families.dropped.add_metric([], dropped)
             families.failed.add_metric([], failed)
         return families.all()
-
-
-def _blocked(state: AppState) -> Tally[tuple[str, str]]:
-    counts: Tally[tuple[str, str]] = Tally()
-    for entry in _entries(state):
-        verdict = state.tracker.blocked(entry)
-        if verdict is not None:
-            counts[(entry.provider, verdict.kind)] += 1
-    return counts
-
-
-def _entries(state: AppState) -> Iterator[Entry]:
-    seen: set[str] = set()
-    for chain in state.routes.chains.values():
-        for entry in chain.entries:
-            if entry.key not in seen:
-                seen.add(entry.key)
-                yield entry

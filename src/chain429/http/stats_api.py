@@ -18,12 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from chain429.engine.chain import Entry
 from chain429.errors import ProxyError
 from chain429.http.schemas.stats import (
     Capacity,
@@ -41,8 +39,8 @@ from chain429.http.schemas.stats import (
     Timeseries,
 )
 from chain429.http.state import STATE, AppState
-from chain429.providers.presets import DailyReset, Preset, get_preset
-from chain429.quota.hints import next_daily_reset
+from chain429.http.tracker_view import chain_capacity
+from chain429.providers.presets import Preset, get_preset
 from chain429.storage.store import Store
 
 if TYPE_CHECKING:
@@ -50,8 +48,6 @@ if TYPE_CHECKING:
 
 DEFAULT_SPAN = {"minute": 60, "hour": 24, "day": 30}  # buckets shown when `since` is not given
 MAX_POINTS = 10_000
-# Entry states that leave no capacity whatever the counters say.
-NO_CAPACITY = frozenset({"disabled", "auth-failed", "exhausted-until-daily-reset"})
 
 
 # -- usage -----------------------------------------------------------------------------------
@@ -207,91 +203,12 @@ async def capacity(request: web.Request) -> web.Response:
     """Requests and tokens left before each chain's daily resets, from the quota tracker."""
     state = _admin(request)
     now = state.walker.clock()
-    report = [chain_capacity(state, name, now) for name in state.routes.chains]
+    runtime = state.runtime
+    report = [
+        chain_capacity(state.tracker, runtime.routes.chains[name], now)
+        for name in runtime.routes.chains
+    ]
     return Capacity.reply({"generated_at": int(now * 1000), "chains": report})
-
-
-def chain_capacity(state: AppState, name: str, now: float) -> dict[str, Any]:
-    """Sums over the chain's entries, each quota counted once (entries may share one).
-
-    A total is null when any entry's daily limit is unknown; `...LeftKnown` sums the known.
-    """
-    entries = []
-    seen: set[str] = set()
-    totals: dict[str, int | None] = {"requests": 0, "tokens": 0}
-    known = {"requests": 0, "tokens": 0}
-    resets: list[float] = []
-    for entry in state.routes.chains[name].entries:
-        described = entry_capacity(state, entry, now)
-        shared = described["quota_scope"] in seen
-        seen.add(described["quota_scope"])
-        described["shared_quota"] = shared
-        entries.append(described)
-        if shared:
-            continue
-        for kind in ("requests", "tokens"):
-            left = described[f"{kind}_left"]
-            if left is None:
-                totals[kind] = None
-            else:
-                known[kind] += left
-                current = totals[kind]
-                totals[kind] = None if current is None else current + left
-        if described["resets_at"] is not None:
-            resets.append(described["resets_at_epoch"])
-    for described in entries:
-        del described["resets_at_epoch"]
-    return {
-        "chain_name": name,
-        "requests_left": totals["requests"],
-        "tokens_left": totals["tokens"],
-        "requests_left_known": known["requests"],
-        "tokens_left_known": known["tokens"],
-        "next_reset_at": _iso(min(resets)) if resets else None,
-        "entries": entries,
-    }
-
-
-def entry_capacity(state: AppState, entry: Entry, now: float) -> dict[str, Any]:
-    """One entry's daily headroom: the tightest of its learned day counters and manual limits."""
-    report = state.tracker.describe(entry)
-    learned: Mapping[str, Mapping[str, Any]] = report.get("learned", {})
-    manual: Mapping[str, Mapping[str, Any]] = report.get("manual", {})
-    out: dict[str, Any] = {
-        "entry": entry.key,
-        "provider_id": entry.provider,
-        "model": entry.model,
-        "quota_scope": report.get("quota_scope", entry.key),
-        "state": report.get("state"),
-    }
-    resets: list[float] = []
-    for kind in ("requests", "tokens"):
-        candidates: list[int] = []
-        limits: list[int] = []
-        window = learned.get(f"{kind}/day")
-        if window is not None:
-            candidates.append(int(window["remaining"]))
-            if window.get("limit") is not None:
-                limits.append(int(window["limit"]))
-            resets.append(now + float(window["resets_in_s"]))
-        counter = manual.get(f"{kind}_per_day")
-        if counter is not None:
-            candidates.append(max(0, int(counter["limit"]) - int(counter["used"])))
-            limits.append(int(counter["limit"]))
-            resets.append(next_daily_reset(now, _daily_mode(entry)))
-        left = min(candidates) if candidates else None
-        if report.get("state") in NO_CAPACITY:
-            left = 0
-        out[f"{kind}_left"] = left
-        out[f"{kind}_per_day"] = min(limits) if limits else None
-    out["resets_at_epoch"] = min(resets) if resets else None
-    out["resets_at"] = _iso(min(resets)) if resets else None
-    return out
-
-
-def _daily_mode(entry: Entry) -> DailyReset:
-    mode = entry.limits.daily_reset if entry.limits is not None else None
-    return mode or entry.preset.daily_reset
 
 
 # -- plumbing --------------------------------------------------------------------------------
@@ -382,7 +299,3 @@ def _bad(param: str, problem: str) -> ProxyError:
 
 def _not_found(message: str, code: str) -> ProxyError:
     return ProxyError(404, message, code=code)
-
-
-def _iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
