@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict
 class Shape(BaseModel):
     """A JSON object with exactly these fields (no others: the UI's types are exact)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: the schemas are built at first use, not at start-up (which must stay fast).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     @classmethod
     def reply(cls, data: Any, status: int = 200) -> web.Response:
