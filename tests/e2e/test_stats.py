@@ -17,10 +17,9 @@ from chain429.config.load import load_config
 from chain429.http.app import create_app
 from chain429.http.state import STATE, AppState
 from chain429.quota.state import Ticket
-from chain429.storage import queries
 from chain429.storage.store import Store
 from tests.e2e.conftest import PROXY_KEY, make_config
-from tests.integration.test_queries import D2, records
+from tests.integration.test_queries import D2, api, records
 
 pytestmark = pytest.mark.asyncio
 
@@ -158,7 +157,7 @@ async def test_figures_over_http(server: Callable[..., Awaitable[Server]]) -> No
     assert s.store is not None
     status, _, body = await s.get("/v1/stats/summary")
     assert status == 200
-    assert body == {"summary": await queries.summary(s.store)}
+    assert body == {"summary": await api.summary(s.store)}
     assert body["summary"]["total_requests"] == 7
     # Epoch milliseconds and ISO 8601 both work as times.
     _, _, by_ms = await s.get("/v1/stats/summary", since=str(int(D2 * 1000)))

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
+from chain429.http import stats_shapes as shape
 from chain429.providers.presets import get_preset
 from chain429.storage import queries
 from chain429.storage.queries import Filters
+from chain429.storage.queries.filters import UNFILTERED
 from chain429.storage.records import AttemptRecord, RequestRecord
 from chain429.storage.store import Store
 
@@ -26,6 +28,51 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 D1 = dt.datetime(2026, 1, 10, tzinfo=dt.UTC).timestamp()  # pruned day
 D2 = D1 + 5 * 86_400  # retained day
 T2 = D2 + 600
+
+
+class api:
+    """The queries through `http.stats_shapes`: the JSON `/v1/stats/*` serves."""
+
+    @staticmethod
+    async def summary(store: Store, filters: Filters = UNFILTERED) -> dict[str, Any]:
+        return shape.summary(await queries.summary(store, filters))
+
+    @staticmethod
+    async def providers(store: Store) -> list[dict[str, Any]]:
+        return shape.groups(await queries.providers(store))
+
+    @staticmethod
+    async def provider(store: Store, provider_id: str) -> dict[str, Any] | None:
+        found = await queries.provider(store, provider_id)
+        return shape.group(found, "models") if found is not None else None
+
+    @staticmethod
+    async def chains(store: Store) -> list[dict[str, Any]]:
+        return shape.groups(await queries.chains(store))
+
+    @staticmethod
+    async def chain(store: Store, name: str) -> dict[str, Any] | None:
+        found = await queries.chain(store, name)
+        return shape.group(found, "providers") if found is not None else None
+
+    @staticmethod
+    async def models(store: Store) -> list[dict[str, Any]]:
+        return shape.groups(await queries.models(store))
+
+    @staticmethod
+    async def keys(store: Store) -> list[dict[str, Any]]:
+        return shape.groups(await queries.keys(store))
+
+    @staticmethod
+    async def request_page(
+        store: Store, filters: Filters = UNFILTERED, **kw: Any
+    ) -> dict[str, Any]:
+        return shape.request_page(await queries.request_page(store, filters, **kw))
+
+    @staticmethod
+    async def request_detail(store: Store, request_id: str) -> dict[str, Any] | None:
+        found = await queries.request_detail(store, request_id)
+        return shape.request_detail(*found) if found is not None else None
 
 
 def _attempt(
@@ -221,7 +268,7 @@ def usage(**kw: Any) -> dict[str, Any]:
 
 
 async def check_summary(store: Store, pruned: bool) -> None:
-    got = await queries.summary(store)
+    got = await api.summary(store)
     expected = usage(
         requests=7,
         tokens=580,
@@ -244,19 +291,19 @@ async def check_summary(store: Store, pruned: bool) -> None:
     outcomes = {"auth_failed": 1, "exhausted": 1, "stream_failed": 1, "success": 2 if pruned else 4}
     assert got == {**expected, "outcomes": outcomes}
     # A time range: only the retained day's first hour.
-    recent = await queries.summary(store, Filters(since=D2, until=D2 + 3600))
+    recent = await api.summary(store, Filters(since=D2, until=D2 + 3600))
     assert recent["total_requests"] == 4
     assert recent["successful_requests"] == 2
     assert recent["rolled_up_requests"] == 0
     # The pruned day alone: from the rollups (or the rows) alike.
-    old = await queries.summary(store, Filters(since=D1, until=D1 + 86_400))
+    old = await api.summary(store, Filters(since=D1, until=D1 + 86_400))
     assert (old["total_requests"], old["total_tokens"], old["waterfall_requests"]) == (2, 450, 1)
     assert old["avg_latency_ms"] == 550.0
     assert old["last_request_timestamp"] == (ms(D1) if pruned else ms(D1 + 7200))
 
 
 async def check_providers(store: Store, pruned: bool) -> None:
-    got = await queries.providers(store)
+    got = await api.providers(store)
     groq_attempts = (
         {"attempts": 3, "attempt_successes": 1, "attempt_failures": 2, "attempts_429": 1}
         if pruned
@@ -320,16 +367,16 @@ async def check_providers(store: Store, pruned: bool) -> None:
         "avg_attempt_latency_ms": 50.0,
     }
     assert got == [groq, cerebras, openrouter]
-    one = await queries.provider(store, "groq")
+    one = await api.provider(store, "groq")
     assert one is not None
     assert {k: v for k, v in one.items() if k != "models"} == groq
     assert [m["model"] for m in one["models"]] == ["llama"]
     assert one["models"][0]["total_requests"] == 3
-    assert await queries.provider(store, "nobody") is None
+    assert await api.provider(store, "nobody") is None
 
 
 async def check_chains(store: Store, pruned: bool) -> None:
-    got = await queries.chains(store)
+    got = await api.chains(store)
     assert [c["chain_name"] for c in got] == ["smart", "fast"]
     smart, fast = got
     assert smart == {
@@ -366,26 +413,26 @@ async def check_chains(store: Store, pruned: bool) -> None:
             rolled=2 if pruned else 0,
         ),
     }
-    one = await queries.chain(store, "fast")
+    one = await api.chain(store, "fast")
     assert one is not None
     assert one["total_requests"] == 4
     assert [(p["provider_id"], p["total_requests"]) for p in one["providers"]] == [
         ("cerebras", 2),
         ("groq", 2),
     ]
-    assert await queries.chain(store, "nope") is None
+    assert await api.chain(store, "nope") is None
 
 
 async def check_models_and_keys(store: Store) -> None:
-    got = [(m["provider_id"], m["model"], m["total_requests"]) for m in await queries.models(store)]
+    got = [(m["provider_id"], m["model"], m["total_requests"]) for m in await api.models(store)]
     assert got == [("groq", "llama", 3), ("cerebras", "qwen", 2)]
-    keys = {k["key_label"]: k for k in await queries.keys(store)}
+    keys = {k["key_label"]: k for k in await api.keys(store)}
     assert {k: (v["total_requests"], v["total_tokens"]) for k, v in keys.items()} == {
         "k1": (3, 280),
         "k2": (3, 300),
         "unknown": (1, 0),
     }
-    assert [k["key_label"] for k in await queries.keys(store)] == ["k2", "unknown", "k1"]
+    assert [k["key_label"] for k in await api.keys(store)] == ["k2", "unknown", "k1"]
 
 
 async def check_timeseries(store: Store, pruned: bool) -> None:
@@ -444,7 +491,7 @@ async def check_timeseries(store: Store, pruned: bool) -> None:
 
 
 async def check_requests(store: Store, pruned: bool) -> None:
-    page = await queries.request_page(store)
+    page = await api.request_page(store)
     ids = ["r7", "r6", "r5", "r4", "r3"] + ([] if pruned else ["r2", "r1"])
     assert [r["id"] for r in page["requests"]] == ids
     assert page["total"] == len(ids)
@@ -474,22 +521,22 @@ async def check_requests(store: Store, pruned: bool) -> None:
         "error": None,
     }
     assert [
-        r["id"] for r in (await queries.request_page(store, Filters(chain="fast")))["requests"]
+        r["id"] for r in (await api.request_page(store, Filters(chain="fast")))["requests"]
     ] == (["r4", "r3"] + ([] if pruned else ["r2", "r1"]))
-    smart = await queries.request_page(store, outcome="exhausted")
+    smart = await api.request_page(store, outcome="exhausted")
     assert [r["id"] for r in smart["requests"]] == ["r5"]
-    found = await queries.request_page(store, q="rate limited")
+    found = await api.request_page(store, q="rate limited")
     assert [r["id"] for r in found["requests"]] == ["r5"]
-    assert (await queries.request_page(store, q="100%"))["total"] == 1
-    assert (await queries.request_page(store, q="9%"))["total"] == 0  # % is literal
-    assert (await queries.request_page(store, q="_"))["total"] == 0  # so is _
-    window = await queries.request_page(store, Filters(since=T2 + 30, until=T2 + 100))
+    assert (await api.request_page(store, q="100%"))["total"] == 1
+    assert (await api.request_page(store, q="9%"))["total"] == 0  # % is literal
+    assert (await api.request_page(store, q="_"))["total"] == 0  # so is _
+    window = await api.request_page(store, Filters(since=T2 + 30, until=T2 + 100))
     assert [r["id"] for r in window["requests"]] == ["r5", "r4"]
-    paged = await queries.request_page(store, limit=2, offset=1)
+    paged = await api.request_page(store, limit=2, offset=1)
     assert [r["id"] for r in paged["requests"]] == ["r6", "r5"]
     assert (paged["total"], paged["limit"], paged["offset"]) == (len(ids), 2, 1)
-    assert (await queries.request_page(store, limit=10_000))["limit"] == 500
-    detail = await queries.request_detail(store, "r4")
+    assert (await api.request_page(store, limit=10_000))["limit"] == 500
+    detail = await api.request_detail(store, "r4")
     assert detail is not None
     assert detail["attempt_log"] == [
         {
@@ -523,7 +570,7 @@ async def check_requests(store: Store, pruned: bool) -> None:
             "skipped": False,
         },
     ]
-    assert await queries.request_detail(store, "nope") is None
+    assert await api.request_detail(store, "nope") is None
 
 
 async def check_health(store: Store) -> None:

@@ -9,8 +9,8 @@ timeseries): `since`, `until` (epoch seconds, epoch milliseconds or ISO 8601; `u
 exclusive), `chain`, `provider`, `model`, `key` (a key label). `/v1/stats/requests` adds
 `outcome`, `q` (error text), `limit` (default 50, at most 500) and `offset`.
 
-`storage.queries` (SQLAlchemy: ~0.5 s to import) is imported by the handlers on first use, so
-importing this module at startup stays cheap.
+`storage.queries` (SQLAlchemy: ~0.5 s to import) and `stats_shapes` (which turns its rows into
+JSON) are imported by the handlers on first use, so importing this module at startup stays cheap.
 """
 
 from __future__ import annotations
@@ -54,20 +54,25 @@ MAX_POINTS = 10_000
 
 
 async def summary(request: web.Request) -> web.Response:
+    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return SummaryReply.reply({"summary": await queries.summary(store, filters)})
+    return SummaryReply.reply({"summary": shape.summary(await queries.summary(store, filters))})
 
 
 async def providers(request: web.Request) -> web.Response:
+    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return ProvidersReply.reply({"providers": await queries.providers(store, filters)})
+    return ProvidersReply.reply(
+        {"providers": shape.groups(await queries.providers(store, filters))}
+    )
 
 
 async def provider(request: web.Request) -> web.Response:
+    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
@@ -75,17 +80,19 @@ async def provider(request: web.Request) -> web.Response:
     usage = await queries.provider(store, provider_id, filters)
     if usage is None:
         raise _not_found(f"No usage data for provider '{provider_id}'.", "provider_not_found")
-    return ProviderDetail.reply(usage)
+    return ProviderDetail.reply(shape.group(usage, "models"))
 
 
 async def chains(request: web.Request) -> web.Response:
+    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return ChainsReply.reply({"chains": await queries.chains(store, filters)})
+    return ChainsReply.reply({"chains": shape.groups(await queries.chains(store, filters))})
 
 
 async def chain(request: web.Request) -> web.Response:
+    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
@@ -93,27 +100,30 @@ async def chain(request: web.Request) -> web.Response:
     usage = await queries.chain(store, name, filters)
     if usage is None:
         raise _not_found(f"No usage data for chain '{name}'.", "chain_not_found")
-    return ChainDetail.reply(usage)
+    return ChainDetail.reply(shape.group(usage, "providers"))
 
 
 async def models(request: web.Request) -> web.Response:
+    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return ModelsReply.reply({"models": await queries.models(store, filters)})
+    return ModelsReply.reply({"models": shape.groups(await queries.models(store, filters))})
 
 
 async def keys(request: web.Request) -> web.Response:
+    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return KeysReply.reply({"keys": await queries.keys(store, filters)})
+    return KeysReply.reply({"keys": shape.groups(await queries.keys(store, filters))})
 
 
 # -- the request log ---------------------------------------------------------------------------
 
 
 async def requests(request: web.Request) -> web.Response:
+    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     state = _admin(request)
@@ -126,10 +136,11 @@ async def requests(request: web.Request) -> web.Response:
     page = await queries.request_page(
         store, filters, outcome=outcome, q=q, limit=limit, offset=offset
     )
-    return RequestPage.reply(page)
+    return RequestPage.reply(shape.request_page(page))
 
 
 async def request_detail(request: web.Request) -> web.Response:
+    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     state = _admin(request)
@@ -138,7 +149,7 @@ async def request_detail(request: web.Request) -> web.Response:
     detail = await queries.request_detail(store, request_id)
     if detail is None:
         raise _not_found(f"No request '{request_id}' in the log.", "request_not_found")
-    return RequestDetail.reply(detail)
+    return RequestDetail.reply(shape.request_detail(*detail))
 
 
 # -- series, health, money, capacity -----------------------------------------------------------
@@ -176,9 +187,9 @@ async def health(request: web.Request) -> web.Response:
     from chain429.storage import queries
 
     state = _admin(request)
+    known = [p.id for p in state.runtime.config.providers]
     store = await _store(state)
     now = time.time()
-    known = [p.id for p in state.config.providers]
     report = await queries.health(store, now, known)
     return HealthReply.reply({"generated_at": int(now * 1000), "providers": report})
 
@@ -187,15 +198,16 @@ async def savings(request: web.Request) -> web.Response:
     from chain429.storage import queries
 
     state = _admin(request)
+    config = state.runtime.config  # read once: a reload while the query runs changes nothing
     filters = _filters(request)
     store = await _store(state)
     presets: dict[str, Preset] = {}
-    for configured in state.config.providers:
+    for configured in config.providers:
         try:
             presets[configured.id] = get_preset(configured.type)
         except KeyError:
             continue
-    prices = state.settings.prices
+    prices = config.settings.prices
     return Savings.reply(await queries.savings(store, filters, presets, prices))
 
 
@@ -203,11 +215,8 @@ async def capacity(request: web.Request) -> web.Response:
     """Requests and tokens left before each chain's daily resets, from the quota tracker."""
     state = _admin(request)
     now = state.walker.clock()
-    runtime = state.runtime
-    report = [
-        chain_capacity(state.tracker, runtime.routes.chains[name], now)
-        for name in runtime.routes.chains
-    ]
+    chains = state.runtime.routes.chains.values()
+    report = [chain_capacity(state.tracker, chain, now) for chain in chains]
     return Capacity.reply({"generated_at": int(now * 1000), "chains": report})
 
 
@@ -216,7 +225,7 @@ async def capacity(request: web.Request) -> web.Response:
 
 def _admin(request: web.Request) -> AppState:
     state = request.app[STATE]
-    state.admin_keys.require(request.headers)
+    state.runtime.admin_keys.require(request.headers)
     return state
 
 

@@ -14,8 +14,9 @@ the latency sum; the figures they lack (entries skipped, upstream calls, estimat
 breakdown, attempt counts, percentiles) cover the retained rows only. A rollup day is in a time
 range when the day overlaps it; its `lastRequestTimestamp` is the start of that day.
 
-Field names follow the TypeScript 429chain (`totalRequests`, `waterfallRequests`, `avgLatencyMs`,
-`providerId`, `chainName`, `lastRequestTimestamp` in epoch milliseconds, ...), with additions.
+Usage and the request log come back as rows (`Totals`, `AttemptTally`, `Group`, `RequestRow`,
+`AttemptRow`), which `http.stats_shapes` turns into the API's JSON; the time series, provider
+health and savings come back as snake_case dicts of figures, checked by the HTTP layer's shapes.
 
 The modules, each importing only those before it: `filters` (which rows, and the `Fetcher` a
 store provides), `figures` (rounding, ratios, percentiles, times), `totals` (grouped sums),
@@ -36,14 +37,24 @@ from chain429.storage.queries.provider_health import (
 )
 from chain429.storage.queries.request_log import (
     MAX_PAGE,
-    attempt_json,
+    AttemptRow,
+    RequestPage,
+    RequestRow,
     request_detail,
-    request_json,
     request_page,
 )
 from chain429.storage.queries.time_buckets import BUCKETS, bucket_of, timeseries
-from chain429.storage.queries.totals import NO_ATTEMPTS, Totals, attempt_stats, grouped
-from chain429.storage.queries.usage import chain, chains, keys, models, provider, providers, summary
+from chain429.storage.queries.totals import AttemptTally, Totals, attempt_stats, grouped
+from chain429.storage.queries.usage import (
+    Group,
+    chain,
+    chains,
+    keys,
+    models,
+    provider,
+    providers,
+    summary,
+)
 
 __all__ = [
     "BUCKETS",
@@ -51,13 +62,16 @@ __all__ = [
     "DAY",
     "HEALTH_WINDOWS",
     "MAX_PAGE",
-    "NO_ATTEMPTS",
     "QUOTA_OUTCOMES",
     "TREND_STEP",
+    "AttemptRow",
+    "AttemptTally",
     "Fetcher",
     "Filters",
+    "Group",
+    "RequestPage",
+    "RequestRow",
     "Totals",
-    "attempt_json",
     "attempt_stats",
     "bucket_of",
     "chain",
@@ -70,7 +84,6 @@ __all__ = [
     "provider",
     "providers",
     "request_detail",
-    "request_json",
     "request_page",
     "savings",
     "summary",

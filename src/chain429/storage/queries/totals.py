@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 
-from chain429.storage.queries.figures import as_int, epoch_ms, ratio_of, round1
+from chain429.storage.queries.figures import as_int
 from chain429.storage.queries.filters import A, D, Fetcher, Filters, R, day_start
 
 # `records.is_fallback` in SQL: served after at least one upstream failure. Every query that
@@ -83,30 +83,6 @@ class Totals:
         if ts is not None and (self.last_ts is None or ts > self.last_ts):
             self.last_ts = ts
 
-    def usage(self) -> dict[str, Any]:
-        """The TypeScript original's usage fields, then ours."""
-        return {
-            "total_requests": self.requests,
-            "total_tokens": self.total_tokens,
-            "total_prompt_tokens": self.prompt_tokens,
-            "total_completion_tokens": self.completion_tokens,
-            "last_request_timestamp": epoch_ms(self.last_ts),
-            "successful_requests": self.successes,
-            "failed_requests": self.failures,
-            "success_rate": ratio_of(self.successes, self.requests),
-            # Served after at least one upstream failure (the original: attempts > 1).
-            "waterfall_requests": self.fallbacks,
-            "waterfall_rate": ratio_of(self.fallbacks, self.successes),
-            "rate_limited_met": self.rate_limited,  # 429s met on the way, from upstreams
-            # Requests where an entry was passed over without a call (cooling, out of quota).
-            "skipped_requests": self.skipped_requests,
-            "entries_skipped": self.entries_skipped,
-            "upstream_calls": self.calls,
-            "estimated_token_requests": self.estimated,
-            "avg_latency_ms": round1(self.latency_ms_sum / self.requests) if self.requests else 0,
-            "rolled_up_requests": self.rolled_up,
-        }
-
 
 def row_sums() -> list[Any]:
     """The summed columns of retained request rows, labelled as `Totals.add_row` reads them."""
@@ -173,9 +149,24 @@ async def grouped(
     return dict(totals)
 
 
+@dataclass(slots=True)
+class AttemptTally:
+    """What a provider (or provider+model) said when tried: calls by outcome, and skips."""
+
+    calls: int = 0
+    successes: int = 0
+    rate_limited: int = 0  # answered 429 (or a rate-limit outcome)
+    skips: int = 0
+    latency_ms_sum: float = 0.0  # over the calls
+
+    def add(self, other: AttemptTally) -> None:
+        for item in fields(AttemptTally):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+
+
 async def attempt_stats(
     store: Fetcher, keys: Sequence[str], filters: Filters
-) -> dict[tuple[str, ...], dict[str, Any]]:
+) -> dict[tuple[str, ...], AttemptTally]:
     """What each provider (or provider+model) said when tried: calls by outcome, and skips."""
     called = ~A.c.skipped
     group = [A.c[k] for k in keys]
@@ -196,28 +187,16 @@ async def attempt_stats(
         .where(*filters.attempts())
         .group_by(*group)
     )
-    stats: dict[tuple[str, ...], dict[str, Any]] = {}
-    for row in await store.fetch(stmt):
-        calls = as_int(row["calls"])
-        stats[_key(row, keys)] = {
-            "attempts": calls,
-            "attempt_successes": as_int(row["ok"]),
-            "attempt_failures": calls - as_int(row["ok"]),
-            "attempts_429": as_int(row["r429"]),
-            "times_skipped": as_int(row["skips"]),
-            "avg_attempt_latency_ms": round1(float(row["latency"] or 0) / calls) if calls else 0,
-        }
-    return stats
-
-
-NO_ATTEMPTS: Mapping[str, Any] = {
-    "attempts": 0,
-    "attempt_successes": 0,
-    "attempt_failures": 0,
-    "attempts_429": 0,
-    "times_skipped": 0,
-    "avg_attempt_latency_ms": 0,
-}
+    return {
+        _key(row, keys): AttemptTally(
+            calls=as_int(row["calls"]),
+            successes=as_int(row["ok"]),
+            rate_limited=as_int(row["r429"]),
+            skips=as_int(row["skips"]),
+            latency_ms_sum=float(row["latency"] or 0),
+        )
+        for row in await store.fetch(stmt)
+    }
 
 
 def _key(row: Mapping[str, Any], keys: Sequence[str]) -> tuple[str, ...]:
