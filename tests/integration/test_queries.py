@@ -70,6 +70,13 @@ class api:
         return shape.request_page(await queries.request_page(store, filters, **kw))
 
     @staticmethod
+    async def timeseries(
+        store: Store, filters: Filters, bucket: int, since: float, until: float
+    ) -> list[dict[str, Any]]:
+        points = await queries.timeseries(store, filters, bucket, since, until)
+        return [shape.time_point(point) for point in points]
+
+    @staticmethod
     async def request_detail(store: Store, request_id: str) -> dict[str, Any] | None:
         found = await queries.request_detail(store, request_id)
         return shape.request_detail(*found) if found is not None else None
@@ -436,7 +443,7 @@ async def check_models_and_keys(store: Store) -> None:
 
 
 async def check_timeseries(store: Store, pruned: bool) -> None:
-    hours = await queries.timeseries(store, Filters(), 3600, D2, D2 + 7200)
+    hours = await api.timeseries(store, Filters(), 3600, D2, D2 + 7200)
     assert hours == [
         {
             "timestamp": ms(D2),
@@ -471,17 +478,17 @@ async def check_timeseries(store: Store, pruned: bool) -> None:
             "latency_p95_ms": None,
         },
     ]
-    minutes = await queries.timeseries(store, Filters(), 60, D2 + 600, D2 + 780)
+    minutes = await api.timeseries(store, Filters(), 60, D2 + 600, D2 + 780)
     assert [(p["timestamp"], p["requests"], p["latency_p50_ms"]) for p in minutes] == [
         (ms(D2 + 600), 2, 200.0),
         (ms(D2 + 660), 2, None),
         (ms(D2 + 720), 0, None),
     ]
-    groq = await queries.timeseries(store, Filters(provider="groq"), 3600, D2, D2 + 3600)
+    groq = await api.timeseries(store, Filters(provider="groq"), 3600, D2, D2 + 3600)
     assert [(p["requests"], p["total_tokens"], p["latency_p95_ms"]) for p in groq] == [
         (1, 30, 100.0)
     ]
-    days = await queries.timeseries(store, Filters(), 86_400, D1, D2 + 86_400)
+    days = await api.timeseries(store, Filters(), 86_400, D1, D2 + 86_400)
     assert [p["requests"] for p in days] == [2, 0, 0, 0, 0, 5]
     first = days[0]
     assert (first["successes"], first["fallbacks"], first["rate_limited"]) == (2, 1, 1)

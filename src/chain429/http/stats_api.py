@@ -156,6 +156,7 @@ async def request_detail(request: web.Request) -> web.Response:
 
 
 async def timeseries(request: web.Request) -> web.Response:
+    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     state = _admin(request)
@@ -178,7 +179,7 @@ async def timeseries(request: web.Request) -> web.Response:
             "bucket_seconds": size,
             "since": int(since * 1000),
             "until": int(until * 1000),
-            "points": points,
+            "points": [shape.time_point(point) for point in points],
         }
     )
 

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chain429.storage.queries.figures import epoch_ms, iso_time, ratio_of, round1
+from chain429.storage.queries.figures import (
+    epoch_ms,
+    iso_time,
+    percentile,
+    ratio_of,
+    round1,
+    round1_opt,
+)
 
 if TYPE_CHECKING:
     from chain429.storage.queries import (
         AttemptRow,
         AttemptTally,
+        Bucket,
         Group,
         RequestPage,
         RequestRow,
@@ -139,3 +147,24 @@ def request_page(page: RequestPage) -> dict[str, Any]:
 
 def request_detail(row: RequestRow, steps: list[AttemptRow]) -> dict[str, Any]:
     return {**logged_request(row), "attempt_log": [logged_attempt(step) for step in steps]}
+
+
+def time_point(b: Bucket) -> dict[str, Any]:
+    """`avg_latency_ms` is over every request (rollups keep that sum); p50/p95 over the
+    successful ones of retained rows."""
+    return {
+        "timestamp": b.start * 1000,
+        "time": iso_time(b.start),
+        "requests": b.requests,
+        "successes": b.successes,
+        "errors": b.failures,
+        "fallbacks": b.fallbacks,
+        "rate_limited": b.rate_limited,
+        "entries_skipped": b.entries_skipped,
+        "prompt_tokens": b.prompt_tokens,
+        "completion_tokens": b.completion_tokens,
+        "total_tokens": b.total_tokens,
+        "avg_latency_ms": round1(b.latency_ms_sum / b.requests) if b.requests else 0.0,
+        "latency_p50_ms": round1_opt(percentile(b.success_latencies, 0.50)),
+        "latency_p95_ms": round1_opt(percentile(b.success_latencies, 0.95)),
+    }

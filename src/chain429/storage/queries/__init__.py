@@ -14,9 +14,10 @@ the latency sum; the figures they lack (entries skipped, upstream calls, estimat
 breakdown, attempt counts, percentiles) cover the retained rows only. A rollup day is in a time
 range when the day overlaps it; its `lastRequestTimestamp` is the start of that day.
 
-Usage and the request log come back as rows (`Totals`, `AttemptTally`, `Group`, `RequestRow`,
-`AttemptRow`), which `http.stats_shapes` turns into the API's JSON; the time series, provider
-health and savings come back as snake_case dicts of figures, checked by the HTTP layer's shapes.
+Usage, the request log and the time series come back as rows (`Totals`, `AttemptTally`,
+`Group`, `RequestRow`, `AttemptRow`, `Bucket`), which `http.stats_shapes` turns into the API's
+JSON; provider health and savings come back as snake_case dicts of figures, checked by the HTTP
+layer's shapes.
 
 The modules, each importing only those before it: `filters` (which rows, and the `Fetcher` a
 store provides), `figures` (rounding, ratios, percentiles, times), `totals` (grouped sums),
@@ -43,7 +44,7 @@ from chain429.storage.queries.request_log import (
     request_detail,
     request_page,
 )
-from chain429.storage.queries.time_buckets import BUCKETS, bucket_of, timeseries
+from chain429.storage.queries.time_buckets import BUCKETS, Bucket, bucket_of, timeseries
 from chain429.storage.queries.totals import AttemptTally, Totals, attempt_stats, grouped
 from chain429.storage.queries.usage import (
     Group,
@@ -66,6 +67,7 @@ __all__ = [
     "TREND_STEP",
     "AttemptRow",
     "AttemptTally",
+    "Bucket",
     "Fetcher",
     "Filters",
     "Group",
