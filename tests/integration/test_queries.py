@@ -77,6 +77,14 @@ class api:
         return [shape.time_point(point) for point in points]
 
     @staticmethod
+    async def health(store: Store, now: float, known: list[str]) -> list[dict[str, Any]]:
+        return [shape.provider_health(p) for p in await queries.health(store, now, known)]
+
+    @staticmethod
+    async def savings(store: Store, **kw: Any) -> dict[str, Any]:
+        return shape.savings(await queries.savings(store, **kw))
+
+    @staticmethod
     async def request_detail(store: Store, request_id: str) -> dict[str, Any] | None:
         found = await queries.request_detail(store, request_id)
         return shape.request_detail(*found) if found is not None else None
@@ -582,7 +590,7 @@ async def check_requests(store: Store, pruned: bool) -> None:
 
 async def check_health(store: Store) -> None:
     now = D2 + 910
-    got = {p["provider_id"]: p for p in await queries.health(store, now, ["mistral", "groq"])}
+    got = {p["provider_id"]: p for p in await api.health(store, now, ["mistral", "groq"])}
     assert sorted(got) == ["cerebras", "groq", "mistral", "openrouter"]
     groq = got["groq"]
     assert groq["last_hour"] == {
@@ -617,7 +625,7 @@ async def check_health(store: Store) -> None:
 
 async def check_savings(store: Store) -> None:
     groq = get_preset("groq")
-    got = await queries.savings(
+    got = await api.savings(
         store,
         presets={"groq": groq, "cerebras": get_preset("cerebras")},
         prices={"cerebras/qwen": (1.0, 2.0)},
@@ -644,7 +652,7 @@ async def check_savings(store: Store) -> None:
     ]
     assert by_id["groq"]["saved"] == groq_saved
     assert by_id["groq"]["models"][0]["price_source"] == "preset_default"
-    unpriced = await queries.savings(store)
+    unpriced = await api.savings(store)
     assert unpriced["total_saved"] == 0
     assert {m["price_source"] for p in unpriced["providers"] for m in p["models"]} == {None}
 

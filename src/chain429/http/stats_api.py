@@ -185,17 +185,19 @@ async def timeseries(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
+    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     state = _admin(request)
     known = [p.id for p in state.runtime.config.providers]
     store = await _store(state)
     now = time.time()
-    report = await queries.health(store, now, known)
+    report = [shape.provider_health(p) for p in await queries.health(store, now, known)]
     return HealthReply.reply({"generated_at": int(now * 1000), "providers": report})
 
 
 async def savings(request: web.Request) -> web.Response:
+    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     state = _admin(request)
@@ -209,7 +211,7 @@ async def savings(request: web.Request) -> web.Response:
         except KeyError:
             continue
     prices = config.settings.prices
-    return Savings.reply(await queries.savings(store, filters, presets, prices))
+    return Savings.reply(shape.savings(await queries.savings(store, filters, presets, prices)))
 
 
 async def capacity(request: web.Request) -> web.Response:
