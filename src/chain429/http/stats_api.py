@@ -9,8 +9,8 @@ timeseries): `since`, `until` (epoch seconds, epoch milliseconds or ISO 8601; `u
 exclusive), `chain`, `provider`, `model`, `key` (a key label). `/v1/stats/requests` adds
 `outcome`, `q` (error text), `limit` (default 50, at most 500) and `offset`.
 
-`storage.queries` (SQLAlchemy: ~0.5 s to import) and `stats_shapes` (which turns its rows into
-JSON) are imported by the handlers on first use, so importing this module at startup stays cheap.
+`storage.queries` (SQLAlchemy: ~0.5 s to import) is imported by the handlers on first use, so
+importing this module at startup stays cheap; `stats_shapes` turns its rows into the JSON.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from chain429.errors import ProxyError
+from chain429.http import stats_shapes as shape
 from chain429.http.schemas.stats import (
     Capacity,
     ChainDetail,
@@ -54,7 +55,6 @@ MAX_POINTS = 10_000
 
 
 async def summary(request: web.Request) -> web.Response:
-    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
@@ -62,7 +62,6 @@ async def summary(request: web.Request) -> web.Response:
 
 
 async def providers(request: web.Request) -> web.Response:
-    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
@@ -72,7 +71,6 @@ async def providers(request: web.Request) -> web.Response:
 
 
 async def provider(request: web.Request) -> web.Response:
-    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
@@ -84,7 +82,6 @@ async def provider(request: web.Request) -> web.Response:
 
 
 async def chains(request: web.Request) -> web.Response:
-    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
@@ -92,7 +89,6 @@ async def chains(request: web.Request) -> web.Response:
 
 
 async def chain(request: web.Request) -> web.Response:
-    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
@@ -104,7 +100,6 @@ async def chain(request: web.Request) -> web.Response:
 
 
 async def models(request: web.Request) -> web.Response:
-    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
@@ -112,7 +107,6 @@ async def models(request: web.Request) -> web.Response:
 
 
 async def keys(request: web.Request) -> web.Response:
-    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
@@ -123,7 +117,6 @@ async def keys(request: web.Request) -> web.Response:
 
 
 async def requests(request: web.Request) -> web.Response:
-    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     state = _admin(request)
@@ -140,7 +133,6 @@ async def requests(request: web.Request) -> web.Response:
 
 
 async def request_detail(request: web.Request) -> web.Response:
-    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     state = _admin(request)
@@ -156,7 +148,6 @@ async def request_detail(request: web.Request) -> web.Response:
 
 
 async def timeseries(request: web.Request) -> web.Response:
-    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     state = _admin(request)
@@ -185,7 +176,6 @@ async def timeseries(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     state = _admin(request)
@@ -197,7 +187,6 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def savings(request: web.Request) -> web.Response:
-    from chain429.http import stats_shapes as shape
     from chain429.storage import queries
 
     state = _admin(request)
