@@ -25,8 +25,9 @@ tracking ON (the default Policy) and OFF (Policy(proactive=False): reactive only
 - upstream 429s per 1,000 client requests (target <= 5): the mocks' `rate_limited` counters,
   also split by the window that refused (RPM, TPM, RPD, TPD);
 - the latency skipping adds, two ways: (a) the time spent inside `tracker.acquire()` for the
-  entries it refused, summed per request that skipped >= 1 entry; (b) "walk overhead": the wall
-  time of `Walker._walk` (wrapped) minus the duration of the upstream call that served it, for
+  entries it refused, summed per request that skipped >= 1 entry; (b) "walk overhead": the
+  request's logged latency (from its `RequestFinished` event, which the bench subscribes to
+  like any subscriber) minus the duration of the upstream call that served it, for
   served requests that skipped >= 1 entry minus those that skipped none (neither met a 429).
   For contrast, the same for requests that bounced off >= 1 429 (mostly OFF); the mocks answer
   429s at once over loopback, a real upstream adds its round trip to every bounce;
@@ -48,7 +49,7 @@ import random
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,20 +57,22 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from chain429.config.load import parse_config
-from chain429.engine.request import ClientRequest
 from chain429.engine.upstream import UpstreamResponse
-from chain429.engine.walk import Attempt, Served, WalkFailed
+from chain429.events import RequestFinished
 from chain429.http.app import create_app
+from chain429.http.errors import Handler
 from chain429.http.state import STATE
 from chain429.providers.upstream import AiohttpUpstream
 from chain429.quota.tracker import MemoryTracker, Policy
+from chain429.storage.records import AttemptRecord
 from chain429.testing import Budget, MockProvider, Reply
 from chain429.testing.budget import Rejection
 from chain429.testing.dialects import Dialect
 from chain429.testing.responses import prompt_tokens
-from chain429.vocabulary import QUOTA_KINDS, Chain, Entry, Ticket, Verdict
+from chain429.vocabulary import QUOTA_KINDS, Entry, Ticket, Verdict
 
 KEY = "bench-free-tier-key"
 CHAIN = "free"
@@ -284,48 +287,73 @@ class AuditedTracker(MemoryTracker):
         return result
 
 
-WalkFn = Callable[[Chain, ClientRequest], Coroutine[Any, Any, Served]]
+def walk_context(clock: FastClock) -> Middleware:
+    """Open a `WalkRecord` for each chat completion, before its walk starts.
 
+    The tracker's stopwatch (`AuditedTracker.acquire`) finds it through `CURRENT`, also from
+    the tasks a waiting request's walk runs in (they copy this context); `WalkObserver` closes
+    it when the request's `RequestFinished` event arrives.
+    """
 
-def instrument_walk(
-    walk: WalkFn,
-    clock: FastClock,
-    upstream: CountingUpstream,
-    records: list[WalkRecord],
-    limit: int,
-) -> WalkFn:
-    """Wrap `Walker._walk`: time it, count skips and bounces, audit failures against the mocks."""
-
-    async def timed(chain: Chain, request: ClientRequest) -> Served:
-        tokens = mock_tokens(request.body)
-        record = WalkRecord(clock.elapsed(), tokens)
-        if len(records) < limit:
-            records.append(record)
-        token = CURRENT.set(record)
-        started = time.perf_counter()
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path != "/v1/chat/completions":
+            return await handler(request)
         try:
-            served = await walk(chain, request)
-        except WalkFailed as failed:
-            # No await since the walk gave up: this is the mocks' state at that instant.
-            record.walk_ms = (time.perf_counter() - started) * 1000
-            _count_attempts(record, failed.attempts)
-            for entry in chain.entries:
-                mock = upstream.mocks.get(entry.provider)
-                if mock is not None and has_room(mock, tokens, upstream.pending(entry.provider)):
-                    mine = [a for a in failed.attempts if a.entry == entry.key]
-                    cause = attempt_cause(mine[0]) if mine else "untried"
-                    record.room_left = f"{entry.provider}:{cause}"
-                    break
-            raise
+            tokens = mock_tokens(orjson.loads(await request.read()))
+        except (orjson.JSONDecodeError, AttributeError, TypeError):
+            tokens = 0
+        token = CURRENT.set(WalkRecord(clock.elapsed(), tokens))
+        try:
+            return await handler(request)
         finally:
             CURRENT.reset(token)
-        record.walk_ms = (time.perf_counter() - started) * 1000
-        record.served = True
-        _count_attempts(record, served.attempts)
-        record.serving_call_ms = served.attempts[-1].latency_ms
-        return served
 
-    return timed
+    return middleware
+
+
+class WalkObserver:
+    """Subscribes to the proxy's `RequestFinished` events: times, skips, bounces, audits.
+
+    It is called synchronously when the request finishes; for a failed walk that is before any
+    await since the walk gave up, so the mocks' budgets are read as they were at that instant.
+    """
+
+    def __init__(
+        self, clock: FastClock, upstream: CountingUpstream, records: list[WalkRecord], limit: int
+    ) -> None:
+        self.clock, self.upstream, self.records, self.limit = clock, upstream, records, limit
+
+    def __call__(self, event: RequestFinished) -> None:
+        record = CURRENT.get()
+        log = event.record
+        if record is None or event.chain is None or log.outcome not in WALK_ENDS:
+            return  # refused before any walk (bad body, no key, ...)
+        if len(self.records) < self.limit:
+            self.records.append(record)
+        # The request's time as the proxy logged it (arrival to answer): the walk plus a
+        # constant parse-and-reply cost that cancels out in the skip/no-skip difference.
+        record.walk_ms = log.latency_ms
+        _count_attempts(record, log.attempts)
+        if log.provider is not None:
+            record.served = True
+            record.serving_call_ms = log.attempts[-1].latency_ms if log.attempts else 0.0
+            return
+        for entry in event.chain.entries:
+            mock = self.upstream.mocks.get(entry.provider)
+            pending = self.upstream.pending(entry.provider)
+            if mock is not None and has_room(mock, record.mock_tokens, pending):
+                mine = [a for a in log.attempts if (a.provider, a.model) == entry_pair(entry)]
+                cause = attempt_cause(mine[0]) if mine else "untried"
+                record.room_left = f"{entry.provider}:{cause}"
+                break
+
+
+WALK_ENDS = frozenset({"success", "stream_failed", "exhausted", "upstream_rejected"})
+
+
+def entry_pair(entry: Entry) -> tuple[str, str]:
+    return entry.provider, entry.model
 
 
 def verdict_cause(reason: str, kind: str) -> str:
@@ -339,9 +367,9 @@ def verdict_cause(reason: str, kind: str) -> str:
     return reason.split(" ", 1)[0]
 
 
-def attempt_cause(attempt: Attempt) -> str:
+def attempt_cause(attempt: AttemptRecord) -> str:
     if attempt.skipped:
-        return verdict_cause(attempt.reason, attempt.kind)
+        return verdict_cause(attempt.reason, attempt.outcome)
     return f"call {attempt.status}"
 
 
@@ -370,9 +398,9 @@ def count_refusals(mock: MockProvider, provider: str, into: Counter[str]) -> Non
     budget.admit = counted  # type: ignore[method-assign]
 
 
-def _count_attempts(record: WalkRecord, attempts: list[Attempt]) -> None:
+def _count_attempts(record: WalkRecord, attempts: list[AttemptRecord]) -> None:
     record.skipped = sum(1 for a in attempts if a.skipped)
-    record.bounced = sum(1 for a in attempts if not a.skipped and a.kind in QUOTA_KINDS)
+    record.bounced = sum(1 for a in attempts if not a.skipped and a.outcome in QUOTA_KINDS)
 
 
 # -- traffic --------------------------------------------------------------------------------
@@ -565,11 +593,8 @@ async def run_mode(mode: str, args: argparse.Namespace) -> ModeResult:
         upstream = CountingUpstream(client, mocks)
         tracker = AuditedTracker(policy, clock, mocks, upstream)
         app = create_app(loaded, tracker=tracker, upstream=upstream, clock=clock)
-        walker = app[STATE].walker
-        # Bench instrumentation: the walk is private, so it is wrapped on this one instance.
-        walker._walk = instrument_walk(  # type: ignore[method-assign,assignment]
-            walker._walk, clock, upstream, records, limit=500_000
-        )
+        app.middlewares.append(walk_context(clock))
+        app[STATE].events.subscribe(WalkObserver(clock, upstream, records, limit=500_000))
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

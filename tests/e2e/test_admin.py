@@ -13,6 +13,7 @@ import pytest
 from chain429.redact import mask_secret
 from chain429.testing import MockProvider, Reply, Stream, error_body
 from tests.e2e.conftest import PROXY_KEY, Proxy
+from tests.e2e.shapes import assert_shape
 
 pytestmark = pytest.mark.asyncio
 
@@ -92,6 +93,7 @@ async def call(
         for secret in ALL_KEYS:
             assert secret not in text, f"{method} {path} leaked a key: {text[:300]}"
         data = await response.json(content_type=None) if text else None
+        assert_shape(method, path, response.status, data)  # as the OpenAPI document says
         return response.status, data
 
 
@@ -488,3 +490,19 @@ async def test_oversized_values_and_files_are_refused(mocks, yaml_proxy) -> None
     assert status == 413, str(data)[:300]
     assert_error(data, "config_too_large")
     assert p.config_path.read_text() == before
+
+
+async def test_an_edit_swaps_the_runtime_snapshot_whole(mocks, yaml_proxy) -> None:
+    """A request holding the old snapshot keeps one consistent config; the new one is whole."""
+    _, _, p = await start(mocks, yaml_proxy)
+    before = p.state.runtime
+    status, _ = await call(p, "PUT", "/v1/admin/chains/extra", {"entries": ["a/m1"]})
+    assert status == 201
+    after = p.state.runtime
+    assert after is not before
+    assert "extra" not in before.routes.chains and before.config.chain("extra") is None
+    assert "extra" in after.routes.chains
+    assert after.config.chain("extra") is not None
+    assert after.loaded_at >= before.loaded_at and after.config_hash != before.config_hash
+    with pytest.raises(AttributeError):  # frozen: changed only by replacing it
+        before.routes = after.routes  # type: ignore[misc]

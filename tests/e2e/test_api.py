@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from tests.e2e.conftest import PROXY_KEY, make_config
+from tests.e2e.shapes import assert_shape
 
 pytestmark = pytest.mark.asyncio
 
@@ -34,6 +35,8 @@ async def request(
             body = await response.json(content_type=None)
         except ValueError:
             body = await response.text()
+        if method != "OPTIONS":
+            assert_shape(method, path, response.status, body)  # as the OpenAPI document says
         return response.status, dict(response.headers), body
 
 
@@ -175,6 +178,30 @@ async def test_health_needs_no_auth(mocks, proxy) -> None:
     assert body["requests"]["served"] == 1
 
 
+async def test_health_shows_paths_and_errors_only_to_an_admin(mocks, proxy, tmp_path) -> None:
+    """Issue 8 #17: no path and no error text without the admin key (same route with it)."""
+    _, _, p = await setup(mocks, proxy, database_url=str(tmp_path / "no-such-dir" / "x.db"))
+    p.state.config_error = f"cannot read {p.config_path}: permission denied"
+    status, _, public = await request(p, "GET", "/health")
+    assert status == 200
+    text = str(public)
+    assert str(tmp_path) not in text and "permission denied" not in text
+    assert public["config"] == {
+        "loaded_at": public["config"]["loaded_at"],
+        "reload_failed": True,
+    }
+    assert "reason" not in public["request_log"] and "last_error" not in public["request_log"]
+    status, _, full = await request(p, "GET", "/health", headers=p.auth)
+    assert status == 200
+    assert full["config"]["path"] == str(p.config_path)
+    assert "permission denied" in full["config"]["error"]
+    assert full["config"]["reload_failed"] is True
+    assert "reason" in full["request_log"]
+    status, _, body = await request(p, "GET", "/health", headers={"x-api-key": "wrong"})
+    assert status == 401
+    assert_openai_error(body)
+
+
 async def test_preflight_without_configured_origins_grants_nothing(mocks, proxy) -> None:
     _, _, p = await setup(mocks, proxy)
     status, headers, _ = await request(
@@ -261,3 +288,19 @@ async def test_an_upstream_quoting_the_key_is_scrubbed_everywhere(mocks, proxy) 
     _, _, limits = await request(p, "GET", "/v1/ratelimits", headers=p.auth)
     assert key not in str(limits)
     assert limits["ratelimits"][0]["state"] == "auth-failed"
+
+
+async def test_status_answers_have_their_documented_shapes(mocks, proxy) -> None:
+    """Built as plain dicts (no validation on these paths), checked here against the models."""
+    _, _, p = await setup(mocks, proxy)
+    await p.client().chat.completions.create(model="default", messages=MESSAGES)
+    for path in ("/v1/models", "/v1/models/a/m1", "/v1/ratelimits", "/health"):
+        status, _, _ = await request(p, "GET", path, headers=p.auth)  # shape-checked
+        assert status == 200, path
+    status, _, body = await request(
+        p, "POST", "/v1/chat/completions", headers=p.auth, json={"messages": MESSAGES}
+    )
+    assert status == 200 and body["choices"]
+    status, _, ratelimits = await request(p, "GET", "/v1/ratelimits", headers=p.auth)
+    served = next(r for r in ratelimits["ratelimits"] if r["entry"] == "a/m1")
+    assert served["status"] == served["state"]  # the TypeScript original's alias

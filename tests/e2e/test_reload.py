@@ -67,7 +67,10 @@ async def until(check: Callable[[], bool], timeout_s: float = 4.0) -> None:
 
 
 async def health(p: Proxy) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as session, session.get(p.url + "/health") as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(p.url + "/health", headers=p.auth) as response,
+    ):
         data: dict[str, Any] = await response.json()
         return data
 

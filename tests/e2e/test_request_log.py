@@ -12,6 +12,7 @@ import aiohttp
 import openai
 import pytest
 
+from chain429.events import RequestFinished
 from chain429.testing import Hang, Pause, Reply, Stream, chunk, error_body
 from tests.e2e.conftest import make_config
 
@@ -72,7 +73,15 @@ async def test_a_served_request_leaves_a_row_and_its_attempts(mocks, proxy, tmp_
 
 
 async def test_every_way_a_request_ends_leaves_a_row(mocks, proxy, tmp_path) -> None:
+    """...and is published once as a `RequestFinished`, which every tally takes from."""
     a, b, p, db = await logged_proxy(mocks, proxy, tmp_path)
+    events: list[RequestFinished] = []
+
+    def broken(_: RequestFinished) -> None:
+        raise RuntimeError("a broken subscriber never breaks a request")
+
+    p.state.events.subscribe(broken)
+    p.state.events.subscribe(events.append)
     client = p.client()
     # exhausted chain
     a.script(Reply(429, error_body(429, "slow"), {"retry-after": "2"}))
@@ -118,6 +127,16 @@ async def test_every_way_a_request_ends_leaves_a_row(mocks, proxy, tmp_path) -> 
     ]
     (label,) = rows(db, "SELECT key_label FROM requests WHERE status = 401")[0]
     assert label == "unauthenticated"
+    # One event per request, the same records the writer wrote.
+    assert [e.record.id for e in events] == [r[0] for r in rows(db, "SELECT id FROM requests")]
+    assert [e.record.outcome for e in events] == [o for _, o in outcomes]
+    assert [e.chain.name if e.chain else None for e in events] == [
+        "default", "default", None, "default", None, "default"
+    ]  # fmt: skip
+    # The /health counts and the metrics subscribe to the same events.
+    assert p.state.counts.as_dict() == {"requests": 4, "served": 1, "failed": 2}
+    assert p.state.metrics is not None
+    assert sum(p.state.metrics.requests.values()) == 6
 
 
 async def test_a_thousand_concurrent_requests_give_a_thousand_rows(mocks, proxy, tmp_path) -> None:
@@ -196,3 +215,25 @@ async def test_health_shows_the_request_log(mocks, proxy, tmp_path) -> None:
     assert log["store"] == "open"
     assert log["written"] == 1
     assert log["dropped"] == 0
+
+
+async def test_the_access_log_names_the_whole_id_the_stats_api_finds(
+    mocks, proxy, tmp_path, caplog
+) -> None:
+    """Five requests in a row: five distinct ids in the log, each found by the stats API."""
+    caplog.set_level(logging.INFO, logger="chain429.requests")
+    _a, _b, p, _db = await logged_proxy(mocks, proxy, tmp_path)
+    for _ in range(5):
+        await p.client().chat.completions.create(model="default", messages=MESSAGES)
+    await settled(p)
+    ids = [
+        r.fields["id"]  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "chain429.requests" and r.getMessage() == "chat completion"
+    ]
+    assert len(ids) == 5 and len(set(ids)) == 5
+    async with aiohttp.ClientSession() as http:
+        for request_id in ids:
+            async with http.get(f"{p.url}/v1/stats/requests/{request_id}", headers=p.auth) as r:
+                assert r.status == 200, request_id
+                assert (await r.json())["id"] == request_id

@@ -16,7 +16,11 @@ from tests.e2e.conftest import Proxy, make_config
 
 
 async def health(proxy: Proxy) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http, http.get(f"{proxy.url}/health") as resp:
+    """/health as an admin sees it (paths and errors are for admins only)."""
+    async with (
+        aiohttp.ClientSession(headers=proxy.auth) as http,
+        http.get(f"{proxy.url}/health") as resp,
+    ):
         assert resp.status == 200
         body: dict[str, Any] = await resp.json()
         return body

@@ -14,15 +14,12 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from chain429.config.load import load_config
-from chain429.http import stats_api
 from chain429.http.app import create_app
-from chain429.http.metrics import Metrics
 from chain429.http.state import STATE, AppState
-from chain429.storage import queries
 from chain429.storage.store import Store
 from chain429.vocabulary import Ticket
 from tests.e2e.conftest import PROXY_KEY, make_config
-from tests.integration.test_queries import D2, records
+from tests.integration.test_queries import D2, api, records
 
 pytestmark = pytest.mark.asyncio
 
@@ -87,14 +84,7 @@ async def server(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Server
         path = tmp_path / f"config-{len(runners)}.yaml"
         path.write_text(json.dumps(config))
         app = create_app(load_config(path, env={}))
-        # The wiring app.py is to carry (skipped if it already does).
-        registered = {r.canonical for r in app.router.resources()}
-        for method, route, handler in stats_api.routes():
-            if route not in registered:
-                app.router.add_route(method, route, handler)
         state = app[STATE]
-        if state.metrics is None:
-            state.metrics = Metrics(state)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -167,32 +157,32 @@ async def test_figures_over_http(server: Callable[..., Awaitable[Server]]) -> No
     assert s.store is not None
     status, _, body = await s.get("/v1/stats/summary")
     assert status == 200
-    assert body == {"summary": await queries.summary(s.store)}
-    assert body["summary"]["totalRequests"] == 7
+    assert body == {"summary": await api.summary(s.store)}
+    assert body["summary"]["total_requests"] == 7
     # Epoch milliseconds and ISO 8601 both work as times.
     _, _, by_ms = await s.get("/v1/stats/summary", since=str(int(D2 * 1000)))
     _, _, by_iso = await s.get("/v1/stats/summary", since="2026-01-15T00:00:00Z")
-    assert by_ms["summary"]["totalRequests"] == by_iso["summary"]["totalRequests"] == 5
+    assert by_ms["summary"]["total_requests"] == by_iso["summary"]["total_requests"] == 5
     _, _, page = await s.get("/v1/stats/requests", chain="fast", limit="1")
     assert [r["id"] for r in page["requests"]] == ["r4"]
     assert page["total"] == 4
     _, _, detail = await s.get("/v1/stats/requests/r4")
-    assert [a["providerId"] for a in detail["attemptLog"]] == ["groq", "openrouter", "cerebras"]
+    assert [a["provider_id"] for a in detail["attempt_log"]] == ["groq", "openrouter", "cerebras"]
     status, _, body = await s.get("/v1/stats/requests/nope")
     assert (status, body["error"]["code"]) == (404, "request_not_found")
     status, _, body = await s.get("/v1/stats/providers/nobody")
     assert (status, body["error"]["code"]) == (404, "provider_not_found")
     _, _, groq = await s.get("/v1/stats/providers/groq")
-    assert (groq["providerId"], groq["totalRequests"]) == ("groq", 3)
+    assert (groq["provider_id"], groq["total_requests"]) == ("groq", 3)
     _, _, series = await s.get(
         "/v1/stats/timeseries", bucket="hour", since=str(D2), until=str(D2 + 7200)
     )
-    assert (series["bucket"], series["bucketSeconds"]) == ("hour", 3600)
+    assert (series["bucket"], series["bucket_seconds"]) == ("hour", 3600)
     assert [p["requests"] for p in series["points"]] == [4, 1]
     _, _, default_span = await s.get("/v1/stats/timeseries", bucket="minute")
     assert len(default_span["points"]) == 60
     _, _, health = await s.get("/v1/stats/health")
-    assert [p["providerId"] for p in health["providers"]] == ["a", "b"]  # configured, idle
+    assert [p["provider_id"] for p in health["providers"]] == ["a", "b"]  # configured, idle
     _, _, savings = await s.get("/v1/stats/savings")
     assert savings["currency"] == "USD"
 
@@ -204,15 +194,15 @@ async def test_capacity_left_today(server: Callable[..., Awaitable[Server]]) -> 
     assert isinstance(ticket, Ticket)
     status, _, body = await s.get("/v1/stats/capacity")
     assert status == 200
-    chains = {c["chainName"]: c for c in body["chains"]}
+    chains = {c["chain_name"]: c for c in body["chains"]}
     solo, default = chains["solo"], chains["default"]
-    assert (solo["requestsLeft"], solo["tokensLeft"]) == (99, 9950)
-    assert solo["entries"][0]["requestsPerDay"] == 100
-    assert solo["nextResetAt"] is not None
+    assert (solo["requests_left"], solo["tokens_left"]) == (99, 9950)
+    assert solo["entries"][0]["requests_per_day"] == 100
+    assert solo["next_reset_at"] is not None
     # b/m2 has no known daily limit: the total is unknown, the known part is a/m1's.
-    assert (default["requestsLeft"], default["tokensLeft"]) == (None, None)
-    assert (default["requestsLeftKnown"], default["tokensLeftKnown"]) == (99, 9950)
-    assert default["entries"][1]["requestsLeft"] is None
+    assert (default["requests_left"], default["tokens_left"]) == (None, None)
+    assert (default["requests_left_known"], default["tokens_left_known"]) == (99, 9950)
+    assert default["entries"][1]["requests_left"] is None
 
 
 async def test_metrics_after_observe(server: Callable[..., Awaitable[Server]]) -> None:
@@ -258,15 +248,15 @@ async def test_savings_use_config_price_overrides(
     _, _, before = await plain.get("/v1/stats/savings")
     some = before["providers"][0]
     model = some["models"][0]
-    priced = await server(prices={f"{some['providerId']}/{model['model']}": [1000.0, 2000.0]})
+    priced = await server(prices={f"{some['provider_id']}/{model['model']}": [1000.0, 2000.0]})
     _, _, after = await priced.get("/v1/stats/savings")
     row = next(
         m
         for p in after["providers"]
-        if p["providerId"] == some["providerId"]
+        if p["provider_id"] == some["provider_id"]
         for m in p["models"]
         if m["model"] == model["model"]
     )
-    assert row["priceSource"] == "config"
-    expected = model["promptTokens"] / 1e6 * 1000 + model["completionTokens"] / 1e6 * 2000
+    assert row["price_source"] == "config"
+    expected = model["prompt_tokens"] / 1e6 * 1000 + model["completion_tokens"] / 1e6 * 2000
     assert row["saved"] == pytest.approx(expected)

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
+from chain429.http import stats_shapes as shape
 from chain429.providers.presets import get_preset
 from chain429.storage import queries
 from chain429.storage.queries import Filters
+from chain429.storage.queries.filters import UNFILTERED
 from chain429.storage.records import AttemptRecord, RequestRecord
 from chain429.storage.store import Store
 
@@ -26,6 +28,66 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 D1 = dt.datetime(2026, 1, 10, tzinfo=dt.UTC).timestamp()  # pruned day
 D2 = D1 + 5 * 86_400  # retained day
 T2 = D2 + 600
+
+
+class api:
+    """The queries through `http.stats_shapes`: the JSON `/v1/stats/*` serves."""
+
+    @staticmethod
+    async def summary(store: Store, filters: Filters = UNFILTERED) -> dict[str, Any]:
+        return shape.summary(await queries.summary(store, filters))
+
+    @staticmethod
+    async def providers(store: Store) -> list[dict[str, Any]]:
+        return shape.groups(await queries.providers(store))
+
+    @staticmethod
+    async def provider(store: Store, provider_id: str) -> dict[str, Any] | None:
+        found = await queries.provider(store, provider_id)
+        return shape.group(found, "models") if found is not None else None
+
+    @staticmethod
+    async def chains(store: Store) -> list[dict[str, Any]]:
+        return shape.groups(await queries.chains(store))
+
+    @staticmethod
+    async def chain(store: Store, name: str) -> dict[str, Any] | None:
+        found = await queries.chain(store, name)
+        return shape.group(found, "providers") if found is not None else None
+
+    @staticmethod
+    async def models(store: Store) -> list[dict[str, Any]]:
+        return shape.groups(await queries.models(store))
+
+    @staticmethod
+    async def keys(store: Store) -> list[dict[str, Any]]:
+        return shape.groups(await queries.keys(store))
+
+    @staticmethod
+    async def request_page(
+        store: Store, filters: Filters = UNFILTERED, **kw: Any
+    ) -> dict[str, Any]:
+        return shape.request_page(await queries.request_page(store, filters, **kw))
+
+    @staticmethod
+    async def timeseries(
+        store: Store, filters: Filters, bucket: int, since: float, until: float
+    ) -> list[dict[str, Any]]:
+        points = await queries.timeseries(store, filters, bucket, since, until)
+        return [shape.time_point(point) for point in points]
+
+    @staticmethod
+    async def health(store: Store, now: float, known: list[str]) -> list[dict[str, Any]]:
+        return [shape.provider_health(p) for p in await queries.health(store, now, known)]
+
+    @staticmethod
+    async def savings(store: Store, **kw: Any) -> dict[str, Any]:
+        return shape.savings(await queries.savings(store, **kw))
+
+    @staticmethod
+    async def request_detail(store: Store, request_id: str) -> dict[str, Any] | None:
+        found = await queries.request_detail(store, request_id)
+        return shape.request_detail(*found) if found is not None else None
 
 
 def _attempt(
@@ -196,32 +258,32 @@ def ms(ts: float) -> int:
 def usage(**kw: Any) -> dict[str, Any]:
     """A usage block: zeros, then `kw` (snake_case names → the API's)."""
     names = {
-        "requests": "totalRequests",
-        "tokens": "totalTokens",
-        "prompt": "totalPromptTokens",
-        "completion": "totalCompletionTokens",
-        "last": "lastRequestTimestamp",
-        "ok": "successfulRequests",
-        "failed": "failedRequests",
-        "success_rate": "successRate",
-        "fallbacks": "waterfallRequests",
-        "waterfall_rate": "waterfallRate",
-        "limited": "rateLimitedMet",
-        "skipped_requests": "skippedRequests",
-        "skipped": "entriesSkipped",
-        "calls": "upstreamCalls",
-        "estimated": "estimatedTokenRequests",
-        "avg": "avgLatencyMs",
-        "rolled": "rolledUpRequests",
+        "requests": "total_requests",
+        "tokens": "total_tokens",
+        "prompt": "total_prompt_tokens",
+        "completion": "total_completion_tokens",
+        "last": "last_request_timestamp",
+        "ok": "successful_requests",
+        "failed": "failed_requests",
+        "success_rate": "success_rate",
+        "fallbacks": "waterfall_requests",
+        "waterfall_rate": "waterfall_rate",
+        "limited": "rate_limited_met",
+        "skipped_requests": "skipped_requests",
+        "skipped": "entries_skipped",
+        "calls": "upstream_calls",
+        "estimated": "estimated_token_requests",
+        "avg": "avg_latency_ms",
+        "rolled": "rolled_up_requests",
     }
     out: dict[str, Any] = {v: 0 for v in names.values()}
-    out.update(lastRequestTimestamp=None, successRate=None, waterfallRate=None)
+    out.update(last_request_timestamp=None, success_rate=None, waterfall_rate=None)
     out.update({names[k]: v for k, v in kw.items()})
     return out
 
 
 async def check_summary(store: Store, pruned: bool) -> None:
-    got = await queries.summary(store)
+    got = await api.summary(store)
     expected = usage(
         requests=7,
         tokens=580,
@@ -244,26 +306,26 @@ async def check_summary(store: Store, pruned: bool) -> None:
     outcomes = {"auth_failed": 1, "exhausted": 1, "stream_failed": 1, "success": 2 if pruned else 4}
     assert got == {**expected, "outcomes": outcomes}
     # A time range: only the retained day's first hour.
-    recent = await queries.summary(store, Filters(since=D2, until=D2 + 3600))
-    assert recent["totalRequests"] == 4
-    assert recent["successfulRequests"] == 2
-    assert recent["rolledUpRequests"] == 0
+    recent = await api.summary(store, Filters(since=D2, until=D2 + 3600))
+    assert recent["total_requests"] == 4
+    assert recent["successful_requests"] == 2
+    assert recent["rolled_up_requests"] == 0
     # The pruned day alone: from the rollups (or the rows) alike.
-    old = await queries.summary(store, Filters(since=D1, until=D1 + 86_400))
-    assert (old["totalRequests"], old["totalTokens"], old["waterfallRequests"]) == (2, 450, 1)
-    assert old["avgLatencyMs"] == 550.0
-    assert old["lastRequestTimestamp"] == (ms(D1) if pruned else ms(D1 + 7200))
+    old = await api.summary(store, Filters(since=D1, until=D1 + 86_400))
+    assert (old["total_requests"], old["total_tokens"], old["waterfall_requests"]) == (2, 450, 1)
+    assert old["avg_latency_ms"] == 550.0
+    assert old["last_request_timestamp"] == (ms(D1) if pruned else ms(D1 + 7200))
 
 
 async def check_providers(store: Store, pruned: bool) -> None:
-    got = await queries.providers(store)
+    got = await api.providers(store)
     groq_attempts = (
-        {"attempts": 3, "attemptSuccesses": 1, "attemptFailures": 2, "attempts429": 1}
+        {"attempts": 3, "attempt_successes": 1, "attempt_failures": 2, "attempts_429": 1}
         if pruned
-        else {"attempts": 5, "attemptSuccesses": 2, "attemptFailures": 3, "attempts429": 2}
+        else {"attempts": 5, "attempt_successes": 2, "attempt_failures": 3, "attempts_429": 2}
     )
     groq = {
-        "providerId": "groq",
+        "provider_id": "groq",
         **usage(
             requests=3,
             tokens=180,
@@ -280,11 +342,11 @@ async def check_providers(store: Store, pruned: bool) -> None:
             rolled=1 if pruned else 0,
         ),
         **groq_attempts,
-        "timesSkipped": 1,
-        "avgAttemptLatencyMs": 396.7 if pruned else 294.0,
+        "times_skipped": 1,
+        "avg_attempt_latency_ms": 396.7 if pruned else 294.0,
     }
     cerebras = {
-        "providerId": "cerebras",
+        "provider_id": "cerebras",
         **usage(
             requests=2,
             tokens=400,
@@ -303,37 +365,37 @@ async def check_providers(store: Store, pruned: bool) -> None:
             rolled=1 if pruned else 0,
         ),
         "attempts": 2 if pruned else 3,
-        "attemptSuccesses": 1 if pruned else 2,
-        "attemptFailures": 1,
-        "attempts429": 1,
-        "timesSkipped": 0,
-        "avgAttemptLatencyMs": 160.0 if pruned else 340.0,
+        "attempt_successes": 1 if pruned else 2,
+        "attempt_failures": 1,
+        "attempts_429": 1,
+        "times_skipped": 0,
+        "avg_attempt_latency_ms": 160.0 if pruned else 340.0,
     }
     openrouter = {
-        "providerId": "openrouter",
+        "provider_id": "openrouter",
         **usage(),
         "attempts": 1,
-        "attemptSuccesses": 0,
-        "attemptFailures": 1,
-        "attempts429": 0,
-        "timesSkipped": 0,
-        "avgAttemptLatencyMs": 50.0,
+        "attempt_successes": 0,
+        "attempt_failures": 1,
+        "attempts_429": 0,
+        "times_skipped": 0,
+        "avg_attempt_latency_ms": 50.0,
     }
     assert got == [groq, cerebras, openrouter]
-    one = await queries.provider(store, "groq")
+    one = await api.provider(store, "groq")
     assert one is not None
     assert {k: v for k, v in one.items() if k != "models"} == groq
     assert [m["model"] for m in one["models"]] == ["llama"]
-    assert one["models"][0]["totalRequests"] == 3
-    assert await queries.provider(store, "nobody") is None
+    assert one["models"][0]["total_requests"] == 3
+    assert await api.provider(store, "nobody") is None
 
 
 async def check_chains(store: Store, pruned: bool) -> None:
-    got = await queries.chains(store)
-    assert [c["chainName"] for c in got] == ["smart", "fast"]
+    got = await api.chains(store)
+    assert [c["chain_name"] for c in got] == ["smart", "fast"]
     smart, fast = got
     assert smart == {
-        "chainName": "smart",
+        "chain_name": "smart",
         **usage(
             requests=2,
             prompt=5,
@@ -347,7 +409,7 @@ async def check_chains(store: Store, pruned: bool) -> None:
         ),
     }
     assert fast == {
-        "chainName": "fast",
+        "chain_name": "fast",
         **usage(
             requests=4,
             tokens=580,
@@ -366,30 +428,30 @@ async def check_chains(store: Store, pruned: bool) -> None:
             rolled=2 if pruned else 0,
         ),
     }
-    one = await queries.chain(store, "fast")
+    one = await api.chain(store, "fast")
     assert one is not None
-    assert one["totalRequests"] == 4
-    assert [(p["providerId"], p["totalRequests"]) for p in one["providers"]] == [
+    assert one["total_requests"] == 4
+    assert [(p["provider_id"], p["total_requests"]) for p in one["providers"]] == [
         ("cerebras", 2),
         ("groq", 2),
     ]
-    assert await queries.chain(store, "nope") is None
+    assert await api.chain(store, "nope") is None
 
 
 async def check_models_and_keys(store: Store) -> None:
-    got = [(m["providerId"], m["model"], m["totalRequests"]) for m in await queries.models(store)]
+    got = [(m["provider_id"], m["model"], m["total_requests"]) for m in await api.models(store)]
     assert got == [("groq", "llama", 3), ("cerebras", "qwen", 2)]
-    keys = {k["keyLabel"]: k for k in await queries.keys(store)}
-    assert {k: (v["totalRequests"], v["totalTokens"]) for k, v in keys.items()} == {
+    keys = {k["key_label"]: k for k in await api.keys(store)}
+    assert {k: (v["total_requests"], v["total_tokens"]) for k, v in keys.items()} == {
         "k1": (3, 280),
         "k2": (3, 300),
         "unknown": (1, 0),
     }
-    assert [k["keyLabel"] for k in await queries.keys(store)] == ["k2", "unknown", "k1"]
+    assert [k["key_label"] for k in await api.keys(store)] == ["k2", "unknown", "k1"]
 
 
 async def check_timeseries(store: Store, pruned: bool) -> None:
-    hours = await queries.timeseries(store, Filters(), 3600, D2, D2 + 7200)
+    hours = await api.timeseries(store, Filters(), 3600, D2, D2 + 7200)
     assert hours == [
         {
             "timestamp": ms(D2),
@@ -398,14 +460,14 @@ async def check_timeseries(store: Store, pruned: bool) -> None:
             "successes": 2,
             "errors": 2,
             "fallbacks": 1,
-            "rateLimited": 2,
-            "entriesSkipped": 1,
-            "promptTokens": 50,
-            "completionTokens": 80,
-            "totalTokens": 130,
-            "avgLatencyMs": 226.0,
-            "latencyP50Ms": 200.0,
-            "latencyP95Ms": 290.0,
+            "rate_limited": 2,
+            "entries_skipped": 1,
+            "prompt_tokens": 50,
+            "completion_tokens": 80,
+            "total_tokens": 130,
+            "avg_latency_ms": 226.0,
+            "latency_p50_ms": 200.0,
+            "latency_p95_ms": 290.0,
         },
         {
             "timestamp": ms(D2 + 3600),
@@ -414,35 +476,37 @@ async def check_timeseries(store: Store, pruned: bool) -> None:
             "successes": 0,
             "errors": 1,
             "fallbacks": 0,
-            "rateLimited": 0,
-            "entriesSkipped": 0,
-            "promptTokens": 5,
-            "completionTokens": 0,
-            "totalTokens": 0,
-            "avgLatencyMs": 1000.0,
-            "latencyP50Ms": None,
-            "latencyP95Ms": None,
+            "rate_limited": 0,
+            "entries_skipped": 0,
+            "prompt_tokens": 5,
+            "completion_tokens": 0,
+            "total_tokens": 0,
+            "avg_latency_ms": 1000.0,
+            "latency_p50_ms": None,
+            "latency_p95_ms": None,
         },
     ]
-    minutes = await queries.timeseries(store, Filters(), 60, D2 + 600, D2 + 780)
-    assert [(p["timestamp"], p["requests"], p["latencyP50Ms"]) for p in minutes] == [
+    minutes = await api.timeseries(store, Filters(), 60, D2 + 600, D2 + 780)
+    assert [(p["timestamp"], p["requests"], p["latency_p50_ms"]) for p in minutes] == [
         (ms(D2 + 600), 2, 200.0),
         (ms(D2 + 660), 2, None),
         (ms(D2 + 720), 0, None),
     ]
-    groq = await queries.timeseries(store, Filters(provider="groq"), 3600, D2, D2 + 3600)
-    assert [(p["requests"], p["totalTokens"], p["latencyP95Ms"]) for p in groq] == [(1, 30, 100.0)]
-    days = await queries.timeseries(store, Filters(), 86_400, D1, D2 + 86_400)
+    groq = await api.timeseries(store, Filters(provider="groq"), 3600, D2, D2 + 3600)
+    assert [(p["requests"], p["total_tokens"], p["latency_p95_ms"]) for p in groq] == [
+        (1, 30, 100.0)
+    ]
+    days = await api.timeseries(store, Filters(), 86_400, D1, D2 + 86_400)
     assert [p["requests"] for p in days] == [2, 0, 0, 0, 0, 5]
     first = days[0]
-    assert (first["successes"], first["fallbacks"], first["rateLimited"]) == (2, 1, 1)
-    assert (first["totalTokens"], first["avgLatencyMs"]) == (450, 550.0)
+    assert (first["successes"], first["fallbacks"], first["rate_limited"]) == (2, 1, 1)
+    assert (first["total_tokens"], first["avg_latency_ms"]) == (450, 550.0)
     # Percentiles need the rows: gone once the day is rolled up.
-    assert first["latencyP50Ms"] == (None if pruned else 550.0)
+    assert first["latency_p50_ms"] == (None if pruned else 550.0)
 
 
 async def check_requests(store: Store, pruned: bool) -> None:
-    page = await queries.request_page(store)
+    page = await api.request_page(store)
     ids = ["r7", "r6", "r5", "r4", "r3"] + ([] if pruned else ["r2", "r1"])
     assert [r["id"] for r in page["requests"]] == ids
     assert page["total"] == len(ids)
@@ -450,118 +514,118 @@ async def check_requests(store: Store, pruned: bool) -> None:
     assert r4 == {
         "id": "r4",
         "timestamp": ms(T2 + 30),
-        "chainName": "fast",
-        "providerId": "cerebras",
+        "chain_name": "fast",
+        "provider_id": "cerebras",
         "model": "qwen",
-        "promptTokens": 40,
-        "completionTokens": 60,
-        "totalTokens": 100,
-        "latencyMs": 300.0,
-        "httpStatus": 200,
+        "prompt_tokens": 40,
+        "completion_tokens": 60,
+        "total_tokens": 100,
+        "latency_ms": 300.0,
+        "http_status": 200,
         "attempts": 2,
         "time": "2026-01-15T00:10:30+00:00",
-        "keyLabel": "k1",
-        "requestedModel": "fast",
+        "key_label": "k1",
+        "requested_model": "fast",
         "stream": False,
         "outcome": "success",
-        "tokensEstimated": False,
-        "ttftMs": None,
+        "tokens_estimated": False,
+        "ttft_ms": None,
         "skipped": 1,
-        "rateLimited": 0,
+        "rate_limited": 0,
         "fallback": True,
         "error": None,
     }
     assert [
-        r["id"] for r in (await queries.request_page(store, Filters(chain="fast")))["requests"]
+        r["id"] for r in (await api.request_page(store, Filters(chain="fast")))["requests"]
     ] == (["r4", "r3"] + ([] if pruned else ["r2", "r1"]))
-    smart = await queries.request_page(store, outcome="exhausted")
+    smart = await api.request_page(store, outcome="exhausted")
     assert [r["id"] for r in smart["requests"]] == ["r5"]
-    found = await queries.request_page(store, q="rate limited")
+    found = await api.request_page(store, q="rate limited")
     assert [r["id"] for r in found["requests"]] == ["r5"]
-    assert (await queries.request_page(store, q="100%"))["total"] == 1
-    assert (await queries.request_page(store, q="9%"))["total"] == 0  # % is literal
-    assert (await queries.request_page(store, q="_"))["total"] == 0  # so is _
-    window = await queries.request_page(store, Filters(since=T2 + 30, until=T2 + 100))
+    assert (await api.request_page(store, q="100%"))["total"] == 1
+    assert (await api.request_page(store, q="9%"))["total"] == 0  # % is literal
+    assert (await api.request_page(store, q="_"))["total"] == 0  # so is _
+    window = await api.request_page(store, Filters(since=T2 + 30, until=T2 + 100))
     assert [r["id"] for r in window["requests"]] == ["r5", "r4"]
-    paged = await queries.request_page(store, limit=2, offset=1)
+    paged = await api.request_page(store, limit=2, offset=1)
     assert [r["id"] for r in paged["requests"]] == ["r6", "r5"]
     assert (paged["total"], paged["limit"], paged["offset"]) == (len(ids), 2, 1)
-    assert (await queries.request_page(store, limit=10_000))["limit"] == 500
-    detail = await queries.request_detail(store, "r4")
+    assert (await api.request_page(store, limit=10_000))["limit"] == 500
+    detail = await api.request_detail(store, "r4")
     assert detail is not None
-    assert detail["attemptLog"] == [
+    assert detail["attempt_log"] == [
         {
             "seq": 0,
-            "providerId": "groq",
+            "provider_id": "groq",
             "model": "llama",
             "outcome": "rate_limited",
-            "httpStatus": None,
-            "latencyMs": 0.0,
+            "http_status": None,
+            "latency_ms": 0.0,
             "reason": "cooling",
             "skipped": True,
         },
         {
             "seq": 1,
-            "providerId": "openrouter",
+            "provider_id": "openrouter",
             "model": "x",
             "outcome": "upstream_error",
-            "httpStatus": 500,
-            "latencyMs": 50.0,
+            "http_status": 500,
+            "latency_ms": 50.0,
             "reason": "HTTP 500",
             "skipped": False,
         },
         {
             "seq": 2,
-            "providerId": "cerebras",
+            "provider_id": "cerebras",
             "model": "qwen",
             "outcome": "success",
-            "httpStatus": 200,
-            "latencyMs": 200.0,
+            "http_status": 200,
+            "latency_ms": 200.0,
             "reason": "",
             "skipped": False,
         },
     ]
-    assert await queries.request_detail(store, "nope") is None
+    assert await api.request_detail(store, "nope") is None
 
 
 async def check_health(store: Store) -> None:
     now = D2 + 910
-    got = {p["providerId"]: p for p in await queries.health(store, now, ["mistral", "groq"])}
+    got = {p["provider_id"]: p for p in await api.health(store, now, ["mistral", "groq"])}
     assert sorted(got) == ["cerebras", "groq", "mistral", "openrouter"]
     groq = got["groq"]
-    assert groq["lastHour"] == {
+    assert groq["last_hour"] == {
         "calls": 2,
         "successes": 1,
         "errors": 0,
-        "rateLimited": 1,
-        "errorRate": 0.0,
-        "rateLimitRate": 0.5,
-        "avgLatencyMs": 90.0,
-        "latencyP50Ms": 90.0,
-        "latencyP95Ms": 90.0,
+        "rate_limited": 1,
+        "error_rate": 0.0,
+        "rate_limit_rate": 0.5,
+        "avg_latency_ms": 90.0,
+        "latency_p50_ms": 90.0,
+        "latency_p95_ms": 90.0,
     }
-    assert groq["last5m"]["calls"] == 1
-    assert groq["last5m"]["latencyP50Ms"] is None
+    assert groq["last_5m"]["calls"] == 1
+    assert groq["last_5m"]["latency_p50_ms"] is None
     assert groq["status"] == "healthy"
-    assert groq["latencyTrend"] == {"direction": None, "ratio": None}
-    assert [(t["calls"], t["latencyP50Ms"]) for t in groq["trend"][9:]] == [
+    assert groq["latency_trend"] == {"direction": None, "ratio": None}
+    assert [(t["calls"], t["latency_p50_ms"]) for t in groq["trend"][9:]] == [
         (0, None),
         (1, 90.0),
         (1, None),
     ]
     assert len(groq["trend"]) == 12
     assert got["openrouter"]["status"] == "failing"
-    assert got["openrouter"]["last5m"]["errorRate"] == 1.0
+    assert got["openrouter"]["last_5m"]["error_rate"] == 1.0
     cerebras = got["cerebras"]
-    assert cerebras["latencyTrend"] == {"direction": "steady", "ratio": 1.0}
-    assert cerebras["lastHour"]["latencyP50Ms"] == 200.0
+    assert cerebras["latency_trend"] == {"direction": "steady", "ratio": 1.0}
+    assert cerebras["last_hour"]["latency_p50_ms"] == 200.0
     assert got["mistral"]["status"] == "idle"
-    assert got["mistral"]["lastHour"]["calls"] == 0
+    assert got["mistral"]["last_hour"]["calls"] == 0
 
 
 async def check_savings(store: Store) -> None:
     groq = get_preset("groq")
-    got = await queries.savings(
+    got = await api.savings(
         store,
         presets={"groq": groq, "cerebras": get_preset("cerebras")},
         prices={"cerebras/qwen": (1.0, 2.0)},
@@ -570,27 +634,27 @@ async def check_savings(store: Store) -> None:
     groq_saved = round(115 / 1e6 * g_in + 70 / 1e6 * g_out, 6)
     cerebras_saved = round(240 / 1e6 * 1.0 + 160 / 1e6 * 2.0, 6)
     assert got["currency"] == "USD"
-    assert got["totalSaved"] == round(groq_saved + cerebras_saved, 6)
-    assert (got["totalPromptTokens"], got["totalCompletionTokens"]) == (355, 230)
-    by_id = {p["providerId"]: p for p in got["providers"]}
+    assert got["total_saved"] == round(groq_saved + cerebras_saved, 6)
+    assert (got["total_prompt_tokens"], got["total_completion_tokens"]) == (355, 230)
+    by_id = {p["provider_id"]: p for p in got["providers"]}
     assert by_id["cerebras"]["models"] == [
         {
             "model": "qwen",
             "requests": 2,
-            "promptTokens": 240,
-            "completionTokens": 160,
-            "totalTokens": 400,
-            "inputPricePerM": 1.0,
-            "outputPricePerM": 2.0,
-            "priceSource": "config",
+            "prompt_tokens": 240,
+            "completion_tokens": 160,
+            "total_tokens": 400,
+            "input_price_per_m": 1.0,
+            "output_price_per_m": 2.0,
+            "price_source": "config",
             "saved": cerebras_saved,
         }
     ]
     assert by_id["groq"]["saved"] == groq_saved
-    assert by_id["groq"]["models"][0]["priceSource"] == "preset_default"
-    unpriced = await queries.savings(store)
-    assert unpriced["totalSaved"] == 0
-    assert {m["priceSource"] for p in unpriced["providers"] for m in p["models"]} == {None}
+    assert by_id["groq"]["models"][0]["price_source"] == "preset_default"
+    unpriced = await api.savings(store)
+    assert unpriced["total_saved"] == 0
+    assert {m["price_source"] for p in unpriced["providers"] for m in p["models"]} == {None}
 
 
 async def check_all(store: Store, pruned: bool) -> None:

@@ -4,7 +4,7 @@ Every route needs an admin key. Edits go through `runtime.edit_config`: validate
 atomically, then served. Keys never leave in full: each response is scrubbed of every key the
 config holds, as a last line of defence behind the masking of known key fields.
 
-Provider and chain tests live in `admin_tests`; masking in `admin_masking`.
+Provider and chain probes live in `admin_probes`; masking in `admin_masking`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from chain429.config.spellings import camelized, canonical
 from chain429.errors import ProxyError
 from chain429.http.admin_masking import config_view, reply
 from chain429.http.admin_request import admin_state, read_body, wants_camel
-from chain429.http.admin_tests import list_provider_models, test_chain, test_provider
 from chain429.http.runtime import Edited, config_status, edit_config
 from chain429.http.state import AppState
 from chain429.providers.presets import canonical_type, load_presets
@@ -257,24 +256,3 @@ def _keep_masked_keys(
         used.add(index)
         out.append(raw[index])
     return out
-
-
-# -- routes -----------------------------------------------------------------------------------
-
-ROUTES: list[tuple[str, str, Handler]] = [
-    ("GET", "/v1/admin/config", get_config),
-    ("PATCH", "/v1/admin/settings", patch_settings),
-    ("PUT", "/v1/admin/providers/{id}", put_provider),
-    ("PATCH", "/v1/admin/providers/{id}", patch_provider),
-    ("DELETE", "/v1/admin/providers/{id}", delete_provider),
-    ("POST", "/v1/admin/providers/{id}/test", test_provider),
-    ("GET", "/v1/admin/providers/{id}/models", list_provider_models),
-    ("PUT", "/v1/admin/chains/{name}", put_chain),
-    ("DELETE", "/v1/admin/chains/{name}", delete_chain),
-    ("POST", "/v1/test/chain/{name}", test_chain),
-]
-
-
-def routes() -> list[tuple[str, str, Handler]]:
-    """Every admin route, as (method, path, handler)."""
-    return list(ROUTES)

@@ -12,7 +12,6 @@ from aiohttp.typedefs import Middleware
 from chain429.config.load import LoadedConfig
 from chain429.engine.upstream import Upstream
 from chain429.engine.walk import Walker
-from chain429.http import admin_api, openai_api, openapi, stats_api, status_api
 from chain429.http.cors import add_cors_headers, cors
 from chain429.http.errors import Handler, openai_errors
 from chain429.http.from_settings import (
@@ -23,8 +22,9 @@ from chain429.http.from_settings import (
 )
 from chain429.http.lifetimes import request_log, state_path, tracker_persistence
 from chain429.http.metrics import Metrics
+from chain429.http.routes import Route, route_table
 from chain429.http.runtime import watch_config
-from chain429.http.state import STATE, AppState
+from chain429.http.state import STATE, AppState, Runtime
 from chain429.providers.upstream import AiohttpUpstream
 from chain429.quota.tracker import QuotaTracker, tracker_for
 
@@ -53,9 +53,22 @@ def create_app(
         clock=clock,
     )
     keys, admin_keys = key_checks(settings)
-    state = AppState(config, routes, walker, tracker, keys, admin_keys, loaded.disabled_providers)
+    runtime = Runtime(
+        config,
+        routes,
+        keys,
+        admin_keys,
+        disabled=dict(loaded.disabled_providers),
+        env_refs=dict(loaded.env_refs),
+        config_path=loaded.path,
+        config_env=env,
+    )
+    state = AppState(runtime, walker, tracker, on_secrets=on_secrets)
     state.metrics = Metrics(state)
-    state.on_secrets = on_secrets
+    # Every finished request is told to these once; the request log writer subscribes when
+    # it starts (lifetimes.request_log).
+    state.events.subscribe(state.metrics.on_finished)
+    state.events.subscribe(state.counts.on_finished)
     middlewares: list[Middleware] = [openai_errors]
     if settings.cors_origins:
         middlewares.append(cors(settings.cors_origins))
@@ -75,25 +88,15 @@ def create_app(
     watch_config(app, state, loaded, env)
     app.cleanup_ctx.append(tracker_persistence(tracker, state_path(settings)))
     app.cleanup_ctx.append(request_log(state))
-    handlers = [
-        ("POST", "/v1/chat/completions", openai_api.chat_completions),
-        ("GET", "/v1/models", openai_api.list_models),
-        ("GET", "/v1/models/{model_id:.+}", openai_api.get_model),
-        ("GET", "/health", openai_api.health),
-        ("GET", "/v1/ratelimits", status_api.ratelimits),
-        ("GET", "/openapi.json", openapi.serve),
-        *stats_api.routes(),
-        *admin_api.routes(),
-    ]
-    _add_routes(app, handlers)
+    _add_routes(app, route_table())
     return app
 
 
-def _add_routes(app: web.Application, handlers: list[tuple[str, str, Handler]]) -> None:
+def _add_routes(app: web.Application, routes: Iterable[Route]) -> None:
     """One resource per path, each also answering a CORS preflight."""
     methods: dict[str, list[tuple[str, Handler]]] = defaultdict(list)
-    for method, path, handler in handlers:
-        methods[path].append((method, handler))
+    for route in routes:
+        methods[route.path].append((route.method, route.handler))
     for path, pairs in methods.items():
         resource = app.router.add_resource(path)
         for method, handler in pairs:

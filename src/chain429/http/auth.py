@@ -24,15 +24,15 @@ class KeyCheck:
         """The label of the key presented, or a 401."""
         if not self._keys:
             return "open"
-        presented = _presented(headers)
-        if presented is None:
+        sent = presented(headers)
+        if sent is None:
             raise ProxyError(
                 401,
                 "Missing API key. Send 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
                 code="missing_api_key",
                 type="authentication_error",
             )
-        candidate = presented.encode()
+        candidate = sent.encode()
         # Compare with every key so the time taken says nothing about which one matched.
         matched = -1
         for index, key in enumerate(self._keys):
@@ -45,7 +45,8 @@ class KeyCheck:
         return self._labels[matched]
 
 
-def _presented(headers: Mapping[str, str]) -> str | None:
+def presented(headers: Mapping[str, str]) -> str | None:
+    """The key a request sent, if any (not yet checked)."""
     authorization = headers.get("Authorization")
     if authorization:
         scheme, _, token = authorization.partition(" ")

@@ -90,6 +90,7 @@ def request_log(state: AppState) -> CleanupContext:
             return
         writer = RecordWriter(state.store)
         state.writer = writer
+        unsubscribe = state.events.subscribe(writer.on_finished)
         tasks = Tasks()
         tasks.start(_open_store(state.store, settings.database_url), "open-store")
         tasks.start(writer.run(), "request-log-writer")
@@ -97,6 +98,7 @@ def request_log(state: AppState) -> CleanupContext:
         tasks.start(_reopen_when_replaced(state.store, settings.database_url), "log-file-check")
         yield
         await writer.close(timeout_s=10.0)
+        unsubscribe()
         await tasks.close()
         if state.store.store is not None:
             await state.store.store.close()

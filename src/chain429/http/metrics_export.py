@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter as Tally
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.core import (
@@ -18,22 +19,58 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from chain429.http.metrics import PREFIX, Histogram, Metrics
-
-if TYPE_CHECKING:
-    from chain429.http.state import AppState
-    from chain429.vocabulary import Entry
+from chain429.http.tracker_view import blocked_by_kind
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
-def new_registry(metrics: Metrics) -> CollectorRegistry:
+@dataclass(slots=True)
+class Snapshot:
+    """Copies of the tallies and the scrape-time gauges, taken in the event loop.
+
+    Rendering reads only this, so it can run in a worker thread while requests keep counting.
+    """
+
+    requests: Tally[tuple[str, str, str, str]]
+    attempts: Tally[tuple[str, str]]
+    skips: Tally[tuple[str, str]]
+    tokens: Tally[tuple[str, str]]
+    latency: Histogram
+    ttft: Histogram
+    attempt_latency: Histogram
+    blocked: Tally[tuple[str, str]] | None = None  # None: no state bound, no gauges
+    uptime_s: float = 0.0
+    store_up: bool = False
+    writer: tuple[int, int, int, int] | None = None  # queued, written, dropped, failed batches
+
+
+def snapshot(metrics: Metrics) -> Snapshot:
+    """Copy what a scrape shows; no prometheus_client work here."""
+    snap = Snapshot(
+        Tally(metrics.requests),
+        Tally(metrics.attempts),
+        Tally(metrics.skips),
+        Tally(metrics.tokens),
+        metrics.latency.copy(),
+        metrics.ttft.copy(),
+        metrics.attempt_latency.copy(),
+    )
+    state = metrics.state
+    if state is not None:
+        snap.blocked = blocked_by_kind(state.tracker, state.routes)
+        snap.uptime_s = time.monotonic() - state.started
+        snap.store_up = state.store.store is not None
+        writer = state.writer
+        if writer is not None:
+            snap.writer = (writer.queued, writer.written, writer.dropped, writer.failed_batches)
+    return snap
+
+
+def render(snap: Snapshot) -> bytes:
+    """The Prometheus text format of a snapshot; safe in a worker thread."""
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(_TallyCollector(metrics))
-    registry.register(_StateCollector(metrics))
-    return registry
-
-
-def render(registry: CollectorRegistry) -> bytes:
+    registry.register(_TallyCollector(snap))
+    registry.register(_StateCollector(snap))
     return generate_latest(registry)
 
 
@@ -53,11 +90,11 @@ def histogram_family(
 class _TallyCollector(Collector):
     """The request counters and histograms, as Prometheus families."""
 
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
 
     def collect(self) -> Iterable[Metric]:
-        m = self._metrics
+        m = self._snap
         yield _counter(
             f"{PREFIX}_requests",
             "Client requests answered, by chain, serving provider, outcome and status.",
@@ -146,45 +183,27 @@ class _Families:
 
 
 class _StateCollector(Collector):
-    """Gauges computed when scraped, from the bound app state."""
+    """The gauges, as they were when the snapshot was taken."""
 
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
 
     def describe(self) -> Iterable[Metric]:
         return _Families().all()
 
     def collect(self) -> Iterable[Metric]:
-        state = self._metrics.state
+        snap = self._snap
         families = _Families()
-        if state is None:
+        if snap.blocked is None:
             return families.all()
-        for (provider, kind), n in sorted(_blocked(state).items()):
+        for (provider, kind), n in sorted(snap.blocked.items()):
             families.blocked.add_metric([provider, kind], n)
-        families.uptime.add_metric([], time.monotonic() - state.started)
-        families.store_up.add_metric([], 1.0 if state.store.store is not None else 0.0)
-        writer = state.writer
-        if writer is not None:
-            families.queue.add_metric([], writer.queued)
-            families.written.add_metric([], writer.written)
-            families.dropped.add_metric([], writer.dropped)
-            families.failed.add_metric([], writer.failed_batches)
+        families.uptime.add_metric([], snap.uptime_s)
+        families.store_up.add_metric([], 1.0 if snap.store_up else 0.0)
+        if snap.writer is not None:
+            queued, written, dropped, failed = snap.writer
+            families.queue.add_metric([], queued)
+            families.written.add_metric([], written)
+            families.dropped.add_metric([], dropped)
+            families.failed.add_metric([], failed)
         return families.all()
-
-
-def _blocked(state: AppState) -> Tally[tuple[str, str]]:
-    counts: Tally[tuple[str, str]] = Tally()
-    for entry in _entries(state):
-        verdict = state.tracker.blocked(entry)
-        if verdict is not None:
-            counts[(entry.provider, verdict.kind)] += 1
-    return counts
-
-
-def _entries(state: AppState) -> Iterator[Entry]:
-    seen: set[str] = set()
-    for chain in state.routes.chains.values():
-        for entry in chain.entries:
-            if entry.key not in seen:
-                seen.add(entry.key)
-                yield entry

@@ -1,22 +1,18 @@
-"""The OpenAI-compatible routes: chat completions, models, health. Parse, call, render."""
+"""The OpenAI-compatible routes: chat completions and models. Parse, call, render."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from contextlib import aclosing
 
 from aiohttp import web
 
-from chain429 import __version__
 from chain429.engine.request import parse_request
 from chain429.engine.walk import Served, WalkFailed
 from chain429.errors import ProxyError
 from chain429.http.errors import error_response
-from chain429.http.lifetimes import TRACKER_STATE
 from chain429.http.request_log import RequestLog
-from chain429.http.runtime import config_status
-from chain429.http.state import STATE, AppState
+from chain429.http.state import STATE, AppState, Runtime
 from chain429.quota.hints import parse_duration
 
 STREAM_HEADERS = {
@@ -28,15 +24,16 @@ STREAM_HEADERS = {
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    log = RequestLog(state)
+    runtime = state.runtime  # one config for the whole request, whatever reloads meanwhile
+    log = RequestLog(state, runtime)
     try:
-        log.record.key_label = state.keys.require(request.headers)
+        log.record.key_label = runtime.keys.require(request.headers)
     except ProxyError as err:
         log.record.key_label = "unauthenticated"
         log.failed(err, "auth_failed")
         raise
     try:
-        return await _chat(request, state, log)
+        return await _chat(request, state, runtime, log)
     except asyncio.CancelledError:
         log.finish(499, "client_disconnect", "the client went away")
         raise
@@ -55,26 +52,22 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         raise
 
 
-async def _chat(request: web.Request, state: AppState, log: RequestLog) -> web.StreamResponse:
+async def _chat(
+    request: web.Request, state: AppState, runtime: Runtime, log: RequestLog
+) -> web.StreamResponse:
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise ProxyError(
             413,
-            f"The request body exceeds {state.settings.max_body_bytes} bytes.",
+            f"The request body exceeds {runtime.settings.max_body_bytes} bytes.",
             code="request_too_large",
         ) from None
     chat = parse_request(raw)
-    chain = state.routes.resolve(chat.model, request.headers.get("X-429chain-Chain"))
-    log.request(chat, chain.name)
-    state.counters["requests"] += 1
+    chain = runtime.routes.resolve(chat.model, request.headers.get("X-429chain-Chain"))
+    log.request(chat, chain)
     max_wait = _max_wait(request.headers.get("X-429chain-Max-Wait"))
-    try:
-        served = await state.walker.serve(chain, chat, max_wait)
-    except WalkFailed:
-        state.counters["failed"] += 1
-        raise
-    state.counters["served"] += 1
+    served = await state.walker.serve(chain, chat, max_wait)
     log.served(served)
     headers = {
         "X-429chain-Chain": chain.name,
@@ -127,59 +120,28 @@ def _max_wait(value: str | None) -> float | None:
 
 async def list_models(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    state.keys.require(request.headers)
-    data = [_model(model_id, state) for model_id in state.routes.model_ids()]
+    runtime = state.runtime
+    runtime.keys.require(request.headers)
+    data = [_model(model_id, state, runtime) for model_id in runtime.routes.model_ids()]
     return web.json_response({"object": "list", "data": data})
 
 
 async def get_model(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    state.keys.require(request.headers)
+    runtime = state.runtime
+    runtime.keys.require(request.headers)
     model_id = request.match_info["model_id"]
-    if model_id not in state.routes.model_ids():
+    if model_id not in runtime.routes.model_ids():
         raise ProxyError(
             404, f"The model '{model_id}' does not exist.", code="model_not_found", param="model"
         )
-    return web.json_response(_model(model_id, state))
+    return web.json_response(_model(model_id, state, runtime))
 
 
-def _model(model_id: str, state: AppState) -> dict[str, object]:
+def _model(model_id: str, state: AppState, runtime: Runtime) -> dict[str, object]:
     return {
         "id": model_id,
         "object": "model",
         "created": int(state.started_wall),
-        "owned_by": "429chain" if model_id in state.routes.chains else model_id.split("/")[0],
-    }
-
-
-async def health(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    entries = {e.key: e for chain in state.routes.chains.values() for e in chain.entries}
-    cooling = sum(1 for entry in entries.values() if state.tracker.blocked(entry) is not None)
-    return web.json_response(
-        {
-            "status": "ok",
-            "version": __version__,
-            "uptime_s": round(time.monotonic() - state.started, 1),
-            "providers": len(state.config.providers),
-            "providers_disabled": len(state.disabled),
-            "chains": len(state.routes.chains),
-            "entries": len(entries),
-            "entries_unavailable": cooling,
-            "requests": dict(state.counters),
-            "config": config_status(state),
-            "request_log": _request_log_status(state),
-            "quota_state": (qs.as_dict() if (qs := request.app.get(TRACKER_STATE)) else None),
-        }
-    )
-
-
-def _request_log_status(state: AppState) -> dict[str, object]:
-    """Drops and write failures show here, not only in /metrics: never silent."""
-    if state.writer is None:
-        return {"enabled": False, "reason": state.store.error}
-    return {
-        "enabled": True,
-        "store": "open" if state.store.store is not None else state.store.error or "opening",
-        **state.writer.status(),
+        "owned_by": "429chain" if model_id in runtime.routes.chains else model_id.split("/")[0],
     }

@@ -1,4 +1,8 @@
-"""Turns one client request's fate into a `RequestRecord`, whatever way it ended."""
+"""Turns one client request's fate into a `RequestRecord`, whatever way it ended.
+
+`finish` completes the record, publishes it once as a `RequestFinished` event (the request log
+writer, metrics and /health counters subscribe to it) and writes the access-log line.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ import orjson
 from chain429.engine.request import ClientRequest
 from chain429.engine.walk import Attempt, Served, WalkFailed
 from chain429.errors import ProxyError
-from chain429.http.state import AppState
+from chain429.events import EventHub, RequestFinished
+from chain429.http.state import AppState, Runtime
 from chain429.storage.records import AttemptRecord, RequestRecord
-from chain429.vocabulary import QUOTA_KINDS
+from chain429.vocabulary import QUOTA_KINDS, Chain
 
 logger = logging.getLogger("chain429.requests")
 
@@ -21,14 +26,16 @@ logger = logging.getLogger("chain429.requests")
 class RequestLog:
     """Filled in as the request goes; `finish` writes it exactly once."""
 
-    __slots__ = ("_done", "_started", "_state", "content", "record")
+    __slots__ = ("_chain", "_chat", "_done", "_events", "_started", "content", "record")
 
-    def __init__(self, state: AppState) -> None:
-        self._state = state
+    def __init__(self, state: AppState, runtime: Runtime) -> None:
+        self._events: EventHub = state.events
         self._started = time.monotonic()
         self._done = False
+        self._chain: Chain | None = None
+        self._chat: ClientRequest | None = None
         # Prompt and completion text, only when settings.log_content asks for it.
-        self.content: dict[str, str] | None = {} if state.settings.log_content else None
+        self.content: dict[str, str] | None = {} if runtime.settings.log_content else None
         self.record = RequestRecord(
             id=state.request_ids(),
             ts=time.time(),
@@ -42,10 +49,11 @@ class RequestLog:
             outcome="",
         )
 
-    def request(self, chat: ClientRequest, chain: str) -> None:
+    def request(self, chat: ClientRequest, chain: Chain) -> None:
+        self._chat, self._chain = chat, chain
         self.record.requested_model = chat.model
         self.record.stream = chat.stream
-        self.record.chain = chain
+        self.record.chain = chain.name
         self.record.prompt_tokens = chat.est_tokens  # replaced by real usage when known
         self.record.tokens_estimated = True
         if self.content is not None:
@@ -93,10 +101,7 @@ class RequestLog:
         record.latency_ms = (time.monotonic() - self._started) * 1000
         if record.total_tokens is None and record.tokens_estimated and record.prompt_tokens:
             record.total_tokens = record.prompt_tokens
-        if self._state.writer is not None:
-            self._state.writer.submit(record)
-        if self._state.metrics is not None:
-            self._state.metrics.observe(record)
+        self._events.publish(RequestFinished(record, self._chain, self._chat))
         if logger.isEnabledFor(logging.INFO):
             fields = _log_fields(record)
             if self.content:
@@ -130,7 +135,7 @@ class RequestLog:
 def _log_fields(record: RequestRecord) -> dict[str, object]:
     """The access-log line: what happened, never what was said."""
     fields: dict[str, object] = {
-        "id": record.id[:8],
+        "id": record.id,  # whole: a prefix is not unique, and the stats API needs it all
         "chain": record.chain,
         "status": record.status,
         "outcome": record.outcome,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -81,36 +82,39 @@ class Edited(Generic[T]):
 def apply_config(state: AppState, loaded: LoadedConfig, file_hash: str | None) -> list[str]:
     """Serve `loaded` from now on; returns the changed settings that need a restart.
 
-    Everything is built first; then each field of the state is replaced by one assignment,
-    with no await in between, so a request sees either the old objects or the new ones. A
-    request already walking a chain keeps the chain and entries it resolved. Tracker state is
-    keyed by `provider/model`, so entries that did not change keep their cooldowns and counts.
+    Everything is built first; then the new `Runtime` snapshot replaces the old one in one
+    assignment, with no await in between, so a request sees either the old config or the new
+    one, never a mix. A request already walking a chain keeps the chain and entries it
+    resolved. Tracker state is keyed by `provider/model`, so entries that did not change keep
+    their cooldowns and counts.
     """
     config = loaded.config
     settings = config.settings
-    old = state.settings
-    routes = routes_for(loaded)
+    old = state.runtime
     keys, admin_keys = key_checks(settings)
-    timeouts = timeouts_for(settings)
-    restart = restart_required(old, settings)
+    runtime = dataclasses.replace(
+        old,
+        config=config,
+        routes=routes_for(loaded),
+        keys=keys,
+        admin_keys=admin_keys,
+        disabled=dict(loaded.disabled_providers),
+        env_refs=dict(loaded.env_refs),
+        config_hash=file_hash,
+        loaded_at=time.time(),
+    )
+    restart = restart_required(old.settings, settings)
 
-    state.walker.timeouts = timeouts
+    state.walker.timeouts = timeouts_for(settings)
     state.walker.caps = caps_for(settings)
     state.walker.normalize = settings.normalize_responses
     state.tracker.configure(state.tracker.policy.with_settings(settings))
-    state.keys = keys
-    state.admin_keys = admin_keys
-    state.disabled = dict(loaded.disabled_providers)
-    state.env_refs = dict(loaded.env_refs)
-    state.routes = routes
-    state.config = config
-    state.config_hash = file_hash
+    state.runtime = runtime
     state.config_error = None
     if state.on_secrets is not None:
         state.on_secrets(config.secrets())
-    state.loaded_at = time.time()
 
-    if settings.log_level != old.log_level:
+    if settings.log_level != old.settings.log_level:
         logging.getLogger("chain429").setLevel(settings.log_level.upper())
     if restart:
         logger.warning("settings saved but used only after a restart: %s", ", ".join(restart))

@@ -1,57 +1,147 @@
-"""What every handler shares, held on the aiohttp app under one typed key."""
+"""What every handler shares, held on the aiohttp app under one typed key.
+
+Two kinds of thing live here. `Runtime` is what a config describes (the config, its routes and
+keys, where it came from), an immutable snapshot that a config change replaces in one
+assignment, so a handler that reads `state.runtime` once sees one consistent config for the
+whole request. `AppState` holds the long-lived services (walker, tracker, request log, events,
+metrics, the config lock) and the current `runtime`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from chain429.config.schema import Config, Settings
 from chain429.engine.chain import ChainTable
 from chain429.engine.walk import Walker
+from chain429.events import EventHub
 from chain429.http.auth import KeyCheck
 from chain429.http.metrics import Metrics
+from chain429.http.request_counts import RequestCounts
 from chain429.quota.tracker import QuotaTracker
 from chain429.storage.store import StoreRef
 from chain429.storage.writer import RecordWriter
 
 
-@dataclass(slots=True)
-class AppState:
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """The served config and everything derived from it; replaced whole, never edited."""
+
     config: Config
     routes: ChainTable
-    walker: Walker
-    tracker: QuotaTracker
     keys: KeyCheck
     admin_keys: KeyCheck
-    disabled: dict[str, str] = field(default_factory=dict)
-    store: StoreRef = field(default_factory=StoreRef)
-    writer: RecordWriter | None = None  # None: request logging is off
-    metrics: Metrics | None = None
-    on_secrets: Callable[[Iterable[str]], None] | None = None  # the log filter's key list
-    request_ids: Callable[[], str] = field(default_factory=lambda: request_id_source())
-    started: float = field(default_factory=time.monotonic)
-    started_wall: float = field(default_factory=time.time)
-    counters: Counter[str] = field(default_factory=Counter)
+    disabled: Mapping[str, str] = field(default_factory=dict)  # provider id -> why it is off
+    env_refs: Mapping[str, str] = field(default_factory=dict)  # see LoadedConfig.env_refs
     # The config file behind `config` (None: not from a file, so not editable or reloaded).
     config_path: Path | None = None
     config_env: Mapping[str, str] | None = None  # for ${VAR}; None: os.environ
     config_hash: str | None = None  # sha256 of the file text now being served
-    config_error: str | None = None  # why the file on disk is not what is being served
     loaded_at: float = field(default_factory=time.time)
-    env_refs: dict[str, str] = field(default_factory=dict)  # see LoadedConfig.env_refs
-    config_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one file edit at a time
 
     @property
     def settings(self) -> Settings:
         return self.config.settings
+
+
+@dataclass(slots=True)
+class AppState:
+    """The services, and the runtime snapshot now served (`runtime`)."""
+
+    runtime: Runtime
+    walker: Walker
+    tracker: QuotaTracker
+    events: EventHub = field(default_factory=EventHub)
+    store: StoreRef = field(default_factory=StoreRef)
+    writer: RecordWriter | None = None  # None: request logging is off
+    metrics: Metrics | None = None
+    counts: RequestCounts = field(default_factory=RequestCounts)  # for /health
+    on_secrets: Callable[[Iterable[str]], None] | None = None  # the log filter's key list
+    request_ids: Callable[[], str] = field(default_factory=lambda: request_id_source())
+    started: float = field(default_factory=time.monotonic)
+    started_wall: float = field(default_factory=time.time)
+    config_error: str | None = None  # why the file on disk is not what is being served
+    config_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one file edit at a time
+
+    # Shorthands for the runtime's fields. A handler reads `state.runtime` once instead; these
+    # serve code that needs one field. Setting one swaps in a new snapshot (start-up wiring).
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.config.settings
+
+    @property
+    def config(self) -> Config:
+        return self.runtime.config
+
+    @property
+    def routes(self) -> ChainTable:
+        return self.runtime.routes
+
+    @property
+    def keys(self) -> KeyCheck:
+        return self.runtime.keys
+
+    @property
+    def admin_keys(self) -> KeyCheck:
+        return self.runtime.admin_keys
+
+    @property
+    def disabled(self) -> Mapping[str, str]:
+        return self.runtime.disabled
+
+    @property
+    def env_refs(self) -> Mapping[str, str]:
+        return self.runtime.env_refs
+
+    @env_refs.setter
+    def env_refs(self, value: Mapping[str, str]) -> None:
+        self._swap(env_refs=value)
+
+    @property
+    def config_path(self) -> Path | None:
+        return self.runtime.config_path
+
+    @config_path.setter
+    def config_path(self, value: Path | None) -> None:
+        self._swap(config_path=value)
+
+    @property
+    def config_env(self) -> Mapping[str, str] | None:
+        return self.runtime.config_env
+
+    @config_env.setter
+    def config_env(self, value: Mapping[str, str] | None) -> None:
+        self._swap(config_env=value)
+
+    @property
+    def config_hash(self) -> str | None:
+        return self.runtime.config_hash
+
+    @config_hash.setter
+    def config_hash(self, value: str | None) -> None:
+        self._swap(config_hash=value)
+
+    @property
+    def loaded_at(self) -> float:
+        return self.runtime.loaded_at
+
+    @loaded_at.setter
+    def loaded_at(self, value: float) -> None:
+        self._swap(loaded_at=value)
+
+    def _swap(self, **changes: Any) -> None:
+        self.runtime = dataclasses.replace(self.runtime, **changes)
 
 
 def request_id_source() -> Callable[[], str]:

@@ -10,7 +10,7 @@ exclusive), `chain`, `provider`, `model`, `key` (a key label). `/v1/stats/reques
 `outcome`, `q` (error text), `limit` (default 50, at most 500) and `offset`.
 
 `storage.queries` (SQLAlchemy: ~0.5 s to import) is imported by the handlers on first use, so
-importing this module at startup stays cheap.
+importing this module at startup stays cheap; `stats_shapes` turns its rows into the JSON.
 """
 
 from __future__ import annotations
@@ -18,49 +18,37 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from chain429.errors import ProxyError
-from chain429.http.metrics import metrics_handler
+from chain429.http import stats_shapes as shape
+from chain429.http.schemas.stats import (
+    Capacity,
+    ChainDetail,
+    ChainsReply,
+    HealthReply,
+    KeysReply,
+    ModelsReply,
+    ProviderDetail,
+    ProvidersReply,
+    RequestDetail,
+    RequestPage,
+    Savings,
+    SummaryReply,
+    Timeseries,
+)
 from chain429.http.state import STATE, AppState
-from chain429.http.status_api import report_json
+from chain429.http.tracker_view import chain_capacity, entries, reports
 from chain429.providers.presets import Preset, get_preset
-from chain429.quota.hints import next_daily_reset
 from chain429.storage.store import Store
-from chain429.vocabulary import Entry
 
 if TYPE_CHECKING:
     from chain429.storage.queries import Filters
 
-# A coroutine function, as app.py's own route table holds them.
-Handler = Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]]
 DEFAULT_SPAN = {"minute": 60, "hour": 24, "day": 30}  # buckets shown when `since` is not given
 MAX_POINTS = 10_000
-# Entry states that leave no capacity whatever the counters say.
-NO_CAPACITY = frozenset({"disabled", "auth-failed", "exhausted-until-daily-reset"})
-
-
-def routes() -> list[tuple[str, str, Handler]]:
-    """Every route of this module, `/metrics` included, as (method, path, handler)."""
-    return [
-        ("GET", "/v1/stats/summary", summary),
-        ("GET", "/v1/stats/providers", providers),
-        ("GET", "/v1/stats/providers/{provider_id}", provider),
-        ("GET", "/v1/stats/chains", chains),
-        ("GET", "/v1/stats/chains/{chain_name:.+}", chain),
-        ("GET", "/v1/stats/models", models),
-        ("GET", "/v1/stats/keys", keys),
-        ("GET", "/v1/stats/requests", requests),
-        ("GET", "/v1/stats/requests/{request_id}", request_detail),
-        ("GET", "/v1/stats/timeseries", timeseries),
-        ("GET", "/v1/stats/health", health),
-        ("GET", "/v1/stats/savings", savings),
-        ("GET", "/v1/stats/capacity", capacity),
-        ("GET", "/metrics", metrics_handler),
-    ]
 
 
 # -- usage -----------------------------------------------------------------------------------
@@ -70,14 +58,16 @@ async def summary(request: web.Request) -> web.Response:
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return web.json_response({"summary": await queries.summary(store, filters)})
+    return SummaryReply.reply({"summary": shape.summary(await queries.summary(store, filters))})
 
 
 async def providers(request: web.Request) -> web.Response:
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return web.json_response({"providers": await queries.providers(store, filters)})
+    return ProvidersReply.reply(
+        {"providers": shape.groups(await queries.providers(store, filters))}
+    )
 
 
 async def provider(request: web.Request) -> web.Response:
@@ -88,14 +78,14 @@ async def provider(request: web.Request) -> web.Response:
     usage = await queries.provider(store, provider_id, filters)
     if usage is None:
         raise _not_found(f"No usage data for provider '{provider_id}'.", "provider_not_found")
-    return web.json_response(usage)
+    return ProviderDetail.reply(shape.group(usage, "models"))
 
 
 async def chains(request: web.Request) -> web.Response:
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return web.json_response({"chains": await queries.chains(store, filters)})
+    return ChainsReply.reply({"chains": shape.groups(await queries.chains(store, filters))})
 
 
 async def chain(request: web.Request) -> web.Response:
@@ -106,21 +96,21 @@ async def chain(request: web.Request) -> web.Response:
     usage = await queries.chain(store, name, filters)
     if usage is None:
         raise _not_found(f"No usage data for chain '{name}'.", "chain_not_found")
-    return web.json_response(usage)
+    return ChainDetail.reply(shape.group(usage, "providers"))
 
 
 async def models(request: web.Request) -> web.Response:
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return web.json_response({"models": await queries.models(store, filters)})
+    return ModelsReply.reply({"models": shape.groups(await queries.models(store, filters))})
 
 
 async def keys(request: web.Request) -> web.Response:
     from chain429.storage import queries
 
     _, store, filters = await _open(request)
-    return web.json_response({"keys": await queries.keys(store, filters)})
+    return KeysReply.reply({"keys": shape.groups(await queries.keys(store, filters))})
 
 
 # -- the request log ---------------------------------------------------------------------------
@@ -139,7 +129,7 @@ async def requests(request: web.Request) -> web.Response:
     page = await queries.request_page(
         store, filters, outcome=outcome, q=q, limit=limit, offset=offset
     )
-    return web.json_response(page)
+    return RequestPage.reply(shape.request_page(page))
 
 
 async def request_detail(request: web.Request) -> web.Response:
@@ -151,7 +141,7 @@ async def request_detail(request: web.Request) -> web.Response:
     detail = await queries.request_detail(store, request_id)
     if detail is None:
         raise _not_found(f"No request '{request_id}' in the log.", "request_not_found")
-    return web.json_response(detail)
+    return RequestDetail.reply(shape.request_detail(*detail))
 
 
 # -- series, health, money, capacity -----------------------------------------------------------
@@ -174,13 +164,13 @@ async def timeseries(request: web.Request) -> web.Response:
         raise _bad("since", f"the range holds more than {MAX_POINTS} {name} buckets")
     store = await _store(state)
     points = await queries.timeseries(store, filters, size, since, until)
-    return web.json_response(
+    return Timeseries.reply(
         {
             "bucket": name,
-            "bucketSeconds": size,
+            "bucket_seconds": size,
             "since": int(since * 1000),
             "until": int(until * 1000),
-            "points": points,
+            "points": [shape.time_point(point) for point in points],
         }
     )
 
@@ -189,119 +179,38 @@ async def health(request: web.Request) -> web.Response:
     from chain429.storage import queries
 
     state = _admin(request)
+    known = [p.id for p in state.runtime.config.providers]
     store = await _store(state)
     now = time.time()
-    known = [p.id for p in state.config.providers]
-    report = await queries.health(store, now, known)
-    return web.json_response({"generatedAt": int(now * 1000), "providers": report})
+    report = [shape.provider_health(p) for p in await queries.health(store, now, known)]
+    return HealthReply.reply({"generated_at": int(now * 1000), "providers": report})
 
 
 async def savings(request: web.Request) -> web.Response:
     from chain429.storage import queries
 
     state = _admin(request)
+    config = state.runtime.config  # read once: a reload while the query runs changes nothing
     filters = _filters(request)
     store = await _store(state)
     presets: dict[str, Preset] = {}
-    for configured in state.config.providers:
+    for configured in config.providers:
         try:
             presets[configured.id] = get_preset(configured.type)
         except KeyError:
             continue
-    prices = state.settings.prices
-    return web.json_response(await queries.savings(store, filters, presets, prices))
+    prices = config.settings.prices
+    return Savings.reply(shape.savings(await queries.savings(store, filters, presets, prices)))
 
 
 async def capacity(request: web.Request) -> web.Response:
     """Requests and tokens left before each chain's daily resets, from the quota tracker."""
     state = _admin(request)
     now = state.walker.clock()
-    reports = {}
-    for chain in state.routes.chains.values():
-        for entry in chain.entries:
-            if entry.key not in reports:
-                reports[entry.key] = report_json(await state.tracker.report(entry))
-    report = [chain_capacity(state, name, now, reports) for name in state.routes.chains]
-    return web.json_response({"generatedAt": int(now * 1000), "chains": report})
-
-
-def chain_capacity(
-    state: AppState, name: str, now: float, reports: Mapping[str, dict[str, Any]]
-) -> dict[str, Any]:
-    """Sums over the chain's entries, each quota counted once (entries may share one).
-
-    A total is null when any entry's daily limit is unknown; `...LeftKnown` sums the known.
-    """
-    entries = []
-    seen: set[str] = set()
-    totals: dict[str, int | None] = {"requests": 0, "tokens": 0}
-    known = {"requests": 0, "tokens": 0}
-    resets: list[float] = []
-    for entry in state.routes.chains[name].entries:
-        described = entry_capacity(entry, now, reports[entry.key])
-        shared = described["quotaScope"] in seen
-        seen.add(described["quotaScope"])
-        described["sharedQuota"] = shared
-        entries.append(described)
-        if shared:
-            continue
-        for kind in ("requests", "tokens"):
-            left = described[f"{kind}Left"]
-            if left is None:
-                totals[kind] = None
-            else:
-                known[kind] += left
-                current = totals[kind]
-                totals[kind] = None if current is None else current + left
-        if described["resetsAt"] is not None:
-            resets.append(described["resetsAtEpoch"])
-    for described in entries:
-        del described["resetsAtEpoch"]
-    return {
-        "chainName": name,
-        "requestsLeft": totals["requests"],
-        "tokensLeft": totals["tokens"],
-        "requestsLeftKnown": known["requests"],
-        "tokensLeftKnown": known["tokens"],
-        "nextResetAt": _iso(min(resets)) if resets else None,
-        "entries": entries,
-    }
-
-
-def entry_capacity(entry: Entry, now: float, report: Mapping[str, Any]) -> dict[str, Any]:
-    """One entry's daily headroom: the tightest of its learned day counters and manual limits."""
-    learned: Mapping[str, Mapping[str, Any]] = report.get("learned", {})
-    manual: Mapping[str, Mapping[str, Any]] = report.get("manual", {})
-    out: dict[str, Any] = {
-        "entry": entry.key,
-        "providerId": entry.provider,
-        "model": entry.model,
-        "quotaScope": report.get("quota_scope", entry.key),
-        "state": report.get("state"),
-    }
-    resets: list[float] = []
-    for kind in ("requests", "tokens"):
-        candidates: list[int] = []
-        limits: list[int] = []
-        window = learned.get(f"{kind}/day")
-        if window is not None:
-            candidates.append(int(window["remaining"]))
-            if window.get("limit") is not None:
-                limits.append(int(window["limit"]))
-            resets.append(now + float(window["resets_in_s"]))
-        counter = manual.get(f"{kind}_per_day")
-        if counter is not None:
-            candidates.append(max(0, int(counter["limit"]) - int(counter["used"])))
-            limits.append(int(counter["limit"]))
-            resets.append(next_daily_reset(now, entry.daily_reset))
-        left = min(candidates) if candidates else None
-        if report.get("state") in NO_CAPACITY:
-            left = 0
-        out[f"{kind}Left"] = left
-        out[f"{kind}PerDay"] = min(limits) if limits else None
-    out["resetsAtEpoch"] = min(resets) if resets else None
-    out["resetsAt"] = _iso(min(resets)) if resets else None
-    return out
+    routes = state.runtime.routes
+    known = await reports(state.tracker, entries(routes))
+    report = [chain_capacity(chain, now, known) for chain in routes.chains.values()]
+    return Capacity.reply({"generated_at": int(now * 1000), "chains": report})
 
 
 # -- plumbing --------------------------------------------------------------------------------
@@ -309,7 +218,7 @@ def entry_capacity(entry: Entry, now: float, report: Mapping[str, Any]) -> dict[
 
 def _admin(request: web.Request) -> AppState:
     state = request.app[STATE]
-    state.admin_keys.require(request.headers)
+    state.runtime.admin_keys.require(request.headers)
     return state
 
 
@@ -392,7 +301,3 @@ def _bad(param: str, problem: str) -> ProxyError:
 
 def _not_found(message: str, code: str) -> ProxyError:
     return ProxyError(404, message, code=code)
-
-
-def _iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")

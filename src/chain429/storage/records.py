@@ -46,7 +46,11 @@ class RequestRecord:
     error: str | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)
 
-    @property
-    def fallback(self) -> bool:
-        """Served after at least one upstream failure."""
-        return self.outcome == "success" and self.calls > 1
+
+def is_fallback(outcome: str, calls: int) -> bool:
+    """A fallback (the original's "waterfall"): served after at least one upstream failure.
+
+    The one definition; `storage.queries.totals.FALLBACK` is its SQL form, and the daily
+    rollups call this.
+    """
+    return outcome == "success" and calls > 1

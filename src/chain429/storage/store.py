@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chain429.storage.records import AttemptRecord, RequestRecord
+from chain429.storage.records import AttemptRecord, RequestRecord, is_fallback
 from chain429.storage.sqlite import create_private, file_identity, private_sidecars
 
 if TYPE_CHECKING:
@@ -421,7 +421,7 @@ def _rollup_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
         t.requests += 1
         if outcome == "success":
             t.successes += 1
-            t.fallbacks += calls > 1
+            t.fallbacks += is_fallback(outcome, calls)
         else:
             t.failures += 1
         t.rate_limited += limited

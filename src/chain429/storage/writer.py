@@ -13,10 +13,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chain429.storage.records import RequestRecord
 from chain429.storage.store import Store, StoreRef
+
+if TYPE_CHECKING:
+    from chain429.events import RequestFinished
 
 logger = logging.getLogger("chain429.storage")
 
@@ -65,6 +68,10 @@ class RecordWriter:
             "failed_batches": self.failed_batches,
             "last_error": self.last_error,
         }
+
+    def on_finished(self, event: RequestFinished) -> None:
+        """The subscriber to the app's `RequestFinished` events: queue its record."""
+        self.submit(event.record)
 
     def submit(self, record: RequestRecord) -> None:
         """Queue a record; never blocks. A full queue counts a drop and logs it."""

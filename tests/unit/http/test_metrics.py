@@ -104,3 +104,76 @@ def test_gauges_read_the_bound_state_at_scrape_time() -> None:
     verdicts["p/m0"] = None  # computed per scrape, not cached
     after = samples(metrics)
     assert ("chain429_entries_blocked", (("kind", "rate_limited"), ("provider", "p"))) not in after
+
+
+def bound_to_config() -> Metrics:
+    """Metrics bound to the state of a real config: chain `c` of `p/m` and `q/n`."""
+    import json
+
+    from chain429.config.load import parse_config
+    from chain429.http.app import create_app
+    from chain429.http.state import STATE
+
+    loaded = parse_config(
+        json.dumps(
+            {
+                "version": 1,
+                "providers": [
+                    {"id": pid, "type": "openai-compatible", "base_url": "http://127.0.0.1:9/v1"}
+                    for pid in ("p", "q")
+                ],
+                "chains": [
+                    {
+                        "name": "c",
+                        "entries": [
+                            {"provider": "p", "model": "m"},
+                            {"provider": "q", "model": "n"},
+                        ],
+                    },
+                ],
+                "settings": {"database_url": "none"},
+            }
+        ),
+        env={},
+        source="<test>",
+    )
+    metrics = create_app(loaded)[STATE].metrics
+    assert metrics is not None
+    return metrics
+
+
+def test_ad_hoc_pairs_make_one_series_per_provider() -> None:
+    """5,000 made-up `provider/model` ids: a handful of series, not 5,000 (issue 8 #3)."""
+    metrics = bound_to_config()
+    for i in range(5000):
+        provider = "pq"[i % 2]
+        metrics.observe(record(chain=f"{provider}/model-{i}", provider=provider, model=f"x{i}"))
+    metrics.observe(record(chain="c"))
+    metrics.observe(record(chain="q/n", provider="q", model="n"))  # a configured pair: kept
+    chains = {key[0] for key in metrics.requests}
+    assert chains == {"p/ad-hoc", "q/ad-hoc", "c", "q/n"}
+    assert {labels[0] for labels in metrics.latency.series} == chains
+    got = samples(metrics)
+    assert len(got) < 200
+    requests = {
+        dict(labels)["chain"]: v
+        for (name, labels), v in got.items()
+        if name == "chain429_requests_total"
+    }
+    assert requests == {"p/ad-hoc": 2500, "q/ad-hoc": 2500, "c": 1, "q/n": 1}
+
+
+async def test_a_scrape_renders_off_the_event_loop() -> None:
+    """While a big exposition renders, the loop keeps turning (counted in loop turns)."""
+    import asyncio
+
+    metrics = Metrics()
+    for i in range(30_000):
+        metrics.requests[(f"chain-{i}", "p", "success", "200")] += 1
+    scrape = asyncio.ensure_future(metrics.render_off_loop())
+    turns = 0
+    while not scrape.done():
+        turns += 1
+        await asyncio.sleep(0)
+    assert b"chain-29999" in scrape.result()
+    assert turns > 10  # rendered in the loop, the scrape would finish in its first turn

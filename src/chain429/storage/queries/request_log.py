@@ -1,16 +1,66 @@
-"""The request log: a filtered page of requests, and one request with its attempts."""
+"""The request log: a filtered page of requests, and one request with its attempts, as rows."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import func, select
 
-from chain429.storage.queries.figures import as_int, epoch_ms, iso_time, round1
+from chain429.storage.queries.figures import as_int
 from chain429.storage.queries.filters import UNFILTERED, A, Fetcher, Filters, R
+from chain429.storage.queries.totals import FALLBACK
 
 MAX_PAGE = 500  # the TypeScript original's cap on /v1/stats/requests
+
+
+class RequestRow(TypedDict):
+    """A `requests` row as stored, plus whether it was a fallback (`totals.FALLBACK`)."""
+
+    id: str
+    ts: float
+    key_label: str
+    chain: str | None
+    requested_model: str | None
+    provider: str | None
+    model: str | None
+    stream: bool
+    status: int
+    outcome: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+    tokens_estimated: bool
+    latency_ms: float
+    ttft_ms: float | None
+    calls: int
+    skipped: int
+    rate_limited: int
+    error: str | None
+    fallback: bool
+
+
+class AttemptRow(TypedDict):
+    """An `attempts` row as stored."""
+
+    request_id: str
+    seq: int
+    ts: float
+    provider: str
+    model: str
+    outcome: str
+    status: int | None
+    latency_ms: float
+    reason: str
+    skipped: bool
+
+
+@dataclass(slots=True)
+class RequestPage:
+    rows: list[RequestRow]
+    total: int  # rows matching, over all pages
+    limit: int
+    offset: int
 
 
 async def request_page(
@@ -21,7 +71,7 @@ async def request_page(
     q: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> dict[str, Any]:
+) -> RequestPage:
     """Newest first; `q` matches the error text, case-insensitively."""
     clauses = filters.requests()
     if outcome is not None:
@@ -30,7 +80,7 @@ async def request_page(
         clauses.append(R.c.error.icontains(q, autoescape=True))
     limit = max(0, min(limit, MAX_PAGE))
     page = (
-        select(R)
+        select(R, FALLBACK.label("fallback"))
         .where(*clauses)
         .order_by(R.c.ts.desc(), R.c.id.desc())
         .limit(limit)
@@ -39,62 +89,23 @@ async def request_page(
     count = select(func.count().label("n")).select_from(R).where(*clauses)
     rows = await store.fetch(page)
     total = as_int((await store.fetch(count))[0]["n"])
-    return {
-        "requests": [request_json(row) for row in rows],
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-    }
+    return RequestPage(_requests(rows), total, limit, offset)
 
 
-async def request_detail(store: Fetcher, request_id: str) -> dict[str, Any] | None:
+async def request_detail(
+    store: Fetcher, request_id: str
+) -> tuple[RequestRow, list[AttemptRow]] | None:
     """One request with every entry it tried or skipped, in walk order."""
-    rows = await store.fetch(select(R).where(R.c.id == request_id))
+    rows = await store.fetch(select(R, FALLBACK.label("fallback")).where(R.c.id == request_id))
     if not rows:
         return None
     steps = await store.fetch(select(A).where(A.c.request_id == request_id).order_by(A.c.seq))
-    return {**request_json(rows[0]), "attemptLog": [attempt_json(step) for step in steps]}
+    return _requests(rows)[0], cast(list[AttemptRow], steps)
 
 
-def request_json(row: Mapping[str, Any]) -> dict[str, Any]:
-    ts = float(row["ts"])
-    calls = as_int(row["calls"])
-    return {
-        # The TypeScript original's fields.
-        "id": row["id"],
-        "timestamp": epoch_ms(ts),
-        "chainName": row["chain"],
-        "providerId": row["provider"],
-        "model": row["model"],
-        "promptTokens": row["prompt_tokens"],
-        "completionTokens": row["completion_tokens"],
-        "totalTokens": row["total_tokens"],
-        "latencyMs": round1(float(row["latency_ms"])),
-        "httpStatus": row["status"],
-        "attempts": calls,
-        # Ours.
-        "time": iso_time(ts),
-        "keyLabel": row["key_label"],
-        "requestedModel": row["requested_model"],
-        "stream": bool(row["stream"]),
-        "outcome": row["outcome"],
-        "tokensEstimated": bool(row["tokens_estimated"]),
-        "ttftMs": round1(float(row["ttft_ms"])) if row["ttft_ms"] is not None else None,
-        "skipped": as_int(row["skipped"]),
-        "rateLimited": as_int(row["rate_limited"]),
-        "fallback": row["outcome"] == "success" and calls > 1,
-        "error": row["error"],
-    }
-
-
-def attempt_json(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "seq": row["seq"],
-        "providerId": row["provider"],
-        "model": row["model"],
-        "outcome": row["outcome"],
-        "httpStatus": row["status"],
-        "latencyMs": round1(float(row["latency_ms"])),
-        "reason": row["reason"],
-        "skipped": bool(row["skipped"]),
-    }
+def _requests(rows: list[dict[str, Any]]) -> list[RequestRow]:
+    """Booleans as booleans whatever the database stores (SQLite: 0/1)."""
+    for row in rows:
+        for name in ("stream", "tokens_estimated", "fallback"):
+            row[name] = bool(row[name])
+    return cast(list[RequestRow], rows)

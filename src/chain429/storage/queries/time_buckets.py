@@ -1,11 +1,10 @@
-"""Request figures per time bucket (minute, hour, day), with latency percentiles."""
+"""Request sums per time bucket (minute, hour, day), with the latencies for percentiles."""
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Float, literal_column, select
@@ -14,7 +13,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from chain429.storage.queries.figures import as_int, iso_time, percentile, round1, round1_opt
+from chain429.storage.queries.figures import as_int
 from chain429.storage.queries.filters import DAY, D, Fetcher, Filters, R, day_start
 from chain429.storage.queries.totals import rollup_sums, row_sums
 
@@ -53,13 +52,41 @@ def bucket_of(column: Any, size: int) -> ColumnElement[float]:
 # -- time series -----------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class Bucket:
+    """One time bucket's sums; `success_latencies` (sorted) are the retained rows' only."""
+
+    start: int  # epoch seconds
+    requests: int = 0
+    successes: int = 0
+    failures: int = 0
+    fallbacks: int = 0
+    rate_limited: int = 0
+    entries_skipped: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    latency_ms_sum: float = 0.0
+    success_latencies: list[float] = field(default_factory=list)
+
+    def add(self, row: Mapping[str, Any], failures: int) -> None:
+        self.requests += as_int(row["requests"])
+        self.successes += as_int(row["successes"])
+        self.failures += failures
+        for name in KEPT_IN_BOTH:
+            setattr(self, name, getattr(self, name) + as_int(row[name]))
+        self.latency_ms_sum += float(row["latency_ms_sum"] or 0)
+
+
+KEPT_IN_BOTH = ("fallbacks", "rate_limited", "prompt_tokens", "completion_tokens", "total_tokens")
+
+
 async def timeseries(
     store: Fetcher, filters: Filters, bucket: int, since: float, until: float
-) -> list[dict[str, Any]]:
-    """One point per bucket in [since, until), empty buckets included.
+) -> list[Bucket]:
+    """One bucket per step in [since, until), empty buckets included.
 
-    `avgLatencyMs` is over every request (the rollups keep that sum); p50/p95 are over the
-    successful ones. Day buckets also count the rollups of pruned days (without percentiles).
+    Day buckets also count the rollups of pruned days (which keep no latencies).
     """
     filters = replace(filters, since=since, until=until)
     where = filters.requests()
@@ -67,66 +94,24 @@ async def timeseries(
     success = R.c.outcome == "success"
     counts = select(slot, *row_sums()).where(*where).group_by(literal_column("bucket"))
     first = math.floor(since / bucket) * bucket
-    points: dict[int, dict[str, Any]] = {}
+    buckets: dict[int, Bucket] = {}
     for start in range(int(first), int(math.ceil(until / bucket) * bucket), bucket):
-        points[start] = _empty_point(start)
+        buckets[start] = Bucket(start)
     for row in await store.fetch(counts):
         start = int(float(row["bucket"]))
-        point = points.setdefault(start, _empty_point(start))
-        n = as_int(row["requests"])
-        point["requests"] += n
-        point["successes"] += as_int(row["successes"])
-        point["errors"] += n - as_int(row["successes"])
-        point["fallbacks"] += as_int(row["fallbacks"])
-        point["rateLimited"] += as_int(row["rate_limited"])
-        point["entriesSkipped"] += as_int(row["entries_skipped"])
-        point["promptTokens"] += as_int(row["prompt_tokens"])
-        point["completionTokens"] += as_int(row["completion_tokens"])
-        point["totalTokens"] += as_int(row["total_tokens"])
-        point["_latency_sum"] += float(row["latency_ms_sum"] or 0)
-    latencies: dict[int, list[float]] = defaultdict(list)
+        point = buckets.setdefault(start, Bucket(start))
+        point.add(row, as_int(row["requests"]) - as_int(row["successes"]))
+        point.entries_skipped += as_int(row["entries_skipped"])
     lat_stmt = select(slot, R.c.latency_ms).where(*where, success)
     for row in await store.fetch(lat_stmt):
-        latencies[int(float(row["bucket"]))].append(float(row["latency_ms"]))
+        start = int(float(row["bucket"]))
+        buckets.setdefault(start, Bucket(start)).success_latencies.append(float(row["latency_ms"]))
     if bucket == DAY:
         day = select(D.c.day, *rollup_sums()).where(*filters.rollups()).group_by(D.c.day)
         for row in await store.fetch(day):
             start = int(day_start(str(row["day"])))
-            point = points.setdefault(start, _empty_point(start))
-            n = as_int(row["requests"])
-            point["requests"] += n
-            point["successes"] += as_int(row["successes"])
-            point["errors"] += as_int(row["failures"])
-            point["fallbacks"] += as_int(row["fallbacks"])
-            point["rateLimited"] += as_int(row["rate_limited"])
-            point["promptTokens"] += as_int(row["prompt_tokens"])
-            point["completionTokens"] += as_int(row["completion_tokens"])
-            point["totalTokens"] += as_int(row["total_tokens"])
-            point["_latency_sum"] += float(row["latency_ms_sum"] or 0)
-    out = []
-    for start in sorted(points):
-        point = points[start]
-        values = sorted(latencies.get(start, ()))
-        latency_sum = point.pop("_latency_sum")
-        point["avgLatencyMs"] = round1(latency_sum / point["requests"]) if point["requests"] else 0
-        point["latencyP50Ms"] = round1_opt(percentile(values, 0.50))
-        point["latencyP95Ms"] = round1_opt(percentile(values, 0.95))
-        out.append(point)
+            buckets.setdefault(start, Bucket(start)).add(row, as_int(row["failures"]))
+    out = [buckets[start] for start in sorted(buckets)]
+    for point in out:
+        point.success_latencies.sort()
     return out
-
-
-def _empty_point(start: int) -> dict[str, Any]:
-    return {
-        "timestamp": start * 1000,
-        "time": iso_time(start),
-        "requests": 0,
-        "successes": 0,
-        "errors": 0,
-        "fallbacks": 0,
-        "rateLimited": 0,
-        "entriesSkipped": 0,
-        "promptTokens": 0,
-        "completionTokens": 0,
-        "totalTokens": 0,
-        "_latency_sum": 0.0,
-    }

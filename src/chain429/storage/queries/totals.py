@@ -9,8 +9,12 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 
-from chain429.storage.queries.figures import as_int, epoch_ms, ratio_of, round1
+from chain429.storage.queries.figures import as_int
 from chain429.storage.queries.filters import A, D, Fetcher, Filters, R, day_start
+
+# `records.is_fallback` in SQL: served after at least one upstream failure. Every query that
+# counts or flags fallbacks uses this one expression.
+FALLBACK = and_(R.c.outcome == "success", R.c.calls > 1)
 
 # Integer sums kept both per request row and in the daily rollups.
 KEPT = (
@@ -79,30 +83,6 @@ class Totals:
         if ts is not None and (self.last_ts is None or ts > self.last_ts):
             self.last_ts = ts
 
-    def usage(self) -> dict[str, Any]:
-        """The TypeScript original's usage fields, then ours."""
-        return {
-            "totalRequests": self.requests,
-            "totalTokens": self.total_tokens,
-            "totalPromptTokens": self.prompt_tokens,
-            "totalCompletionTokens": self.completion_tokens,
-            "lastRequestTimestamp": epoch_ms(self.last_ts),
-            "successfulRequests": self.successes,
-            "failedRequests": self.failures,
-            "successRate": ratio_of(self.successes, self.requests),
-            # Served after at least one upstream failure (the original: attempts > 1).
-            "waterfallRequests": self.fallbacks,
-            "waterfallRate": ratio_of(self.fallbacks, self.successes),
-            "rateLimitedMet": self.rate_limited,  # 429s met on the way, from upstreams
-            # Requests where an entry was passed over without a call (cooling, out of quota).
-            "skippedRequests": self.skipped_requests,
-            "entriesSkipped": self.entries_skipped,
-            "upstreamCalls": self.calls,
-            "estimatedTokenRequests": self.estimated,
-            "avgLatencyMs": round1(self.latency_ms_sum / self.requests) if self.requests else 0,
-            "rolledUpRequests": self.rolled_up,
-        }
-
 
 def row_sums() -> list[Any]:
     """The summed columns of retained request rows, labelled as `Totals.add_row` reads them."""
@@ -110,7 +90,7 @@ def row_sums() -> list[Any]:
     return [
         func.count().label("requests"),
         func.sum(case((success, 1), else_=0)).label("successes"),
-        func.sum(case((and_(success, R.c.calls > 1), 1), else_=0)).label("fallbacks"),
+        func.sum(case((FALLBACK, 1), else_=0)).label("fallbacks"),
         func.sum(R.c.rate_limited).label("rate_limited"),
         func.sum(R.c.prompt_tokens).label("prompt_tokens"),
         func.sum(R.c.completion_tokens).label("completion_tokens"),
@@ -169,9 +149,24 @@ async def grouped(
     return dict(totals)
 
 
+@dataclass(slots=True)
+class AttemptTally:
+    """What a provider (or provider+model) said when tried: calls by outcome, and skips."""
+
+    calls: int = 0
+    successes: int = 0
+    rate_limited: int = 0  # answered 429 (or a rate-limit outcome)
+    skips: int = 0
+    latency_ms_sum: float = 0.0  # over the calls
+
+    def add(self, other: AttemptTally) -> None:
+        for item in fields(AttemptTally):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+
+
 async def attempt_stats(
     store: Fetcher, keys: Sequence[str], filters: Filters
-) -> dict[tuple[str, ...], dict[str, Any]]:
+) -> dict[tuple[str, ...], AttemptTally]:
     """What each provider (or provider+model) said when tried: calls by outcome, and skips."""
     called = ~A.c.skipped
     group = [A.c[k] for k in keys]
@@ -192,28 +187,16 @@ async def attempt_stats(
         .where(*filters.attempts())
         .group_by(*group)
     )
-    stats: dict[tuple[str, ...], dict[str, Any]] = {}
-    for row in await store.fetch(stmt):
-        calls = as_int(row["calls"])
-        stats[_key(row, keys)] = {
-            "attempts": calls,
-            "attemptSuccesses": as_int(row["ok"]),
-            "attemptFailures": calls - as_int(row["ok"]),
-            "attempts429": as_int(row["r429"]),
-            "timesSkipped": as_int(row["skips"]),
-            "avgAttemptLatencyMs": round1(float(row["latency"] or 0) / calls) if calls else 0,
-        }
-    return stats
-
-
-NO_ATTEMPTS: Mapping[str, Any] = {
-    "attempts": 0,
-    "attemptSuccesses": 0,
-    "attemptFailures": 0,
-    "attempts429": 0,
-    "timesSkipped": 0,
-    "avgAttemptLatencyMs": 0,
-}
+    return {
+        _key(row, keys): AttemptTally(
+            calls=as_int(row["calls"]),
+            successes=as_int(row["ok"]),
+            rate_limited=as_int(row["r429"]),
+            skips=as_int(row["skips"]),
+            latency_ms_sum=float(row["latency"] or 0),
+        )
+        for row in await store.fetch(stmt)
+    }
 
 
 def _key(row: Mapping[str, Any], keys: Sequence[str]) -> tuple[str, ...]:

@@ -1,42 +1,47 @@
-"""Usage per provider, chain, model and key, and in total: the `/v1/stats` figure sets."""
+"""Usage per provider, chain, model and key, and in total: the rows behind `/v1/stats`.
+
+Each function returns `Group`s: the group's labels (request columns), its `Totals`, and for
+providers and models what they said when tried (`AttemptTally`). `http.stats_shapes` turns them
+into JSON.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, field, replace
 
-from chain429.storage.queries.figures import round1
 from chain429.storage.queries.filters import UNFILTERED, Fetcher, Filters
-from chain429.storage.queries.totals import NO_ATTEMPTS, Totals, attempt_stats, grouped
+from chain429.storage.queries.totals import AttemptTally, Totals, attempt_stats, grouped
 
 
-async def summary(store: Fetcher, filters: Filters = UNFILTERED) -> dict[str, Any]:
-    """Everything in one figure set (the original's `summary`, plus ours)."""
-    total = (await grouped(store, (), filters, outcomes=True)).get((), Totals())
-    return {**total.usage(), "outcomes": dict(sorted(total.outcomes.items()))}
+@dataclass(slots=True)
+class Group:
+    """One group's figures; `labels` maps request columns (provider, chain, ...) to values."""
+
+    labels: dict[str, str]
+    totals: Totals
+    tried: AttemptTally | None = None  # providers and models only
+    parts: list[Group] = field(default_factory=list)  # a breakdown, for one provider or chain
 
 
-async def providers(store: Fetcher, filters: Filters = UNFILTERED) -> list[dict[str, Any]]:
+async def summary(store: Fetcher, filters: Filters = UNFILTERED) -> Totals:
+    """Everything in one set of totals, with the outcome breakdown."""
+    return (await grouped(store, (), filters, outcomes=True)).get((), Totals())
+
+
+async def providers(store: Fetcher, filters: Filters = UNFILTERED) -> list[Group]:
     """Per provider: requests it served (rows + rollups), and what it said when tried."""
     served = await grouped(store, ("provider",), filters)
     tried = await attempt_stats(store, ("provider",), filters)
     names = {k[0] for k in served} | {k[0] for k in tried}
     out = [
-        {
-            "providerId": name,
-            **served.get((name,), Totals()).usage(),
-            **tried.get((name,), NO_ATTEMPTS),
-        }
+        Group({"provider": name}, served.get((name,), Totals()), tried.get((name,), AttemptTally()))
         for name in names
         if name
     ]
-    return _latest_first(out, "providerId")
+    return _latest_first(out, "provider")
 
 
-async def provider(
-    store: Fetcher, provider_id: str, filters: Filters = UNFILTERED
-) -> dict[str, Any] | None:
+async def provider(store: Fetcher, provider_id: str, filters: Filters = UNFILTERED) -> Group | None:
     """One provider, with a per-model breakdown; None if it has no data at all."""
     filters = replace(filters, provider=provider_id)
     served = await grouped(store, ("model",), filters)
@@ -46,29 +51,24 @@ async def provider(
     total = Totals()
     for part in served.values():
         total.add_totals(part)
-    attempts = dict(NO_ATTEMPTS)
-    for stats in tried.values():
-        attempts = _sum_attempts(attempts, stats)
+    attempts = AttemptTally()
+    for tally in tried.values():
+        attempts.add(tally)
     models = [
-        {"model": name, **served.get((name,), Totals()).usage(), **tried.get((name,), NO_ATTEMPTS)}
+        Group({"model": name}, served.get((name,), Totals()), tried.get((name,), AttemptTally()))
         for name in {k[0] for k in served} | {k[0] for k in tried}
         if name
     ]
-    return {
-        "providerId": provider_id,
-        **total.usage(),
-        **attempts,
-        "models": _latest_first(models, "model"),
-    }
+    return Group({"provider": provider_id}, total, attempts, _latest_first(models, "model"))
 
 
-async def chains(store: Fetcher, filters: Filters = UNFILTERED) -> list[dict[str, Any]]:
+async def chains(store: Fetcher, filters: Filters = UNFILTERED) -> list[Group]:
     groups = await grouped(store, ("chain",), filters)
-    out = [{"chainName": k[0], **t.usage()} for k, t in groups.items() if k[0]]
-    return _latest_first(out, "chainName")
+    out = [Group({"chain": k[0]}, t) for k, t in groups.items() if k[0]]
+    return _latest_first(out, "chain")
 
 
-async def chain(store: Fetcher, name: str, filters: Filters = UNFILTERED) -> dict[str, Any] | None:
+async def chain(store: Fetcher, name: str, filters: Filters = UNFILTERED) -> Group | None:
     """One chain, with who served it; None if it has no data."""
     groups = await grouped(store, ("provider",), replace(filters, chain=name))
     if not groups:
@@ -76,36 +76,25 @@ async def chain(store: Fetcher, name: str, filters: Filters = UNFILTERED) -> dic
     total = Totals()
     for part in groups.values():
         total.add_totals(part)
-    served = [{"providerId": k[0], **t.usage()} for k, t in groups.items() if k[0]]
-    return {"chainName": name, **total.usage(), "providers": _latest_first(served, "providerId")}
+    served = [Group({"provider": k[0]}, t) for k, t in groups.items() if k[0]]
+    return Group({"chain": name}, total, parts=_latest_first(served, "provider"))
 
 
-async def models(store: Fetcher, filters: Filters = UNFILTERED) -> list[dict[str, Any]]:
+async def models(store: Fetcher, filters: Filters = UNFILTERED) -> list[Group]:
     """Per served provider+model."""
     groups = await grouped(store, ("provider", "model"), filters)
-    out = [
-        {"providerId": k[0], "model": k[1], **t.usage()} for k, t in groups.items() if k[0] and k[1]
-    ]
-    return _latest_first(out, "providerId", "model")
+    out = [Group({"provider": k[0], "model": k[1]}, t) for k, t in groups.items() if k[0] and k[1]]
+    return _latest_first(out, "provider", "model")
 
 
-async def keys(store: Fetcher, filters: Filters = UNFILTERED) -> list[dict[str, Any]]:
+async def keys(store: Fetcher, filters: Filters = UNFILTERED) -> list[Group]:
     """Per API key label (the masked key, never the key)."""
     groups = await grouped(store, ("key_label",), filters)
-    out = [{"keyLabel": k[0], **t.usage()} for k, t in groups.items()]
-    return _latest_first(out, "keyLabel")
+    return _latest_first([Group({"key_label": k[0]}, t) for k, t in groups.items()], "key_label")
 
 
-def _sum_attempts(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
-    calls = a["attempts"] + b["attempts"]
-    latency = a["avgAttemptLatencyMs"] * a["attempts"] + b["avgAttemptLatencyMs"] * b["attempts"]
-    out = {k: a[k] + b[k] for k in a if k != "avgAttemptLatencyMs"}
-    out["avgAttemptLatencyMs"] = round1(latency / calls) if calls else 0
-    return out
-
-
-def _latest_first(rows: list[dict[str, Any]], *names: str) -> list[dict[str, Any]]:
+def _latest_first(groups: list[Group], *names: str) -> list[Group]:
     """The original's order (most recent request first); then by name."""
-    rows.sort(key=lambda r: tuple(r[n] for n in names))
-    rows.sort(key=lambda r: -(r["lastRequestTimestamp"] or 0))
-    return rows
+    groups.sort(key=lambda g: tuple(g.labels[n] for n in names))
+    groups.sort(key=lambda g: -(g.totals.last_ts or 0))
+    return groups

@@ -1,4 +1,4 @@
-"""Testing from the management API: a provider's connection and model list, a chain's walk.
+"""Probes from the management API: a provider's connection and model list, a chain's walk.
 
 A failed test is a result, not an error: the reply says what the provider answered (or why it
 could not be reached), with its key scrubbed from any message.
@@ -64,7 +64,7 @@ def _upstream_error(status: int | None, raw: bytes, key: str | None) -> str:
     return scrub(f"HTTP {status}: {text.strip()[:300]}", key)
 
 
-async def test_provider(request: web.Request) -> web.Response:
+async def probe_provider(request: web.Request) -> web.Response:
     """Test connection: GET the models list, or with `{"model": ...}` a tiny chat completion."""
     state = admin_state(request)
     provider_id = request.match_info["id"]
@@ -100,7 +100,7 @@ async def test_provider(request: web.Request) -> web.Response:
         except Exception as exc:  # a refused connection, DNS, TLS: all are test results
             result["error"] = scrub(f"{type(exc).__name__}: {exc}", entry.api_key)
     latency = round((time.monotonic() - started) * 1000, 1)
-    result["latency_ms"] = result["latencyMs"] = latency
+    result["latency_ms"] = latency
     return reply(state, result)
 
 
@@ -174,7 +174,7 @@ def _chat(body: dict[str, Any]) -> Any:
     return parse_request(orjson.dumps(body))
 
 
-async def test_chain(request: web.Request) -> web.Response:
+async def probe_chain(request: web.Request) -> web.Response:
     """Run the chain as a client request would (a real waterfall), or each entry on its own.
 
     Body (all optional): `prompt`, `max_tokens`, `stream`, `per_entry` (camelCase accepted).
@@ -303,8 +303,7 @@ def _result(attempt: dict[str, Any]) -> dict[str, Any]:
         "model": attempt["model"],
         "status": status,
         "ok": ok,
-        "latencyMs": attempt["latency_ms"],
-        "latency_ms": attempt["latency_ms"],
+        "latencyMs": attempt["latency_ms"],  # the original's name, on its own route
     }
     if not ok:
         result["error"] = attempt["reason"]
