@@ -8,6 +8,7 @@ next one on the same database connection. The tracker is touched only in the eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +78,7 @@ class TrackerPersister:
         self.status = status or PersistStatus(path=None, persisted=True)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="persist-tracker")
         self._inflight: asyncio.Future[None] | None = None
+        self._wake = asyncio.Event()  # `wake` sets it; `run` writes at once
 
     def restore(self) -> int:
         rows = self._thread.submit(self._store.load).result()
@@ -86,13 +88,20 @@ class TrackerPersister:
     async def run(self) -> None:
         """Runs until cancelled; the last flush happens in `close` at shutdown."""
         while True:
-            await asyncio.sleep(self._interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval_s)
+            self._wake.clear()
             try:
                 await self.check_file()
                 await self.flush()
             except Exception as exc:  # a full disk must not take the proxy down; retry next tick
                 self.status.error = f"could not write the tracker state: {exc}"
                 logger.exception("could not persist the quota tracker's state")
+
+    def wake(self) -> None:
+        """Write now, not at the next tick: a long cooldown or a spent daily cap must survive
+        a crash that comes a moment after it (a restart would otherwise re-probe the provider)."""
+        self._wake.set()
 
     async def check_file(self) -> None:
         """A database file deleted (or replaced) while running is made again, with all state."""

@@ -34,6 +34,8 @@ from chain429.vocabulary import Action, Entry, Outcome, OutcomeKind, Ticket, Ver
 
 Clock = Callable[[], float]
 
+# Cooldowns at least this long are written to disk at once, not at the next tick.
+WRITE_THROUGH_S = 60.0
 # Manual limits: (field of RateLimits, what it counts, its period).
 MANUAL = (
     ("requests_per_minute", "requests", "minute"),
@@ -128,9 +130,16 @@ def tracker_for(settings: Settings, clock: Clock = time.time) -> QuotaTracker:
 class MemoryTracker:
     """The in-process tracker. One event loop, so check-and-reserve is atomic."""
 
-    def __init__(self, policy: Policy | None = None, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        clock: Clock = time.time,
+        *,
+        persist_every_s: float = 1.0,
+    ) -> None:
         self._policy = policy or Policy()
         self.clock = clock
+        self._persist_every_s = persist_every_s
         self._entries: dict[str, EntryState] = {}
         self._providers: dict[str, EntryState] = {}
         self._quotas: dict[str, QuotaState] = {}
@@ -155,7 +164,7 @@ class MemoryTracker:
     async def start(self, store: StateStore | None, status: PersistStatus | None = None) -> None:
         if store is None:
             return
-        persister = TrackerPersister(self, store, status=status)
+        persister = TrackerPersister(self, store, self._persist_every_s, status=status)
         try:
             persister.restore()
         except Exception:
@@ -409,6 +418,8 @@ class MemoryTracker:
             self._unreserve(quota, ticket)
         if snapshot is not None:
             self._observe(quota, snapshot, entry.preset.refill == "continuous")
+            if self._persister is not None and _spends_a_long_cap(snapshot):
+                self._persister.wake()
         if outcome.explained and self._policy.proactive:
             self._hold_for_hint(ticket, outcome, quota, now)
         else:
@@ -519,6 +530,8 @@ class MemoryTracker:
         current = state.cooldown
         if current is None or current.until <= now or until >= current.until:
             state.cooldown = Cooldown(until, outcome.kind.value, outcome.message, now)
+            if until - now >= WRITE_THROUGH_S and self._persister is not None:
+                self._persister.wake()
 
     def _failed(self, state: EntryState, ticket: Ticket, outcome: Outcome, now: float) -> None:
         cooldown = state.cooldown
@@ -575,6 +588,10 @@ def _refused(outcome: Outcome) -> bool:
     return (status is not None and 400 <= status < 500) or (
         outcome.kind is OutcomeKind.CONNECTION_ERROR and status is None
     )
+
+
+def _spends_a_long_cap(snapshot: RateLimitSnapshot) -> bool:
+    return any(w.remaining == 0 and w.period in ("day", "month") for w in snapshot.windows)
 
 
 def _half_open(state: EntryState, now: float) -> bool:

@@ -153,3 +153,31 @@ async def test_a_database_deleted_while_running_is_recreated_with_all_state(
     await persister.check_file()  # the same file now: nothing to do
     assert status.recreated == 1
     await persister.close()
+
+
+async def test_a_long_cooldown_is_written_at_once_not_at_the_next_tick(tmp_path: Path) -> None:
+    """A crash a moment after a 429 must not lose its cooldown (SIGKILL 50 ms after it did)."""
+    from chain429.engine.operations import CHAT
+    from chain429.engine.settle import settle
+    from chain429.providers.presets import get_preset
+    from chain429.quota.tracker import MemoryTracker, Policy
+    from chain429.vocabulary import Entry, Ticket
+
+    path = tmp_path / "state.db"
+    tracker = MemoryTracker(Policy(), persist_every_s=3600)  # the tick never comes in this test
+    await tracker.start(TrackerStateStore.open(path))
+    entry = Entry("groq", "m", get_preset("groq"), "http://x", {}, 5.0)
+    try:
+        ticket = tracker.acquire(entry, 10)
+        assert isinstance(ticket, Ticket)
+        settled = settle(entry, 429, {"retry-after": "600"}, b"{}", time.time(), operation=CHAT)
+        tracker.release(ticket, settled.outcome, settled.snapshot)
+        for _ in range(200):  # the write happens in the persister's thread: look, don't sleep long
+            with closing(sqlite3.connect(path)) as db:
+                rows = db.execute("SELECT key FROM tracker_state").fetchall()
+            if ("entry:groq/m",) in rows:
+                break
+            await asyncio.sleep(0.01)
+        assert ("entry:groq/m",) in rows
+    finally:
+        await tracker.close()
