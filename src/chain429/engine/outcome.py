@@ -332,26 +332,18 @@ def _in_band_status(error: Mapping[str, Any]) -> int | None:
 
 def _too_big(status: int, detail: str, decoded: Any, now: float) -> Outcome:
     """A refusal of this request's size, not of the entry: move on, cool nothing."""
-    return _outcome(
-        OutcomeKind.CONTEXT_LENGTH,
-        status,
-        "request too large for this entry's limit",
-        now,
-        None,
-        detail,
-        error_body=decoded,
-    )
+    return _context(status, detail, decoded, now, "request too large for this entry's limit")
 
 
-def _context(status: int, detail: str, decoded: Any, now: float) -> Outcome:
+def _context(
+    status: int,
+    detail: str,
+    decoded: Any,
+    now: float,
+    phrase: str = "request too large for this model",
+) -> Outcome:
     return _outcome(
-        OutcomeKind.CONTEXT_LENGTH,
-        status,
-        "request too large for this model",
-        now,
-        None,
-        detail,
-        error_body=decoded,
+        OutcomeKind.CONTEXT_LENGTH, status, phrase, now, None, detail, error_body=decoded
     )
 
 

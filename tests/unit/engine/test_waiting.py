@@ -26,16 +26,6 @@ async def settle_loop() -> None:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def upstream() -> FakeUpstream:
-    return FakeUpstream()
-
-
-@pytest.fixture
 def walker(clock: FakeClock, upstream: FakeUpstream) -> Walker:
     return Walker(MemoryTracker(Policy(), clock), upstream, clock=clock)
 

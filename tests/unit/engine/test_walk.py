@@ -13,7 +13,7 @@ from chain429.engine.operations import CHAT, Operation
 from chain429.engine.request import ClientRequest, parse_request
 from chain429.engine.walk import Caps, Served, Timeouts, Walker, WalkFailed
 from chain429.errors import ProxyError
-from chain429.quota.tracker import MemoryTracker, Policy
+from chain429.quota.tracker import MemoryTracker
 from tests.unit.engine.fakes import (
     DONE,
     FakeClock,
@@ -24,21 +24,6 @@ from tests.unit.engine.fakes import (
     completion,
     entry,
 )
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def upstream() -> FakeUpstream:
-    return FakeUpstream()
-
-
-@pytest.fixture
-def tracker(clock: FakeClock) -> MemoryTracker:
-    return MemoryTracker(Policy(breaker_threshold=3), clock)
 
 
 @pytest.fixture
