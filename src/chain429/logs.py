@@ -48,12 +48,11 @@ class RedactSecrets(logging.Filter):
         if masked != message:
             record.msg, record.args = masked, None
         fields = getattr(record, "fields", None)
-        if isinstance(fields, dict) and fields:
-            if self.mask(repr(fields)) != repr(fields):
-                record.fields = {
-                    k: self.mask(v) if isinstance(v, str) else self._mask_value(v)
-                    for k, v in fields.items()
-                }
+        if isinstance(fields, dict) and fields and self.mask(repr(fields)) != repr(fields):
+            record.fields = {
+                k: self.mask(v) if isinstance(v, str) else self._mask_value(v)
+                for k, v in fields.items()
+            }
         self._scrub_exception(record)
         return True
 
