@@ -77,6 +77,7 @@ def serve_forever(
     host: str,
     port: int,
     on_secrets: Callable[[Iterable[str]], None] | None = None,
+    grace_s: float | None = None,  # SHUTDOWN_GRACE_S
 ) -> None:
     """Serve until SIGINT/SIGTERM; raises ListenError (nothing served) if the port is taken."""
     sockets = listen_sockets(host, port)
@@ -102,7 +103,8 @@ def serve_forever(
     loop = _new_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(serve(app, sockets, announce, SHUTDOWN_GRACE_S))
+        grace = SHUTDOWN_GRACE_S if grace_s is None else grace_s
+        loop.run_until_complete(serve(app, sockets, announce, grace))
     finally:
         _close_loop(loop)
 

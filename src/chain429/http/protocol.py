@@ -37,6 +37,7 @@ from chain429.logs import Throttle
 logger = logging.getLogger("chain429.http")
 
 PARSE_ERROR_LOG_EVERY_S = 10.0
+CUT_ALLOWANCE_S = 3.0  # after the cut, for the handler to write its error (drain.WRITE_LIMIT_S)
 
 
 def parse_error(exc: HttpProcessingError) -> tuple[int, str, str]:
@@ -103,14 +104,17 @@ class ProxyRequestHandler(RequestHandler):
         return response
 
     async def shutdown(self, timeout: float | None = 15.0) -> None:  # noqa: ASYNC109 - aiohttp's
-        cut = None
-        if timeout is not None:
-            cut = asyncio.get_running_loop().call_later(timeout, self._cut)
+        if timeout is None:
+            await super().shutdown(None)
+            return
+        # The cut comes at `timeout`; aiohttp's own wait runs a little longer, so the handler
+        # ends (and resolves aiohttp's waiter) inside it: a waiter timing out at the very moment
+        # the handler ends makes aiohttp log an InvalidStateError.
+        cut = asyncio.get_running_loop().call_later(timeout, self._cut)
         try:
-            await super().shutdown(timeout)
+            await super().shutdown(timeout + CUT_ALLOWANCE_S)
         finally:
-            if cut is not None:
-                cut.cancel()
+            cut.cancel()
 
     def _cut(self) -> None:
         """The grace is over: cancel the request still running, saying why."""
