@@ -105,6 +105,8 @@ def serve_forever(
     try:
         grace = SHUTDOWN_GRACE_S if grace_s is None else grace_s
         loop.run_until_complete(serve(app, sockets, announce, grace))
+    except KeyboardInterrupt:  # a second Ctrl-C during the shutdown
+        logger.warning("stopped at once: the shutdown did not finish")
     finally:
         _close_loop(loop)
 

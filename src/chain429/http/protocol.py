@@ -65,6 +65,13 @@ def parse_error(exc: HttpProcessingError) -> tuple[int, str, str]:
     return 400, "bad_request", "The request is not valid HTTP/1.1."
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
 class ProxyRequestHandler(RequestHandler):
     """aiohttp's connection handler, with JSON parser errors and a single shutdown grace."""
 
@@ -94,9 +101,8 @@ class ProxyRequestHandler(RequestHandler):
             body = error_body(text, code=code)
         else:  # a handler failed outside our middleware (which answers everything else)
             self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
-            phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
             code = "internal_error" if status == 500 else "http_error"
-            body = error_body(phrase or "Error", type="server_error", code=code)
+            body = error_body(_phrase(status), type="server_error", code=code)
         response = web.Response(
             status=status, body=orjson.dumps(body), content_type="application/json"
         )
