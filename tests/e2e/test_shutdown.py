@@ -103,7 +103,7 @@ async def test_sigterm_under_load_loses_no_row_and_leaks_no_key(mocks, tmp_path:
         await wait_healthy(url, session)
         chains = ["slow", "streamy"] * 30
         tasks = [asyncio.create_task(one(session, url, c, i)) for i, c in enumerate(chains)]
-        for _ in range(200):  # wait until every request has reached its upstream
+        for _ in range(1000):  # wait (up to 10 s) until every request has reached its upstream
             if slow.in_flight + streamy.in_flight == len(chains):
                 break
             await asyncio.sleep(0.01)

@@ -344,7 +344,7 @@ async def test_client_disconnect_cancels_the_upstream_call(mocks, proxy) -> None
                 headers=p.auth,
                 timeout=aiohttp.ClientTimeout(total=0.3),
             )
-    for _ in range(50):
+    for _ in range(500):  # up to 10 s; a moment when idle
         if a.in_flight == 0:
             break
         await asyncio.sleep(0.02)
