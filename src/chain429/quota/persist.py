@@ -24,6 +24,7 @@ class TrackerPersister:
         self._tracker = tracker
         self._store = store
         self._interval_s = interval_s
+        self._saving: asyncio.Future[None] | None = None  # the save running in its thread
 
     def restore(self) -> int:
         rows = self._store.load()
@@ -40,8 +41,12 @@ class TrackerPersister:
                 logger.exception("could not persist the quota tracker's state")
 
     async def flush(self) -> None:
+        if self._saving is not None:  # cancelling `run` does not stop its thread: wait for it
+            await asyncio.wait([self._saving])
         if not self._tracker.dirty:
             return
         keys, self._tracker.dirty = self._tracker.dirty, set()
         rows = self._tracker.export(keys)
-        await asyncio.to_thread(self._store.save, rows, self._tracker.clock())
+        save = asyncio.to_thread(self._store.save, rows, self._tracker.clock())
+        self._saving = asyncio.ensure_future(save)
+        await asyncio.shield(self._saving)
