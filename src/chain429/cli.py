@@ -62,6 +62,12 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to bind (127.0.0.1)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--log-format", choices=["text", "json"])
+    parser.add_argument(
+        "--shutdown-grace",
+        type=float,
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, how long in-flight requests and streams may finish (30)",
+    )
 
 
 def _port(text: str) -> int:
@@ -181,7 +187,7 @@ def _serve(args: argparse.Namespace) -> int:
     for warning in loaded.warnings:
         logger.warning(warning)
     try:
-        serve_forever(loaded, host, port, on_secrets=redactor.update)
+        serve_forever(loaded, host, port, on_secrets=redactor.update, grace_s=args.shutdown_grace)
     except ListenError as err:
         print(f"429chain: {err}", file=sys.stderr)
         return 1

@@ -6,6 +6,7 @@ import asyncio
 import errno
 import gc
 import logging
+import signal
 import socket
 from collections.abc import Callable, Iterable
 
@@ -14,12 +15,13 @@ from aiohttp import web
 from chain429 import __version__
 from chain429.config.load import LoadedConfig
 from chain429.http.app import create_app
+from chain429.http.protocol import ProxyRunner
 
 logger = logging.getLogger("chain429")
 
 # 1,024 clients connecting at once overflow the default backlog of 128 (SYN drops, 1-3 s stalls).
 BACKLOG = 2048
-SHUTDOWN_GRACE_S = 30.0
+SHUTDOWN_GRACE_S = 30.0  # in-flight requests and streams, in all (README: Stopping)
 
 
 class ListenError(Exception):
@@ -75,6 +77,7 @@ def serve_forever(
     host: str,
     port: int,
     on_secrets: Callable[[Iterable[str]], None] | None = None,
+    grace_s: float | None = None,  # SHUTDOWN_GRACE_S
 ) -> None:
     """Serve until SIGINT/SIGTERM; raises ListenError (nothing served) if the port is taken."""
     sockets = listen_sockets(host, port)
@@ -82,7 +85,7 @@ def serve_forever(
     bound = sockets[0].getsockname()[1]  # the real port, also when asked for port 0
     shown = f"[{host}]" if ":" in host else host
 
-    def announce(_: str) -> None:  # run_app calls this once every socket is listening
+    def announce() -> None:  # once every socket is listening
         # Everything imported and built so far lives as long as the process: keep the
         # collector from scanning it again and again under load.
         gc.freeze()
@@ -97,13 +100,58 @@ def serve_forever(
             len(config.chains),
         )
 
-    web.run_app(
-        app,
-        sock=sockets,
-        backlog=BACKLOG,
-        access_log=None,
-        handler_cancellation=True,
-        print=announce,
-        shutdown_timeout=SHUTDOWN_GRACE_S,
-        loop=_new_loop(),
-    )
+    loop = _new_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        grace = SHUTDOWN_GRACE_S if grace_s is None else grace_s
+        loop.run_until_complete(serve(app, sockets, announce, grace))
+    except KeyboardInterrupt:  # a second Ctrl-C during the shutdown
+        logger.warning("stopped at once: the shutdown did not finish")
+    finally:
+        _close_loop(loop)
+
+
+async def serve(
+    app: web.Application,
+    sockets: list[socket.socket],
+    announce: Callable[[], None],
+    grace_s: float,
+) -> None:
+    """Serve on `sockets` until SIGINT/SIGTERM, then stop within `grace_s` (plus the flush).
+
+    Not web.run_app: its runner cannot build our connection handler (JSON parser errors, one
+    grace; see http/protocol.py), and it runs the shutdown inside a cancelled task.
+    A second signal during the shutdown stops the process at once (the default handlers).
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    runner = ProxyRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=grace_s)
+    await runner.setup()
+    try:
+        for sock in sockets:
+            await web.SockSite(runner, sock, backlog=BACKLOG).start()
+        announce()
+        await stop.wait()
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+        logger.info("stopping: in-flight requests have %gs to finish", grace_s)
+    finally:
+        await runner.cleanup()
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """As asyncio.run does: cancel what is left, finish async generators, close."""
+    try:
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()

@@ -35,7 +35,7 @@ async def settled(p: Any) -> None:
     """Wait for the writer to have written everything it was given."""
     writer = p.state.writer
     assert writer is not None
-    for _ in range(200):
+    for _ in range(800):  # up to 20 s: the store opens after start-up (SQLAlchemy import)
         if writer.queued == 0 and p.state.store.store is not None:
             break
         await asyncio.sleep(0.025)

@@ -1,8 +1,10 @@
-"""SIGTERM under load, on the real process: every answer given has its row; no key leaks."""
+"""SIGTERM on the real process: every answer given has its row, no key leaks, and what is still
+running when the grace ends is told so (`shutdown`) rather than cut silently."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import sqlite3
@@ -13,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from chain429.testing import Reply, Stream
+from chain429.testing import Reply, Stream, chunk
 
 pytestmark = pytest.mark.asyncio
 
@@ -101,7 +103,7 @@ async def test_sigterm_under_load_loses_no_row_and_leaks_no_key(mocks, tmp_path:
         await wait_healthy(url, session)
         chains = ["slow", "streamy"] * 30
         tasks = [asyncio.create_task(one(session, url, c, i)) for i, c in enumerate(chains)]
-        for _ in range(200):  # wait until every request has reached its upstream
+        for _ in range(1000):  # wait (up to 10 s) until every request has reached its upstream
             if slow.in_flight + streamy.in_flight == len(chains):
                 break
             await asyncio.sleep(0.01)
@@ -130,3 +132,84 @@ async def test_sigterm_under_load_loses_no_row_and_leaks_no_key(mocks, tmp_path:
         assert UPSTREAM_KEY.encode() not in data
     assert b"chat completion" in log.read_bytes()  # the access log was written
     assert slow.calls + streamy.calls == answered
+
+
+async def test_what_outlives_the_grace_is_ended_with_a_shutdown_error(
+    mocks, tmp_path: Path
+) -> None:
+    """A 1 s grace: the stream goes on through it, then gets an error event, not [DONE]."""
+    slow = await mocks(default=Reply(200, None, delay=60))
+    long_stream = [chunk(role="assistant", content="x"), *[chunk(content="x")] * 600]
+    streamy = await mocks(default=Stream(long_stream, interval=0.1))  # a minute of chunks
+    db = tmp_path / "log.db"
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        CONFIG.format(
+            proxy_key=PROXY_KEY, db=db, slow=slow.url, streamy=streamy.url, key=UPSTREAM_KEY
+        )
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "proxy.log"
+    with log.open("wb") as sink:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "chain429",
+            "-c",
+            str(config),
+            "-p",
+            str(port),
+            "--shutdown-grace",
+            "1",
+            stdout=sink,
+            stderr=sink,
+        )
+    headers = {"Authorization": f"Bearer {PROXY_KEY}"}
+    signalled = asyncio.Event()
+    async with aiohttp.ClientSession() as session:
+        await wait_healthy(url, session)
+
+        async def stream() -> tuple[list[bytes], int]:
+            body = {"model": "streamy", "messages": [{"role": "user", "content": "q"}]}
+            events, after_signal = [], 0
+            async with session.post(
+                f"{url}/v1/chat/completions", json=body | {"stream": True}, headers=headers
+            ) as response:
+                async for line in response.content:
+                    if line.startswith(b"data: "):
+                        events.append(line.strip())
+                        after_signal += signalled.is_set()
+            return events, after_signal
+
+        async def non_stream() -> tuple[int, dict[str, object]]:
+            body = {"model": "slow", "messages": [{"role": "user", "content": "q"}]}
+            async with session.post(
+                f"{url}/v1/chat/completions", json=body, headers=headers
+            ) as response:
+                return response.status, await response.json()
+
+        streaming = asyncio.create_task(stream())
+        waiting = asyncio.create_task(non_stream())
+        for _ in range(500):
+            if slow.in_flight == 1 and streamy.in_flight == 1:
+                break
+            await asyncio.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        signalled.set()
+        (events, after_signal), (status, answer) = await asyncio.wait_for(
+            asyncio.gather(streaming, waiting), 30
+        )
+        code = await asyncio.wait_for(proc.wait(), 30)  # the upstreams would take a minute
+    assert code in (0, -signal.SIGTERM)
+    # The stream went on during the grace, then ended with an OpenAI-shaped error event.
+    assert after_signal >= 2
+    assert b"[DONE]" not in b"".join(events)
+    last = json.loads(events[-1].removeprefix(b"data: "))
+    assert last["error"]["code"] == "shutdown"
+    assert set(last["error"]) == {"message", "type", "code", "param"}
+    assert (status, answer["error"]["code"]) == (503, "shutdown")  # type: ignore[index]
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT chain, status, outcome FROM requests ORDER BY chain").fetchall()
+    assert rows == [("slow", 503, "shutdown"), ("streamy", 200, "shutdown")]
+    assert b"Traceback" not in log.read_bytes()

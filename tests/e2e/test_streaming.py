@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from typing import Any
 
@@ -69,17 +68,17 @@ async def test_stream_headers_and_content(mocks, proxy) -> None:
 
 async def test_chunks_are_relayed_as_they_arrive(mocks, proxy) -> None:
     a, _b, p = await two_entry_proxy(mocks, proxy)
-    a.script(content_stream("one", "two", "three", "four", interval=0.2))
+    a.script(content_stream("one", "two", "three", "four", interval=0.3))
     stream = await p.client().chat.completions.create(
         model="default", messages=MESSAGES, stream=True
     )
-    arrivals = []
+    upstream_busy = []  # at each arrival: is the upstream still sending? (order, not timing)
     async for part in stream:
         if part.choices and part.choices[0].delta.content:
-            arrivals.append(time.monotonic())
-    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
-    assert len(gaps) == 3
-    assert all(0.12 < gap < 0.4 for gap in gaps), gaps
+            upstream_busy.append(a.in_flight == 1)
+    assert len(upstream_busy) == 4
+    # A buffering relay would deliver "one" only after the upstream finished (0.9 s later).
+    assert upstream_busy[0], upstream_busy
 
 
 @pytest.mark.parametrize(
@@ -172,10 +171,10 @@ async def test_mid_stream_reset_ends_with_an_error_event(mocks, proxy) -> None:
 
 async def test_mid_stream_stall_past_idle_timeout_ends_with_an_error_event(mocks, proxy) -> None:
     a, _b, p = await two_entry_proxy(mocks, proxy, stream_idle_timeout_ms=300)
-    a.script(Stream([chunk(role="assistant", content="hi"), Pause(3), chunk(content="late")]))
+    a.script(Stream([chunk(role="assistant", content="hi"), Pause(60), chunk(content="late")]))
     started = time.monotonic()
     _, body = await raw_stream(p)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # cut after 0.3 s idle, not the 60 s pause
     assert b"stream stalled" in body
     assert b"[DONE]" not in body
 
@@ -330,7 +329,7 @@ async def test_client_disconnect_mid_stream_cancels_upstream(mocks, proxy) -> No
         )
         await response.content.readany()
         response.close()
-    for _ in range(50):
+    for _ in range(500):  # up to 10 s; a moment when idle
         if a.in_flight == 0:
             break
         await asyncio.sleep(0.02)

@@ -115,15 +115,14 @@ async def test_cooldown_length_comes_from_the_body_when_no_header(mocks, proxy) 
     a, _b, p = await two_entry_proxy(mocks, proxy)
     a.script(
         too_many(
-            message="Rate limit reached on requests per minute (RPM). Please try again in 7.2s."
+            message="Rate limit reached on requests per minute (RPM). Please try again in 90.5s."
         )
     )
     client = p.client()
     await client.chat.completions.create(model="default", messages=MESSAGES)
     ratelimit = p.state.tracker.blocked(p.state.routes.chains["default"].entries[0])
     assert ratelimit is not None and ratelimit.free_at is not None
-    # 7.2 s from the body, not the 60 s default (minus however long the machine took since).
-    assert 1.0 < ratelimit.free_at - time.time() <= 7.3
+    assert 80 < ratelimit.free_at - time.time() <= 90.5  # not the 60 s default
 
 
 async def test_auth_failure_cools_every_entry_of_that_provider(mocks, proxy) -> None:
@@ -252,7 +251,7 @@ async def test_timeout_falls_through(mocks, proxy) -> None:
         model="default", messages=MESSAGES
     )
     assert raw.headers["x-429chain-provider"] == "b"
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # 0.3 s timeout; the default would be 60 s
 
 
 async def test_connection_refused_falls_through(mocks, proxy, unused_tcp_port: int) -> None:
@@ -309,7 +308,7 @@ async def test_the_deadline_bounds_the_whole_walk(mocks, proxy) -> None:
     started = time.monotonic()
     with pytest.raises(openai.InternalServerError) as caught:
         await p.client().chat.completions.create(model="default", messages=MESSAGES)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5  # a 0.5 s deadline; the default is 300 s
     assert "timeout" in caught.value.body["message"]  # type: ignore[index]
 
 
@@ -345,7 +344,7 @@ async def test_client_disconnect_cancels_the_upstream_call(mocks, proxy) -> None
                 headers=p.auth,
                 timeout=aiohttp.ClientTimeout(total=0.3),
             )
-    for _ in range(50):
+    for _ in range(500):  # up to 10 s; a moment when idle
         if a.in_flight == 0:
             break
         await asyncio.sleep(0.02)
@@ -363,5 +362,5 @@ async def test_first_byte_timeout_bounds_the_wait_for_headers(mocks, proxy) -> N
         model="default", messages=MESSAGES
     )
     assert raw.headers["x-429chain-provider"] == "b"
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5  # 0.3 s; the default first-byte timeout is 60 s
     assert a.calls == 1

@@ -8,6 +8,7 @@ import orjson
 from aiohttp import web
 
 from chain429.errors import ProxyError
+from chain429.http import body as request_body
 from chain429.http.state import STATE, AppState
 
 
@@ -20,7 +21,7 @@ def admin_state(request: web.Request) -> AppState:
 
 async def read_body(request: web.Request) -> dict[str, Any]:
     """The JSON object sent (an empty body is `{}`); anything else is a 400."""
-    raw = await request.read()
+    raw = await request_body.read_body(request, request.app[STATE].settings.max_body_bytes)
     if not raw.strip():
         return {}
     try:

@@ -12,6 +12,7 @@ from aiohttp.typedefs import Middleware
 from chain429.config.load import LoadedConfig
 from chain429.engine.upstream import Upstream
 from chain429.engine.walk import Walker
+from chain429.http.body import BODY_DEADLINE, BODY_DEADLINE_S
 from chain429.http.cors import add_cors_headers, cors
 from chain429.http.errors import Handler, openai_errors
 from chain429.http.from_settings import (
@@ -37,6 +38,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     env: Mapping[str, str] | None = None,  # for ${VAR} on reload and edits; None: os.environ
     on_secrets: Callable[[Iterable[str]], None] | None = None,  # told of keys after each change
+    body_deadline_s: float = BODY_DEADLINE_S,  # a body still arriving after this is a 408
 ) -> web.Application:
     config = loaded.config
     settings = config.settings
@@ -74,6 +76,7 @@ def create_app(
         middlewares.append(cors(settings.cors_origins))
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[STATE] = state
+    app[BODY_DEADLINE] = body_deadline_s
     if settings.cors_origins:
         app.on_response_prepare.append(add_cors_headers)
 

@@ -10,6 +10,8 @@ from aiohttp import web
 from chain429.engine.request import parse_request
 from chain429.engine.walk import Served, WalkFailed
 from chain429.errors import ProxyError
+from chain429.http import drain
+from chain429.http.body import read_body
 from chain429.http.errors import error_response
 from chain429.http.request_log import RequestLog
 from chain429.http.state import STATE, AppState, Runtime
@@ -35,6 +37,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     try:
         return await _chat(request, state, runtime, log)
     except asyncio.CancelledError:
+        if drain.cut_by_shutdown(request):
+            log.failed(drain.shutdown_error(), "shutdown")
+            return error_response(drain.shutdown_error())
         log.finish(499, "client_disconnect", "the client went away")
         raise
     except ConnectionResetError:
@@ -55,14 +60,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 async def _chat(
     request: web.Request, state: AppState, runtime: Runtime, log: RequestLog
 ) -> web.StreamResponse:
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise ProxyError(
-            413,
-            f"The request body exceeds {runtime.settings.max_body_bytes} bytes.",
-            code="request_too_large",
-        ) from None
+    raw = await read_body(request, runtime.settings.max_body_bytes)
     chat = parse_request(raw)
     chain = runtime.routes.resolve(chat.model, request.headers.get("X-429chain-Chain"))
     log.request(chat, chain)
@@ -91,9 +89,17 @@ async def _relay(
     assert relay is not None
     response = web.StreamResponse(headers=headers | STREAM_HEADERS)
     await response.prepare(request)
-    async with aclosing(relay.events()) as events:
-        async for part in events:
-            await response.write(part)
+    try:
+        async with aclosing(relay.events()) as events:
+            async for part in events:
+                await response.write(part)
+    except asyncio.CancelledError:
+        if not drain.cut_by_shutdown(request):
+            raise
+        await drain.end_stream(response)
+        log.usage(relay.usage)
+        log.finish(200, "shutdown", drain.MESSAGE)
+        return response
     await response.write_eof()
     log.usage(relay.usage)
     outcome = relay.outcome

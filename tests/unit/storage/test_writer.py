@@ -124,7 +124,7 @@ async def test_a_store_that_failed_to_open_stops_the_queue_loudly(
     for record in make_records(4):
         writer.submit(record)
     ref.set(None, "could not open: disk full")
-    await asyncio.wait_for(writer.run(), 1)
+    await asyncio.wait_for(writer.run(), 10)  # returns, not loops
     writer.submit(make_record(9))
     assert (writer.queued, writer.dropped) == (0, 5)
     assert writer.last_error == "could not open: disk full"

@@ -67,7 +67,7 @@ async def stream_events(
 
 async def until(condition: Callable[[], bool]) -> None:
     """Poll briefly: the server notices a disconnect a moment after the client does."""
-    async with asyncio.timeout(2):
+    async with asyncio.timeout(10):  # a moment when idle; a busy machine is slower
         for _ in itertools.count():
             if condition():
                 return
@@ -271,8 +271,9 @@ async def test_scripted_events_with_pauses_are_spaced_in_time(
     timed = await stream_events(session, mp)
     assert [orjson.loads(e.data or "") for _, e in timed[:-1]][1] == {"raw": "text"}
     times = [t for t, _ in timed]
-    assert times[1] - times[0] >= 0.18
-    assert times[2] - times[1] >= 0.18
+    # Half the pause: a client that reads late compresses a gap, it never stretches one away.
+    assert times[1] - times[0] >= 0.1
+    assert times[2] - times[1] >= 0.1
     assert timed[-1][1].is_done
 
 
@@ -282,19 +283,18 @@ async def test_interval_spaces_every_event(
     mp.script(Stream(["1", "2", "3"], interval=0.1, done=False))
     timed = await stream_events(session, mp)
     assert [e.data for _, e in timed] == ["1", "2", "3"]
-    assert timed[2][0] - timed[0][0] >= 0.18
+    assert timed[2][0] - timed[0][0] >= 0.1  # 0.2 s sent; a late reader compresses it
 
 
 async def test_delay_first_sends_headers_before_the_first_event(
     mp: MockProvider, session: aiohttp.ClientSession
 ) -> None:
-    mp.script(Stream(["x"], delay_first=0.5))
+    mp.script(Stream(["x"], delay_first=60))
     started = time.perf_counter()
     async with session.post(f"{mp.url}/chat/completions", json=CHAT) as resp:
         headers_at = time.perf_counter() - started
-        await resp.read()
-        body_at = time.perf_counter() - started
-    assert headers_at < 0.4 < 0.48 <= body_at
+        assert resp.content.total_bytes == 0  # the headers came, no event yet
+    assert headers_at < 10  # long before the 60 s delay
 
 
 async def test_crlf_line_endings_on_the_wire(
@@ -372,7 +372,7 @@ async def test_close_cuts_a_hanging_request_promptly(session: aiohttp.ClientSess
     await until(lambda: mp.in_flight == 1)
     started = time.perf_counter()
     await mp.close()
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 10  # not the runner's 60 s shutdown wait
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await pending
 
