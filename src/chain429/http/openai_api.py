@@ -16,6 +16,7 @@ from chain429.http.errors import error_response
 from chain429.http.request_log import RequestLog
 from chain429.http.state import STATE, AppState, Runtime
 from chain429.quota.hints import parse_duration
+from chain429.vocabulary import RequestOutcome
 
 STREAM_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -32,28 +33,32 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         log.record.key_label = runtime.keys.require(request.headers)
     except ProxyError as err:
         log.record.key_label = "unauthenticated"
-        log.failed(err, "auth_failed")
+        log.failed(err, RequestOutcome.AUTH_FAILED)
         raise
     try:
         return await _chat(request, state, runtime, log)
     except asyncio.CancelledError:
         if drain.cut_by_shutdown(request):
-            log.failed(drain.shutdown_error(), "shutdown")
+            log.failed(drain.shutdown_error(), RequestOutcome.SHUTDOWN)
             return error_response(drain.shutdown_error())
-        log.finish(499, "client_disconnect", "the client went away")
+        log.finish(499, RequestOutcome.CLIENT_DISCONNECT, "the client went away")
         raise
     except ConnectionResetError:
-        log.finish(499, "client_disconnect", "the client went away")
+        log.finish(499, RequestOutcome.CLIENT_DISCONNECT, "the client went away")
         raise
     except WalkFailed as failed:
-        outcome = "exhausted" if failed.code == "all_providers_exhausted" else "upstream_rejected"
+        outcome = (
+            RequestOutcome.EXHAUSTED
+            if failed.code == "all_providers_exhausted"
+            else RequestOutcome.UPSTREAM_REJECTED
+        )
         log.failed(failed, outcome)
         return error_response(failed)
     except ProxyError as err:
-        log.failed(err, "bad_request")
+        log.failed(err, RequestOutcome.BAD_REQUEST)
         raise
     except Exception as exc:
-        log.finish(500, "internal_error", type(exc).__name__)
+        log.finish(500, RequestOutcome.INTERNAL_ERROR, type(exc).__name__)
         raise
 
 
@@ -77,7 +82,7 @@ async def _chat(
     if served.stream is None:
         log.usage(served.usage)
         log.completion(served.body)
-        log.finish(200, "success")
+        log.finish(200, RequestOutcome.SUCCESS)
         return web.Response(body=served.body, content_type="application/json", headers=headers)
     return await _relay(request, served, headers, log)
 
@@ -98,15 +103,15 @@ async def _relay(
             raise
         await drain.end_stream(response)
         log.usage(relay.usage)
-        log.finish(200, "shutdown", drain.MESSAGE)
+        log.finish(200, RequestOutcome.SHUTDOWN, drain.MESSAGE)
         return response
     await response.write_eof()
     log.usage(relay.usage)
     outcome = relay.outcome
     if outcome is None or outcome.kind == "success":
-        log.finish(200, "success")
+        log.finish(200, RequestOutcome.SUCCESS)
     else:
-        log.finish(200, "stream_failed", outcome.message)
+        log.finish(200, RequestOutcome.STREAM_FAILED, outcome.message)
     return response
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from chain429.events import RequestFinished
+from chain429.vocabulary import RequestOutcome
 
-FAILED = frozenset({"exhausted", "upstream_rejected"})  # the walk ended without a server
+# The walk ended without a server.
+FAILED = frozenset({RequestOutcome.EXHAUSTED, RequestOutcome.UPSTREAM_REJECTED})
 
 
 class RequestCounts:

@@ -18,7 +18,7 @@ from chain429.errors import ProxyError
 from chain429.events import EventHub, RequestFinished
 from chain429.http.state import AppState, Runtime
 from chain429.storage.records import AttemptRecord, RequestRecord
-from chain429.vocabulary import QUOTA_KINDS, Chain
+from chain429.vocabulary import QUOTA_KINDS, Chain, RequestOutcome
 
 logger = logging.getLogger("chain429.requests")
 
@@ -85,13 +85,13 @@ class RequestLog:
             self.record.total_tokens = total if isinstance(total, int) else prompt + completion
             self.record.tokens_estimated = False
 
-    def failed(self, error: ProxyError, outcome: str) -> None:
+    def failed(self, error: ProxyError, outcome: RequestOutcome) -> None:
         self.record.error = error.message
         if isinstance(error, WalkFailed):
             self._attempts(error.attempts)
         self.finish(error.status, outcome)
 
-    def finish(self, status: int, outcome: str, error: str | None = None) -> None:
+    def finish(self, status: int, outcome: RequestOutcome, error: str | None = None) -> None:
         if self._done:
             return
         self._done = True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chain429.vocabulary import RequestOutcome
+
 
 @dataclass(slots=True)
 class AttemptRecord:
@@ -32,8 +34,7 @@ class RequestRecord:
     model: str | None
     stream: bool
     status: int  # the HTTP status the client got (499: the client went away)
-    outcome: str  # success | exhausted | client_error | upstream_rejected | stream_failed
-    #               | client_disconnect | bad_request | auth_failed | internal_error
+    outcome: RequestOutcome | str  # a RequestOutcome; "" until the request finishes
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
@@ -53,4 +54,4 @@ def is_fallback(outcome: str, calls: int) -> bool:
     The one definition; `storage.queries.totals.FALLBACK` is its SQL form, and the daily
     rollups call this.
     """
-    return outcome == "success" and calls > 1
+    return outcome == RequestOutcome.SUCCESS and calls > 1

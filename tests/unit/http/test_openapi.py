@@ -10,6 +10,7 @@ from chain429.config.load import parse_config
 from chain429.http.app import create_app
 from chain429.http.openapi import document, openapi_path
 from chain429.http.routes import route_table
+from chain429.vocabulary import RequestOutcome
 
 CONFIG = {
     "version": 1,
@@ -92,7 +93,8 @@ def test_the_document_is_precise_required_nullable_and_enums() -> None:
     assert request["additionalProperties"] is False
     assert "chain_name" in request["required"] and "fallback" in request["required"]
     assert {"type": "null"} in request["properties"]["provider_id"]["anyOf"]
-    assert "success" in request["properties"]["outcome"]["enum"]
+    outcome = request["properties"]["outcome"]["$ref"].rsplit("/", 1)[1]
+    assert set(schemas[outcome]["enum"]) == {o.value for o in RequestOutcome}
     health = schemas["Health"]
     assert "path" not in schemas["ConfigHealth"]["required"]  # admin only
     assert set(health["required"]) >= {"status", "requests", "config", "request_log"}

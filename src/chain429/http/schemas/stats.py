@@ -8,17 +8,7 @@ from pydantic import Field
 
 from chain429.http.schemas.base import Shape
 from chain429.http.schemas.status import EntryState
-
-Outcome = Literal[
-    "success",
-    "exhausted",
-    "upstream_rejected",
-    "bad_request",
-    "auth_failed",
-    "stream_failed",
-    "client_disconnect",
-    "internal_error",
-]
+from chain429.vocabulary import RequestOutcome
 
 
 class Usage(Shape):
@@ -127,7 +117,7 @@ class LoggedRequest(Shape):
     key_label: str
     requested_model: str | None
     stream: bool
-    outcome: Outcome
+    outcome: RequestOutcome
     tokens_estimated: bool
     ttft_ms: float | None
     skipped: int

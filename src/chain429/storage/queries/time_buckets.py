@@ -16,6 +16,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from chain429.storage.queries.figures import as_int
 from chain429.storage.queries.filters import DAY, D, Fetcher, Filters, R, day_start
 from chain429.storage.queries.totals import rollup_sums, row_sums
+from chain429.vocabulary import RequestOutcome
 
 BUCKETS: Mapping[str, int] = {"minute": 60, "hour": 3_600, "day": DAY}
 
@@ -91,7 +92,7 @@ async def timeseries(
     filters = replace(filters, since=since, until=until)
     where = filters.requests()
     slot = bucket_of(R.c.ts, bucket).label("bucket")
-    success = R.c.outcome == "success"
+    success = R.c.outcome == RequestOutcome.SUCCESS
     counts = select(slot, *row_sums()).where(*where).group_by(literal_column("bucket"))
     first = math.floor(since / bucket) * bucket
     buckets: dict[int, Bucket] = {}

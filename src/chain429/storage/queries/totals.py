@@ -11,10 +11,11 @@ from sqlalchemy import and_, case, func, or_, select
 
 from chain429.storage.queries.figures import as_int
 from chain429.storage.queries.filters import A, D, Fetcher, Filters, R, day_start
+from chain429.vocabulary import RequestOutcome
 
 # `records.is_fallback` in SQL: served after at least one upstream failure. Every query that
 # counts or flags fallbacks uses this one expression.
-FALLBACK = and_(R.c.outcome == "success", R.c.calls > 1)
+FALLBACK = and_(R.c.outcome == RequestOutcome.SUCCESS, R.c.calls > 1)
 
 # Integer sums kept both per request row and in the daily rollups.
 KEPT = (
@@ -86,7 +87,7 @@ class Totals:
 
 def row_sums() -> list[Any]:
     """The summed columns of retained request rows, labelled as `Totals.add_row` reads them."""
-    success = R.c.outcome == "success"
+    success = R.c.outcome == RequestOutcome.SUCCESS
     return [
         func.count().label("requests"),
         func.sum(case((success, 1), else_=0)).label("successes"),
