@@ -266,13 +266,19 @@ def watch_config(
     app: web.Application, state: AppState, loaded: LoadedConfig, env: Mapping[str, str] | None
 ) -> None:
     """Remember where the config came from, and reload it while the app runs if it changes."""
-    state.config_path = loaded.path
-    state.config_env = env
-    state.env_refs = dict(loaded.env_refs)
+    file_hash = None
+    if loaded.path is not None:
+        with contextlib.suppress(OSError):
+            file_hash = content_hash(loaded.path.read_bytes())
+    state.runtime = dataclasses.replace(
+        state.runtime,
+        config_path=loaded.path,
+        config_env=env,
+        env_refs=dict(loaded.env_refs),
+        config_hash=file_hash,
+    )
     if loaded.path is None:
         return
-    with contextlib.suppress(OSError):
-        state.config_hash = content_hash(loaded.path.read_bytes())
 
     def report(error: str | None) -> None:
         state.config_error = error

@@ -10,14 +10,12 @@ metrics, the config lock) and the current `runtime`.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -73,8 +71,8 @@ class AppState:
     config_error: str | None = None  # why the file on disk is not what is being served
     config_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one file edit at a time
 
-    # Shorthands for the runtime's fields. A handler reads `state.runtime` once instead; these
-    # serve code that needs one field. Setting one swaps in a new snapshot (start-up wiring).
+    # Read-only shorthands for the runtime's fields, for code that needs one field. A handler
+    # reads `state.runtime` once instead; only `apply_config` and start-up replace it, whole.
 
     @property
     def settings(self) -> Settings:
@@ -104,44 +102,21 @@ class AppState:
     def env_refs(self) -> Mapping[str, str]:
         return self.runtime.env_refs
 
-    @env_refs.setter
-    def env_refs(self, value: Mapping[str, str]) -> None:
-        self._swap(env_refs=value)
-
     @property
     def config_path(self) -> Path | None:
         return self.runtime.config_path
-
-    @config_path.setter
-    def config_path(self, value: Path | None) -> None:
-        self._swap(config_path=value)
 
     @property
     def config_env(self) -> Mapping[str, str] | None:
         return self.runtime.config_env
 
-    @config_env.setter
-    def config_env(self, value: Mapping[str, str] | None) -> None:
-        self._swap(config_env=value)
-
     @property
     def config_hash(self) -> str | None:
         return self.runtime.config_hash
 
-    @config_hash.setter
-    def config_hash(self, value: str | None) -> None:
-        self._swap(config_hash=value)
-
     @property
     def loaded_at(self) -> float:
         return self.runtime.loaded_at
-
-    @loaded_at.setter
-    def loaded_at(self, value: float) -> None:
-        self._swap(loaded_at=value)
-
-    def _swap(self, **changes: Any) -> None:
-        self.runtime = dataclasses.replace(self.runtime, **changes)
 
 
 def request_id_source() -> Callable[[], str]:
