@@ -44,3 +44,11 @@ bench: setup
 
 bench-day: setup
 	$(UV) run python -m bench.free_tier_day
+
+# sdist + wheel in dist/ (they carry the web UI when web/ was built first).
+dist: setup
+	$(UV) build
+
+# The Docker image, built and run with podman (root; see README "Proven with podman").
+container-test: setup
+	scripts/container-test
