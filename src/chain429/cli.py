@@ -1,4 +1,4 @@
-"""The `429chain` command: serve, init and check."""
+"""The `429chain` command: serve, init, check, demo and health."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from chain429 import __version__
 
 DEFAULT_CONFIG = "./config/config.yaml"
+HEALTH_URL = "http://127.0.0.1:3429/health"
 logger = logging.getLogger("chain429")
 
 
@@ -23,6 +24,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _init(Path(args.path) if args.path else _config_path(args))
     if command == "check":
         return _check(_config_path(args))
+    if command == "demo":
+        return _demo(args)
+    if command == "health":
+        return _health(args.url)
     return _serve(args)
 
 
@@ -51,6 +56,33 @@ def _parser() -> argparse.ArgumentParser:
         argument_default=argparse.SUPPRESS,
     )
     check.add_argument("-c", "--config", help=f"config file to check ({DEFAULT_CONFIG})")
+    demo = commands.add_parser(
+        "demo",
+        help="run the proxy with simulated free-tier providers and traffic (no keys needed)",
+        description="Run the proxy with four simulated free tiers and gentle traffic. It uses "
+        "its own config and data directory and never reads or writes ./config/config.yaml.",
+        argument_default=argparse.SUPPRESS,
+    )
+    demo.add_argument("-p", "--port", type=_port, help="port (3429; 0 = any free port)")
+    demo.add_argument("--host", help="address to bind (127.0.0.1)")
+    demo.add_argument(
+        "--data-dir",
+        help="keep the demo's config and request log here (default: a temporary directory, "
+        "removed on exit)",
+    )
+    demo.add_argument(
+        "--no-traffic", action="store_true", help="do not send the demo's own requests"
+    )
+    demo.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    demo.add_argument("--log-format", choices=["text", "json"])
+    health = commands.add_parser(
+        "health",
+        help="exit 0 if a running proxy answers /health (for container healthchecks)",
+        argument_default=argparse.SUPPRESS,
+    )
+    health.add_argument(
+        "--url", default=HEALTH_URL, help=f"the proxy's health endpoint ({HEALTH_URL})"
+    )
     return parser
 
 
@@ -191,6 +223,38 @@ def _serve(args: argparse.Namespace) -> int:
     except ListenError as err:
         print(f"429chain: {err}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from chain429.demo.run import DemoOptions, run_demo
+
+    data_dir = getattr(args, "data_dir", None)
+    return run_demo(
+        DemoOptions(
+            host=args.host or "127.0.0.1",
+            port=args.port if args.port is not None else 3429,
+            data_dir=Path(data_dir) if data_dir else None,
+            traffic=not getattr(args, "no_traffic", False),
+            log_level=args.log_level or "info",
+            log_format=args.log_format or "text",
+        )
+    )
+
+
+def _health(url: str) -> int:
+    """GET the health endpoint with the standard library only (no curl in slim images)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            body = response.read(4096).decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = getattr(err, "reason", None) or err
+        print(f"429chain health: {url}: {reason}", file=sys.stderr)
+        return 1
+    print(body.strip())
     return 0
 
 

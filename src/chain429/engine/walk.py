@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from chain429.vocabulary import (
 
 Clock = Callable[[], float]
 UNUSABLE_KINDS = frozenset({"disabled", "auth_failed", "model_not_found", "unsupported"})
+_UNSET_VAR = re.compile(r"\b([A-Z][A-Z0-9_]*) is (?:not set|empty)")  # a disabled entry's reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,8 +345,27 @@ class Walker:
                 headers={"Retry-After": str(retry)},
             )
         return WalkFailed(
-            503, message, attempts, type="server_error", code="all_providers_exhausted"
+            503,
+            _what_to_do(walk.chain.name, attempts) + message,
+            attempts,
+            type="server_error",
+            code="all_providers_exhausted",
         )
+
+
+def _what_to_do(chain: str, attempts: list[Attempt]) -> str:
+    """A first sentence for a 503 that keyless providers caused: how to get going."""
+    keyless = [a for a in attempts if a.kind == "disabled"]
+    if not keyless:
+        return ""
+    var = next((m.group(1) for a in keyless if (m := _UNSET_VAR.search(a.reason))), None)
+    export = f"export {var}=..." if var else "set the provider keys"
+    if len(keyless) == len(attempts):
+        what = f"No provider in chain {chain!r} has a key"
+    else:
+        what = f"{len(keyless)} of {len(attempts)} entries in chain {chain!r} have no key"
+        what += " and the others failed"
+    return f"{what}: {export} and restart, or run `429chain demo`. "
 
 
 async def _read_closing(response: UpstreamResponse, limit: int, *, truncate: bool = False) -> bytes:

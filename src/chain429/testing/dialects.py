@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Literal
 
 from chain429.testing.budget import BudgetTracker, Kind, Period, Rejection
 from chain429.testing.responses import error_body
 
-Dialect = Literal["openai", "groq", "cerebras", "none"]
-DIALECTS: tuple[Dialect, ...] = ("openai", "groq", "cerebras", "none")
+Dialect = Literal["openai", "groq", "cerebras", "openrouter", "none"]
+DIALECTS: tuple[Dialect, ...] = ("openai", "groq", "cerebras", "openrouter", "none")
 
 
 def go_duration(seconds: float) -> str:
@@ -40,6 +41,7 @@ _HEADER_SPECS: dict[Dialect, tuple[tuple[Kind, tuple[Period, ...], str, bool], .
         ("requests", ("day",), "requests-day", False),
         ("tokens", ("minute",), "tokens-minute", False),
     ),
+    "openrouter": (),  # X-RateLimit-* only on its own 429s (see rejection_response)
     "none": (),  # Gemini-like: no rate-limit headers at all
 }
 
@@ -60,11 +62,16 @@ def rate_limit_headers(dialect: Dialect, tracker: BudgetTracker) -> dict[str, st
 
 
 def rejection_response(
-    dialect: Dialect, rejection: Rejection, model: str
+    dialect: Dialect, rejection: Rejection, model: str, now: float | None = None
 ) -> tuple[int, dict[str, Any] | list[Any], dict[str, str]]:
-    """Status, body and extra headers (retry-after) a provider of `dialect` would answer."""
+    """Status, body and extra headers (retry-after) a provider of `dialect` would answer.
+
+    `now` (epoch seconds, default the wall clock) dates OpenRouter's epoch-ms reset.
+    """
     status = 413 if rejection.too_large and dialect == "groq" else 429
     headers: dict[str, str] = {}
+    if dialect == "openrouter":
+        return status, *_openrouter_answer(rejection, time.time() if now is None else now)
     if dialect != "none" and not rejection.too_large:
         headers["retry-after"] = str(max(1, math.ceil(rejection.retry_after)))
     if dialect == "none":
@@ -111,6 +118,23 @@ def _openai_body(dialect: Dialect, r: Rejection, model: str) -> dict[str, Any]:
     if dialect == "groq":
         del body["error"]["param"]  # Groq's envelope has no param
     return body
+
+
+def _openrouter_answer(r: Rejection, now: float) -> tuple[dict[str, Any], dict[str, str]]:
+    # OpenRouter sends no retry-after: X-RateLimit-Reset (epoch ms) on the 429, and the same
+    # headers copied into error.metadata.headers.
+    wait = 60.0 if math.isinf(r.retry_after) else r.retry_after
+    headers = {
+        "X-RateLimit-Limit": str(r.limit),
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(math.ceil((now + wait) * 1000)),
+    }
+    scope = "free-models-per-day" if r.period == "day" else "free-models-per-min"
+    message = f"Rate limit exceeded: {scope}. "
+    if r.period == "day":
+        message += "Add 10 credits to unlock 1000 free model requests per day"
+    error = {"message": message, "code": 429, "metadata": {"headers": dict(headers)}}
+    return {"error": error, "user_id": "user_mock"}, headers
 
 
 def _cerebras_body(r: Rejection) -> dict[str, Any]:

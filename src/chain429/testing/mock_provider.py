@@ -56,7 +56,8 @@ class MockProvider:
     budget is enforced before the script is consulted: a refused request gets the dialect's
     429 (Groq: 413 when one request outgrows TPM) and consumes no step. Response headers are
     layered, a later layer winning: `headers`, the dialect's rate-limit headers, the step's
-    own (a Handler step sets its own headers entirely).
+    own (a Handler step sets its own headers entirely). `choose`, when given, picks the step
+    for an unscripted request from its parsed body before `default` is considered.
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class MockProvider:
         models: list[str] | None = None,
         default: Step | None = None,
         headers: Mapping[str, str] | None = None,
+        choose: Callable[[dict[str, Any]], Step | None] | None = None,
         api_key: str | None = None,
         reply_text: str = DEFAULT_TEXT,
         record: bool = True,
@@ -78,6 +80,9 @@ class MockProvider:
         self.models = models if models is not None else ["mock-model"]
         self.default = default
         self.headers = dict(headers or {})
+        # Picks the answer to an unscripted request from its body (None: use `default`), so a
+        # long-running mock (the demo) can vary latency and failures request by request.
+        self.choose = choose
         self.api_key = api_key  # when set, anything but `Bearer <api_key>` gets a 401
         self.reply_text = reply_text
         self.record = record  # benchmarks switch recording off to keep memory flat
@@ -187,11 +192,17 @@ class MockProvider:
             rejection = self.budget.admit(tokens, len(self._active))
             limit_headers = rate_limit_headers(self.header_dialect, self.budget)
             if rejection is not None:
-                status, body, extra = rejection_response(self.header_dialect, rejection, model)
+                status, body, extra = rejection_response(
+                    self.header_dialect, rejection, model, self.budget.clock()
+                )
                 if status == 429:
                     self.rate_limited += 1
                 return self._send(status, body, limit_headers, extra)
-        step = self._script.popleft() if self._script else self.default
+        if self._script:
+            step: Step | None = self._script.popleft()
+        else:
+            step = self.choose(payload) if self.choose is not None else None
+            step = self.default if step is None else step
         if step is None:
             step = Stream() if payload.get("stream") is True else Reply()
         self._active[id(request)] = request

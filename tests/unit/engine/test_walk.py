@@ -317,6 +317,38 @@ async def test_entries_that_cannot_serve_do_not_turn_out_of_quota_into_a_503(
     assert only_unusable.value.status == 503
 
 
+async def test_a_keyless_503_starts_with_what_to_do_and_keeps_the_detail(
+    tracker: MemoryTracker, upstream: FakeUpstream, clock: FakeClock
+) -> None:
+    walker = Walker(tracker, upstream, clock=clock)
+    groq = replace(entry("groq"), disabled="GROQ_API_KEY is not set")
+    cerebras = replace(entry("cerebras"), disabled="CEREBRAS_API_KEY is not set")
+    with pytest.raises(WalkFailed) as keyless:
+        await walker.serve(chain(groq, cerebras, name="default"), ask())
+    assert keyless.value.status == 503
+    first = (
+        "No provider in chain 'default' has a key: export GROQ_API_KEY=... and restart, "
+        "or run `429chain demo`. "
+    )
+    assert keyless.value.message.startswith(first)
+    detail = keyless.value.message.removeprefix(first)
+    assert "Tried 2: groq/m (skipped: provider disabled: GROQ_API_KEY is not set)" in detail
+    assert "CEREBRAS_API_KEY is not set" in detail
+    # Some keyless, the rest failed: the count says so, and the detail still names each.
+    upstream.script("local/m", FakeResponse(500, b"{}"))
+    with pytest.raises(WalkFailed) as mixed:
+        await walker.serve(chain(groq, entry("local"), name="default"), ask())
+    assert mixed.value.message.startswith(
+        "1 of 2 entries in chain 'default' have no key and the others failed: "
+        "export GROQ_API_KEY=... and restart, or run `429chain demo`. Tried 2: "
+    )
+    # A chain with every key set keeps the plain message.
+    upstream.script("local/m", FakeResponse(500, b"{}"))
+    with pytest.raises(WalkFailed) as keyed:
+        await walker.serve(chain(entry("local")), ask())
+    assert keyed.value.message.startswith("Tried 1: ")
+
+
 def test_an_image_counts_by_the_providers_rule_not_by_its_base64() -> None:
     image = "data:image/png;base64," + "A" * 600_000
     body = {

@@ -141,3 +141,20 @@ def test_gemini_body_names_the_quota_and_retry_delay() -> None:
     violation = details[0]["violations"][0]
     assert violation["quotaId"] == "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
     assert details[1]["retryDelay"] == "32s"
+
+
+def test_openrouter_429_has_epoch_ms_reset_headers_and_no_retry_after() -> None:
+    rejection = Rejection("requests", "day", 50, 50, 1, 3600.0)
+    status, body, headers = rejection_response("openrouter", rejection, "x:free", now=1000.0)
+    assert status == 429
+    assert headers == {
+        "X-RateLimit-Limit": "50",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str((1000 + 3600) * 1000),
+    }
+    assert isinstance(body, dict)
+    assert body["error"]["message"].startswith("Rate limit exceeded: free-models-per-day.")
+    assert body["error"]["metadata"]["headers"] == headers
+    # Successful answers carry no rate-limit headers at all.
+    tracker = BudgetTracker(Budget(rpd=50), FakeClock())
+    assert rate_limit_headers("openrouter", tracker) == {}

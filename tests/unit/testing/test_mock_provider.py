@@ -537,3 +537,16 @@ async def test_openai_sdk_sees_a_scripted_429(mp: MockProvider) -> None:
         with pytest.raises(Exception, match="slow down") as caught:
             await client.chat.completions.create(model="m", messages=[])
     assert getattr(caught.value, "status_code", None) == 429
+
+
+async def test_choose_picks_the_answer_from_the_body_after_the_script(
+    session: aiohttp.ClientSession,
+) -> None:
+    def choose(body: dict[str, Any]) -> Reply | None:
+        return Reply(status=503) if body.get("user") == "flaky" else None
+
+    async with MockProvider(choose=choose, default=Reply(status=201)) as mp:
+        mp.script(Reply(status=202))
+        assert (await post(session, mp, {**CHAT, "user": "flaky"}))[0] == 202  # script first
+        assert (await post(session, mp, {**CHAT, "user": "flaky"}))[0] == 503
+        assert (await post(session, mp))[0] == 201  # None falls back to `default`

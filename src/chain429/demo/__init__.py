@@ -1,0 +1,1 @@
+"""`429chain demo`: the proxy with simulated free-tier providers and gentle traffic, no keys."""
