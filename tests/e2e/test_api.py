@@ -202,6 +202,18 @@ async def test_health_shows_paths_and_errors_only_to_an_admin(mocks, proxy, tmp_
     assert_openai_error(body)
 
 
+async def test_a_proxy_key_on_health_gets_the_short_form_not_a_401(mocks, proxy) -> None:
+    """A client or monitor that sends its proxy key everywhere must not be locked out."""
+    _, _, p = await setup(mocks, proxy, admin_keys=["sk-admin-only-key-0001"])
+    status, _, short = await request(p, "GET", "/health", headers=p.auth)
+    assert status == 200
+    assert "path" not in short["config"]
+    admin = {"Authorization": "Bearer sk-admin-only-key-0001"}
+    status, _, full = await request(p, "GET", "/health", headers=admin)
+    assert status == 200
+    assert full["config"]["path"] == str(p.config_path)
+
+
 async def test_preflight_without_configured_origins_grants_nothing(mocks, proxy) -> None:
     _, _, p = await setup(mocks, proxy)
     status, headers, _ = await request(

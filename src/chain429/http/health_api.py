@@ -9,24 +9,24 @@ wrong is a 401, so a misconfigured monitor finds out.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
 from chain429 import __version__
+from chain429.errors import ProxyError
 from chain429.http.auth import presented
 from chain429.http.lifetimes import TRACKER_STATE
 from chain429.http.runtime import config_status
-from chain429.http.state import STATE, AppState
+from chain429.http.state import STATE, AppState, Runtime
 from chain429.http.tracker_view import entries, unavailable
 
 
 async def health(request: web.Request) -> web.Response:
     state = request.app[STATE]
     runtime = state.runtime
-    admin = presented(request.headers) is not None or runtime.admin_keys.open
-    if admin:
-        runtime.admin_keys.require(request.headers)  # a wrong key is a 401, not the short form
+    admin = _is_admin(runtime, request.headers)
     config = config_status(state)
     if not admin:
         config = {"loaded_at": config["loaded_at"], "reload_failed": config["error"] is not None}
@@ -59,6 +59,21 @@ def _quota_state_status(app: web.Application, admin: bool) -> dict[str, Any] | N
     if not admin:
         out = {"persisted": out["persisted"], "recreated": out["recreated"]}
     return out
+
+
+def _is_admin(runtime: Runtime, headers: Mapping[str, str]) -> bool:
+    """An admin key sees the details; a proxy key (a client's, a monitor's) the short form.
+    A key that is neither is a 401, so a misconfigured monitor finds out."""
+    if runtime.admin_keys.open:
+        return True
+    if presented(headers) is None:
+        return False
+    try:
+        runtime.admin_keys.require(headers)
+        return True
+    except ProxyError:
+        runtime.keys.require(headers)  # a proxy key: fine, the short form; else the 401
+        return False
 
 
 def _request_log_status(state: AppState, admin: bool) -> dict[str, Any]:
