@@ -6,10 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from urllib.parse import quote
 
-from chain429.config.schema import Config, RateLimits
+from chain429.config.schema import ChainConfig, Config, RateLimits
 from chain429.errors import ProxyError
 from chain429.providers.presets import Preset, get_preset
-from chain429.vocabulary import Chain, Entry
+from chain429.vocabulary import Chain, ChainKind, Entry, Strategy
 
 
 def merge_limits(base: RateLimits | None, override: RateLimits | None) -> RateLimits | None:
@@ -42,15 +42,35 @@ class ChainTable:
         self._preset_for = preset_for
         self._disabled = dict(disabled or {})
         self._user_agent = user_agent
-        self.chains: dict[str, Chain] = {
-            chain.name: Chain(
-                chain.name,
-                tuple(self._entry(e.provider, e.model, e.rate_limits) for e in chain.entries),
-                chain.max_wait_ms / 1000 if chain.max_wait_ms else None,
-            )
-            for chain in config.chains
-        }
+        self.chains: dict[str, Chain] = {chain.name: self._chain(chain) for chain in config.chains}
         self.default_chain = config.default_chain_name
+
+    def _chain(self, chain: ChainConfig) -> Chain:
+        settings = self._config.settings
+        cache = settings.cache
+        enabled = chain.cache.enabled if chain.cache is not None else cache.enabled
+        ttl = chain.cache.ttl_s if chain.cache is not None else None
+        nondeterministic = chain.cache.cache_nondeterministic if chain.cache is not None else None
+        return Chain(
+            chain.name,
+            tuple(self._entry(e.provider, e.model, e.rate_limits) for e in chain.entries),
+            chain.max_wait_ms / 1000 if chain.max_wait_ms else None,
+            Strategy(chain.strategy or settings.strategy),
+            ChainKind(self._config.chain_kind(chain)),
+            float(ttl or cache.ttl_s) if enabled else None,
+            cache.cache_nondeterministic if nondeterministic is None else nondeterministic,
+        )
+
+    def _ad_hoc(self, provider_id: str, model: str) -> Chain:
+        """One client-named pair, cached as the settings say."""
+        cache = self._config.settings.cache
+        entry = self._entry(provider_id, model, ad_hoc=True)
+        return Chain(
+            f"{provider_id}/{model}",
+            (entry,),
+            cache_ttl_s=float(cache.ttl_s) if cache.enabled else None,
+            cache_nondeterministic=cache.cache_nondeterministic,
+        )
 
     def _entry(
         self,
@@ -109,7 +129,7 @@ class ChainTable:
         if model and "/" in model:
             provider_id, _, upstream_model = model.partition("/")
             if upstream_model and self._config.provider(provider_id) is not None:
-                return Chain(model, (self._entry(provider_id, upstream_model, ad_hoc=True),))
+                return self._ad_hoc(provider_id, upstream_model)
         if self._config.settings.unknown_model == "default_chain" and self.default_chain:
             return self.chains[self.default_chain]
         raise ProxyError(

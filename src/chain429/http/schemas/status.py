@@ -44,6 +44,9 @@ class Model(Shape):
     object: Literal["model"]
     created: int
     owned_by: str = Field(description="`429chain` for a chain, else the provider id.")
+    kind: Literal["chat", "embeddings"] = Field(
+        description="`embeddings` for an embeddings chain and its entries, else `chat`."
+    )
 
 
 class ModelList(Shape):
@@ -147,8 +150,15 @@ class EntryRateLimit(Shape):
 
 class ChainNext(Shape):
     name: str
-    strategy: Literal["ordered"] = Field(description="How the chain orders its entries.")
+    strategy: Literal["ordered", "fastest", "spread"] = Field(
+        description="How the chain orders its entries."
+    )
+    kind: Literal["chat", "embeddings"] = Field(description="What the chain serves.")
     entries: list[str]
+    order: list[str] = Field(
+        description="The order the chain would try its entries in now (entries without room "
+        "last); for `spread` and `fastest` this changes from request to request."
+    )
     next: str | None = Field(description="The entry that would serve the chain now.")
 
 
