@@ -383,11 +383,11 @@ class Config(BaseModel):
             embeds = [self._is_embedding_model(e) for e in chain.entries]
             if chain.kind is None:
                 if any(embeds) and not all(embeds):
+                    embedding = [e.model for e, x in zip(chain.entries, embeds, strict=True) if x]
                     yield (
                         ("chains", c, "entries"),
                         (
-                            "the chain mixes chat and embeddings models "
-                            f"({', '.join(e.model for e, x in zip(chain.entries, embeds, strict=True) if x)} "
+                            f"the chain mixes chat and embeddings models ({', '.join(embedding)} "
                             "embed); split it in two, or set its kind"
                         ),
                     )

@@ -112,8 +112,17 @@ class ChainTable:
             query=query,
         )
 
-    def resolve(self, model: str | None, chain_header: str | None = None) -> Chain:
-        """The chain a request asked for, by header, chain name or `<provider>/<model>`."""
+    def resolve(
+        self,
+        model: str | None,
+        chain_header: str | None = None,
+        kind: ChainKind = ChainKind.CHAT,
+    ) -> Chain:
+        """The chain a request asked for, by header, chain name or `<provider>/<model>`.
+
+        An unknown model falls back to the default chain, or for an embeddings request to the
+        first embeddings chain (the default chain is usually a chat chain).
+        """
         if chain_header:
             chain = self.chains.get(chain_header)
             if chain is None:
@@ -131,7 +140,10 @@ class ChainTable:
             if upstream_model and self._config.provider(provider_id) is not None:
                 return self._ad_hoc(provider_id, upstream_model)
         if self._config.settings.unknown_model == "default_chain" and self.default_chain:
-            return self.chains[self.default_chain]
+            default = self.chains[self.default_chain]
+            if default.kind is not kind:
+                return next((c for c in self.chains.values() if c.kind is kind), default)
+            return default
         raise ProxyError(
             404,
             f"The model '{model}' is neither a chain nor a '<provider>/<model>' pair. "
@@ -139,6 +151,16 @@ class ChainTable:
             code="model_not_found",
             param="model",
         )
+
+    def kind_of(self, model_id: str) -> ChainKind:
+        """What a listed model id serves: its chain's kind (an entry: its first chain's)."""
+        chain = self.chains.get(model_id)
+        if chain is not None:
+            return chain.kind
+        for chain in self.chains.values():
+            if any(entry.key == model_id for entry in chain.entries):
+                return chain.kind
+        return ChainKind.CHAT
 
     def model_ids(self) -> list[str]:
         """Chain names first, then every `<provider>/<model>` the chains use."""

@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from chain429.cache.store import MemoryCache
 from chain429.config.load import LoadedConfig
+from chain429.engine.order import Router
 from chain429.engine.upstream import Upstream
 from chain429.engine.walk import Walker
 from chain429.http.cors import add_cors_headers, cors
@@ -37,6 +39,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     env: Mapping[str, str] | None = None,  # for ${VAR} on reload and edits; None: os.environ
     on_secrets: Callable[[Iterable[str]], None] | None = None,  # told of keys after each change
+    router: Router | None = None,  # ranks candidates per strategy (tests inject randomness)
 ) -> web.Application:
     config = loaded.config
     settings = config.settings
@@ -51,6 +54,7 @@ def create_app(
         caps=caps_for(settings),
         normalize=settings.normalize_responses,
         clock=clock,
+        router=router,
     )
     keys, admin_keys = key_checks(settings)
     runtime = Runtime(
@@ -65,6 +69,7 @@ def create_app(
     )
     state = AppState(runtime, walker, tracker, on_secrets=on_secrets)
     state.metrics = Metrics(state)
+    state.cache = MemoryCache(settings.cache.max_entries, settings.cache.max_bytes, clock)
     # Every finished request is told to these once; the request log writer subscribes when
     # it starts (lifetimes.request_log).
     state.events.subscribe(state.metrics.on_finished)

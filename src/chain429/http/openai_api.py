@@ -1,4 +1,8 @@
-"""The OpenAI-compatible routes: chat completions and models. Parse, call, render."""
+"""The OpenAI-compatible routes: chat and legacy completions, embeddings, models.
+
+Parse, call, render. One handler serves every operation (`engine/operations.py`); a chain
+with the cache on goes through `http/cached.py` first.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from contextlib import aclosing
 
 from aiohttp import web
 
+from chain429.engine.operations import CHAT, COMPLETIONS, EMBEDDINGS, Operation
 from chain429.engine.request import parse_request
 from chain429.engine.walk import Served, WalkFailed
 from chain429.errors import ProxyError
@@ -14,6 +19,7 @@ from chain429.http.errors import error_response
 from chain429.http.request_log import RequestLog
 from chain429.http.state import STATE, AppState, Runtime
 from chain429.quota.hints import parse_duration
+from chain429.vocabulary import Chain
 
 STREAM_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -23,6 +29,18 @@ STREAM_HEADERS = {
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, CHAT)
+
+
+async def embeddings(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, EMBEDDINGS)
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, COMPLETIONS)
+
+
+async def _serve(request: web.Request, operation: Operation) -> web.StreamResponse:
     state = request.app[STATE]
     runtime = state.runtime  # one config for the whole request, whatever reloads meanwhile
     log = RequestLog(state, runtime)
@@ -33,7 +51,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         log.failed(err, "auth_failed")
         raise
     try:
-        return await _chat(request, state, runtime, log)
+        return await _chat(request, state, runtime, log, operation)
     except asyncio.CancelledError:
         log.finish(499, "client_disconnect", "the client went away")
         raise
@@ -53,7 +71,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 async def _chat(
-    request: web.Request, state: AppState, runtime: Runtime, log: RequestLog
+    request: web.Request,
+    state: AppState,
+    runtime: Runtime,
+    log: RequestLog,
+    operation: Operation = CHAT,
 ) -> web.StreamResponse:
     try:
         raw = await request.read()
@@ -63,11 +85,31 @@ async def _chat(
             f"The request body exceeds {runtime.settings.max_body_bytes} bytes.",
             code="request_too_large",
         ) from None
-    chat = parse_request(raw)
-    chain = runtime.routes.resolve(chat.model, request.headers.get("X-429chain-Chain"))
+    chat = parse_request(raw, operation)
+    chain = runtime.routes.resolve(
+        chat.model, request.headers.get("X-429chain-Chain"), operation.kind
+    )
+    if chain.kind is not operation.kind and not chain.entries[0].ad_hoc:
+        raise _wrong_kind(chain, operation)
     log.request(chat, chain)
     max_wait = _max_wait(request.headers.get("X-429chain-Max-Wait"))
+    if chain.cache_ttl_s is not None and state.cache is not None:
+        from chain429.http.cached import serve_cached  # imports this module
+
+        return await serve_cached(request, state, chain, chat, log, max_wait)
     served = await state.walker.serve(chain, chat, max_wait)
+    return await respond(request, chain, served, log)
+
+
+async def respond(
+    request: web.Request,
+    chain: Chain,
+    served: Served,
+    log: RequestLog,
+    cache: str | None = None,
+    sink: list[bytes] | None = None,
+) -> web.StreamResponse:
+    """Send what the walk got: a whole body, or the stream relayed (into `sink` too)."""
     log.served(served)
     headers = {
         "X-429chain-Chain": chain.name,
@@ -76,24 +118,35 @@ async def _chat(
         "X-429chain-Attempts": str(served.calls),
         "X-429chain-Skipped": str(served.skipped),
     }
+    if cache is not None:
+        headers["X-429chain-Cache"] = cache
     if served.stream is None:
         log.usage(served.usage)
         log.completion(served.body)
         log.finish(200, "success")
         return web.Response(body=served.body, content_type="application/json", headers=headers)
-    return await _relay(request, served, headers, log)
+    return await _relay(request, served, headers, log, sink)
 
 
 async def _relay(
-    request: web.Request, served: Served, headers: dict[str, str], log: RequestLog
+    request: web.Request,
+    served: Served,
+    headers: dict[str, str],
+    log: RequestLog,
+    sink: list[bytes] | None = None,
 ) -> web.StreamResponse:
     relay = served.stream
     assert relay is not None
     response = web.StreamResponse(headers=headers | STREAM_HEADERS)
     await response.prepare(request)
     async with aclosing(relay.events()) as events:
-        async for part in events:
-            await response.write(part)
+        if sink is None:
+            async for part in events:
+                await response.write(part)
+        else:  # the cache keeps what the client got, to store once the stream ends well
+            async for part in events:
+                sink.append(part)
+                await response.write(part)
     await response.write_eof()
     log.usage(relay.usage)
     outcome = relay.outcome
@@ -102,6 +155,18 @@ async def _relay(
     else:
         log.finish(200, "stream_failed", outcome.message)
     return response
+
+
+def _wrong_kind(chain: Chain, operation: Operation) -> ProxyError:
+    path = {"chat": "/v1/chat/completions", "embeddings": "/v1/embeddings"}
+    return ProxyError(
+        400,
+        f"The chain '{chain.name}' serves {chain.kind.value}, not {operation.name}; send "
+        f"{chain.kind.value} requests to {path[chain.kind.value]}, or pick a "
+        f"{operation.kind.value} chain.",
+        code="wrong_chain_kind",
+        param="model",
+    )
 
 
 def _max_wait(value: str | None) -> float | None:
@@ -144,4 +209,5 @@ def _model(model_id: str, state: AppState, runtime: Runtime) -> dict[str, object
         "object": "model",
         "created": int(state.started_wall),
         "owned_by": "429chain" if model_id in runtime.routes.chains else model_id.split("/")[0],
+        "kind": runtime.routes.kind_of(model_id).value,
     }

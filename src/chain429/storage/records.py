@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The provider a request answered from the response cache is logged under (no upstream call);
+# its model is the `provider/model` that served the answer first.
+CACHE_PROVIDER = "cache"
+
 
 @dataclass(slots=True)
 class AttemptRecord:
