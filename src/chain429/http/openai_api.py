@@ -98,7 +98,12 @@ async def _chat(
 
         return await serve_cached(request, state, chain, chat, log, max_wait)
     served = await state.walker.serve(chain, chat, max_wait)
-    return await respond(request, chain, served, log)
+    # Inline, not `respond`: the path without the cache awaits nothing more than it must.
+    log.served(served)
+    headers = _headers(chain, served)
+    if served.stream is None:
+        return _whole(served, headers, log)
+    return await _relay(request, served, headers, log)
 
 
 async def respond(
@@ -106,26 +111,33 @@ async def respond(
     chain: Chain,
     served: Served,
     log: RequestLog,
-    cache: str | None = None,
+    cache: str,
     sink: list[bytes] | None = None,
 ) -> web.StreamResponse:
-    """Send what the walk got: a whole body, or the stream relayed (into `sink` too)."""
+    """Send what the walk got, saying what the cache did; a stream is also kept in `sink`."""
     log.served(served)
-    headers = {
+    headers = _headers(chain, served)
+    headers["X-429chain-Cache"] = cache
+    if served.stream is None:
+        return _whole(served, headers, log)
+    return await _relay(request, served, headers, log, sink)
+
+
+def _headers(chain: Chain, served: Served) -> dict[str, str]:
+    return {
         "X-429chain-Chain": chain.name,
         "X-429chain-Provider": served.entry.provider,
         "X-429chain-Model": served.entry.model,
         "X-429chain-Attempts": str(served.calls),
         "X-429chain-Skipped": str(served.skipped),
     }
-    if cache is not None:
-        headers["X-429chain-Cache"] = cache
-    if served.stream is None:
-        log.usage(served.usage)
-        log.completion(served.body)
-        log.finish(200, "success")
-        return web.Response(body=served.body, content_type="application/json", headers=headers)
-    return await _relay(request, served, headers, log, sink)
+
+
+def _whole(served: Served, headers: dict[str, str], log: RequestLog) -> web.Response:
+    log.usage(served.usage)
+    log.completion(served.body)
+    log.finish(200, "success")
+    return web.Response(body=served.body, content_type="application/json", headers=headers)
 
 
 async def _relay(
