@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from typing import Any
 
+import aiohttp
 import pytest
 
 from chain429.testing import Stream
@@ -123,3 +126,36 @@ async def test_cache_off_says_nothing_and_always_goes_upstream(mocks, proxy) -> 
         raw = await ask(client)
         assert "x-429chain-cache" not in raw.headers
     assert a.calls == 2
+
+
+async def test_hits_reach_the_request_log_the_stats_and_the_savings(mocks, proxy, tmp_path) -> None:
+    a = await mocks()
+    db = tmp_path / "log.db"
+    settings = {"cache": {"enabled": True}, "database_url": str(db)}
+    config = make_config({"a": a}, {"default": ["a/m"]}, settings)
+    config["providers"][0]["type"] = "groq"  # a preset with list prices
+    config["providers"][0]["base_url"] = a.url
+    config["chains"][0]["entries"][0]["model"] = "llama-3.3-70b-versatile"
+    p = await proxy(config)
+    client = p.client()
+    await ask(client)
+    await ask(client)
+    assert a.calls == 1
+    writer = p.state.writer
+    assert writer is not None
+    for _ in range(200):
+        if writer.queued == 0 and p.state.store.store is not None:
+            break
+        await asyncio.sleep(0.025)
+    await asyncio.sleep(0.05)
+    with sqlite3.connect(db) as conn:
+        logged = list(conn.execute("SELECT provider, model, calls, outcome FROM requests"))
+    assert ("cache", "a/llama-3.3-70b-versatile", 0, "success") in logged
+    async with aiohttp.ClientSession(headers=p.auth) as session:
+        async with session.get(f"{p.url}/v1/stats/providers") as response:
+            providers = {row["provider_id"]: row for row in (await response.json())["providers"]}
+        async with session.get(f"{p.url}/v1/stats/savings") as response:
+            savings = {row["provider_id"]: row for row in (await response.json())["providers"]}
+    assert providers["cache"]["total_requests"] == 1
+    assert savings["cache"]["saved"] > 0
+    assert savings["cache"]["saved"] == savings["a"]["saved"]  # the same answer, priced alike
