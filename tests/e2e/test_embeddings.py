@@ -35,6 +35,9 @@ async def test_embeddings_fall_through_on_a_429(mocks, proxy) -> None:
     # Quota tracking: the entry that said 429 now cools down, so the next goes straight to b.
     raw = await p.client().embeddings.with_raw_response.create(model="vectors", input="x")
     assert raw.headers["x-429chain-attempts"] == "1" and raw.headers["x-429chain-skipped"] == "1"
+    # One pair named by the client works too.
+    raw = await p.client().embeddings.with_raw_response.create(model="b/e9", input="x")
+    assert raw.headers["x-429chain-provider"] == "b" and b.requests[-1].json["model"] == "e9"
 
 
 async def test_float_and_base64_encodings_pass_through(mocks, proxy) -> None:
