@@ -86,6 +86,7 @@ class Latency:
 
     ms: float
     at: float
+    samples: int = 1  # measurements behind it since start-up
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,9 @@ strategy only ranks, and an entry it puts last is still tried (or skipped, with 
 - `ordered`: config order, untouched (the hot path: no allocation, no look at the tracker).
 - `fastest`: entries with room now by their recent latency (time to first token for streams,
   total otherwise), unmeasured ones after the measured in config order. One request in
-  `explore_every` goes first to an entry with no data or stale data, so it gets measured.
+  `explore_every` goes first to an entry with no data, too little (fewer than `min_samples`
+  since start-up: one slow first answer must not bury an entry), or stale data, so it gets
+  measured.
 - `spread`: smooth weighted round robin (as nginx does) over the entries with room, each
   weighted by the requests it has left, so daily free tiers drain evenly.
 """
@@ -43,9 +45,11 @@ class Router:
         *,
         explore_every: int = 20,
         stale_s: float = 600.0,
+        min_samples: int = 3,
     ) -> None:
         self._rng = rng
         self.explore_every = explore_every
+        self.min_samples = min_samples
         self.stale_s = stale_s  # a latency older than this is worth measuring again
         # Smooth weighted round robin: each chain's current score per entry key.
         self._scores: dict[str, dict[str, float]] = {}
@@ -85,7 +89,7 @@ class Router:
                 explore.append(entry)
                 continue
             measured.append((latency.ms, index, entry))
-            if now - latency.at > self.stale_s:
+            if now - latency.at > self.stale_s or latency.samples < self.min_samples:
                 explore.append(entry)
         measured.sort(key=lambda item: (item[0], item[1]))
         ranked = [entry for _, _, entry in measured] + unmeasured

@@ -342,7 +342,7 @@ class MemoryTracker:
         state = self._entries.get(entry.key)
         if state is None or state.latency_ms is None:
             return None
-        return Latency(state.latency_ms, state.latency_at)
+        return Latency(state.latency_ms, state.latency_at, state.latency_samples)
 
     def headroom(self, entry: Entry) -> Headroom:
         """Left now per kind, from the longest period known (a daily tier says more about how

@@ -74,7 +74,7 @@ def test_fastest_explores_an_unmeasured_entry_one_time_in_twenty() -> None:
     walk = with_strategy(chain(slow, new), Strategy.FASTEST)
     serve(tracker, clock, slow, 300)
     # 0.04 * 20 < 1: explore (the second draw picks among the candidates); 0.06 * 20 >= 1: not.
-    router = Router(rng(0.06, 0.04, 0.0), explore_every=20)
+    router = Router(rng(0.06, 0.04, 0.0), explore_every=20, min_samples=1)
     assert router.order(walk, tracker, clock())[0] == slow
     assert router.order(walk, tracker, clock())[0] == new
     assert router.order(walk, tracker, clock())[0] == slow
@@ -87,13 +87,33 @@ def test_fastest_explores_stale_entries_and_peek_never_explores() -> None:
     walk = with_strategy(chain(slow, fast), Strategy.FASTEST)
     serve(tracker, clock, slow, 300)
     serve(tracker, clock, fast, 20)
-    router = Router(rng(0.0, 0.0, 0.0, 0.0), explore_every=20, stale_s=600)
+    router = Router(rng(0.0, 0.0, 0.0, 0.0), explore_every=20, stale_s=600, min_samples=1)
     # Both fresh: nothing to explore, whatever the dice say.
     assert router.order(walk, tracker, clock())[0] == fast
     clock.advance(601)
     serve(tracker, clock, fast, 20)  # fast is fresh again, slow is stale
     assert router.order(walk, tracker, clock(), peek=True)[0] == fast
     assert router.order(walk, tracker, clock())[0] == slow  # explored
+
+
+def test_fastest_explores_an_entry_measured_fewer_than_min_samples_times() -> None:
+    """One slow first answer (a hiccup) does not bury an entry until its data goes stale."""
+    clock = FakeClock()
+    tracker = MemoryTracker(Policy(), clock)
+    a, b = entry("a"), entry("b")
+    walk = with_strategy(chain(a, b), Strategy.FASTEST)
+    serve(tracker, clock, a, 30)
+    serve(tracker, clock, b, 500)  # b's first answer was slow
+    for _ in range(3):
+        serve(tracker, clock, a, 30)
+    router = Router(rng(0.0, 0.0), explore_every=20, min_samples=3)
+    assert router.order(walk, tracker, clock())[0] == b  # explored: one sample only
+    serve(tracker, clock, b, 5)
+    serve(tracker, clock, b, 5)
+    assert router.order(walk, tracker, clock(), peek=True)[0] == a  # EWMA still above a's
+    for _ in range(10):
+        serve(tracker, clock, b, 5)
+    assert router.order(walk, tracker, clock())[0] == b  # measured: now the fastest
 
 
 def test_fastest_puts_entries_without_room_last() -> None:
