@@ -125,7 +125,7 @@ class Options:
     profile: str | None
     profile_duration: int
     as_json: bool
-    strategy_requests: int = 200
+    strategy_requests: int = 300
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -163,8 +163,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--strategy-requests",
         type=int,
-        default=200,
-        help="requests per strategy for fastest vs ordered (200; 0 = skip)",
+        default=300,
+        help="requests per strategy for fastest vs ordered (300; 0 = skip)",
     )
     args = parser.parse_args(argv)
     targets = tuple(t for t in TARGETS if t == "direct" or t in args.targets.split(","))
