@@ -6,7 +6,12 @@ way, one after the other:
 
 - direct: the mock itself, the ceiling;
 - baseline: a bare aiohttp server + aiohttp client pass-through (bench/passthrough.py);
-- 429chain: `python -m chain429` with one openai-compatible provider (the mock), one chain.
+- 429chain: `python -m chain429` with one openai-compatible provider (the mock), one chain;
+- cached: the same with the response cache on and a temperature-0 request, so every measured
+  request is a cache hit (non-stream only).
+
+Then, in this process, `fastest` against `ordered` over two mocks of different speeds
+(bench/strategies.py).
 
 For each: latency at concurrency 1 (non-stream), req/s at concurrency C (non-stream) and full
 streams/s at concurrency C, each run after a warm-up. Prints a table with the added latency and
@@ -17,6 +22,7 @@ JSON instead.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -31,11 +37,13 @@ from typing import Any
 import orjson
 
 from bench.procs import Child, core_busy_seconds, cpu_seconds, free_port, pin_self
+from bench.strategies import measure as measure_strategies
+from bench.strategies import render as render_strategies
 from bench.wrk import INSTALL_HINT, WrkResult, find_wrk, run_wrk, wrk_version
 
 KEY = "bench-proxy-key"
 PATH = "/v1/chat/completions"
-TARGETS = ("direct", "baseline", "nolog", "429chain")
+TARGETS = ("direct", "baseline", "nolog", "429chain", "cached")
 MODES = ("latency", "rps", "stream")
 GOAL_ADDED_P50_MS = 0.6
 GOAL_RPS = 3000.0
@@ -48,6 +56,7 @@ _REQUEST: dict[str, Any] = {
     "max_tokens": 32,
 }
 BODY = orjson.dumps(_REQUEST)
+CACHED_BODY = orjson.dumps(_REQUEST | {"temperature": 0})  # deterministic: cacheable
 # The proxy always asks upstream for usage; the client asks too, so every target sends the
 # same bytes (20 content events, a usage event, [DONE]).
 STREAM_BODY = orjson.dumps(_REQUEST | {"stream": True, "stream_options": {"include_usage": True}})
@@ -62,6 +71,7 @@ settings:
   log_level: warning
   database_url: {db}
   log_requests: {log}
+  cache: {{enabled: {cache}}}
 providers:
   - id: mock
     type: openai-compatible
@@ -115,6 +125,7 @@ class Options:
     profile: str | None
     profile_duration: int
     as_json: bool
+    strategy_requests: int = 300
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -149,6 +160,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument("--profile-duration", type=int, default=5, help="seconds (5)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--strategy-requests",
+        type=int,
+        default=300,
+        help="requests per strategy for fastest vs ordered (300; 0 = skip)",
+    )
     args = parser.parse_args(argv)
     targets = tuple(t for t in TARGETS if t == "direct" or t in args.targets.split(","))
     unknown = set(args.targets.split(",")) - set(TARGETS)
@@ -169,6 +186,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         profile=args.profile,
         profile_duration=args.profile_duration,
         as_json=args.json,
+        strategy_requests=args.strategy_requests,
     )
 
 
@@ -244,11 +262,11 @@ def _bench(opts: Options, wrk: str, tmp: Path) -> dict[str, Any]:
             children.append(child)
             child.wait_healthy(port)
             targets.append(Target("baseline", port, child.pid))
-        for name, log in (("nolog", False), ("429chain", True)):
+        for name, log in (("nolog", False), ("429chain", True), ("cached", True)):
             if name not in opts.targets:
                 continue
             port = free_port()
-            config = _write_config(tmp, port, mock_port, log=log, name=name)
+            config = _write_config(tmp, port, mock_port, log=log, name=name, cache=name == "cached")
             child = Child(name, _proxy_argv(config, port), cpu=opts.proxy_cpu, log_dir=tmp)
             children.append(child)
             child.wait_healthy(port)
@@ -256,7 +274,7 @@ def _bench(opts: Options, wrk: str, tmp: Path) -> dict[str, Any]:
         for target in targets:
             _check(target, opts.chunks)
         for target in targets:
-            for mode in MODES:
+            for mode in _modes(target):
                 _say(f"bench: {target.name:<8} {_MODE_LABEL[mode]} ...")
                 target.runs[mode] = _measure(opts, wrk, target, mode, mock_port)
         profile = None
@@ -265,7 +283,19 @@ def _bench(opts: Options, wrk: str, tmp: Path) -> dict[str, Any]:
     finally:
         for child in reversed(children):
             child.stop()
-    return _results(opts, wrk, targets, profile, time.monotonic() - started)
+    strategies = None
+    if opts.strategy_requests:
+        _say("bench: fastest vs ordered over mocks at 40 ms and 4 ms ...")
+        strategies = asyncio.run(measure_strategies(opts.strategy_requests))
+    results = _results(opts, wrk, targets, profile, time.monotonic() - started)
+    if strategies is not None:
+        results["strategies"] = strategies
+    return results
+
+
+def _modes(target: Target) -> tuple[str, ...]:
+    """A cache hit is measured as a non-stream answer: latency and req/s."""
+    return ("latency", "rps") if target.name == "cached" else MODES
 
 
 _MODE_LABEL = {"latency": "latency c=1", "rps": "non-stream c=N", "stream": "stream c=N"}
@@ -276,12 +306,23 @@ def _proxy_argv(config: Path, port: int) -> list[str]:
 
 
 def _write_config(
-    tmp: Path, port: int, mock_port: int, *, log: bool = True, name: str = "429chain"
+    tmp: Path,
+    port: int,
+    mock_port: int,
+    *,
+    log: bool = True,
+    name: str = "429chain",
+    cache: bool = False,
 ) -> Path:
     path = tmp / f"{name}.yaml"
     db = tmp / f"{name}.db"
     text = CONFIG.format(
-        port=port, key=KEY, mock_port=mock_port, db=db, log="true" if log else "false"
+        port=port,
+        key=KEY,
+        mock_port=mock_port,
+        db=db,
+        log="true" if log else "false",
+        cache="true" if cache else "false",
     )
     path.write_text(text)
     return path
@@ -292,6 +333,15 @@ def _check(target: Target, chunks: int) -> None:
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
     conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=10)
     try:
+        if target.name == "cached":  # the first request stores, the second must hit
+            for expected in ("miss", "hit"):
+                conn.request("POST", PATH, CACHED_BODY, headers)
+                response = conn.getresponse()
+                raw = response.read()
+                said = response.getheader("X-429chain-Cache")
+                if response.status != 200 or said != expected:
+                    raise RuntimeError(f"cached: expected a {expected}, got {said}: {raw!r}")
+            return
         conn.request("POST", PATH, BODY, headers)
         response = conn.getresponse()
         raw = response.read()
@@ -324,6 +374,8 @@ def _mock_requests(mock_port: int) -> int:
 def _measure(opts: Options, wrk: str, target: Target, mode: str, mock_port: int) -> Run:
     url = f"http://127.0.0.1:{target.port}{PATH}"
     body = STREAM_BODY if mode == "stream" else BODY
+    if target.name == "cached":
+        body = CACHED_BODY
     connections = 1 if mode == "latency" else opts.concurrency
 
     def load(seconds: int) -> WrkResult:
@@ -438,9 +490,20 @@ def _results(
             "p50": round(_lat(target, "p50_ms") - _lat(direct, "p50_ms"), 3),
             "p99": round(_lat(target, "p99_ms") - _lat(direct, "p99_ms"), 3),
         }
+    if "cached" in by_name and "429chain" in by_name:
+        hit, miss = by_name["cached"], by_name["429chain"]
+        out["cache"] = {
+            "hit_p50_ms": round(_lat(hit, "p50_ms"), 3),
+            "upstream_p50_ms": round(_lat(miss, "p50_ms"), 3),
+            "hit_rps": round(_rps(hit, "rps")),
+            "hit_rps_over_upstream_rps": round(_rps(hit, "rps") / max(_rps(miss, "rps"), 1e-9), 3),
+            # The proxy's own CPU per request: the figure least disturbed by a busy machine.
+            "hit_cpu_us": _round(hit.runs["rps"].cpu_us_per_req, 1),
+            "upstream_cpu_us": _round(miss.runs["rps"].cpu_us_per_req, 1),
+        }
     if "429chain" in by_name:
         ours = by_name["429chain"]
-        for other in (t for t in targets if t is not ours):
+        for other in (t for t in targets if t is not ours and t.name != "cached"):
             out["ratios"][f"429chain/{other.name}"] = {
                 "rps": round(_rps(ours, "rps") / max(_rps(other, "rps"), 1e-9), 3),
                 "streams": round(_rps(ours, "stream") / max(_rps(other, "stream"), 1e-9), 3),
@@ -498,7 +561,8 @@ def _warnings(targets: list[Target]) -> list[str]:
                     f"{target.name} {mode}: the proxy was busy only {run.busy_pct:.0f}% of the run "
                     "(a saturated proxy is ~100%): it waited on something"
                 )
-            if run.upstream_per_req is not None and not 0.95 <= run.upstream_per_req <= 1.05:
+            expected = 0.0 if target.name == "cached" else 1.0  # a hit makes no call
+            if run.upstream_per_req is not None and abs(run.upstream_per_req - expected) > 0.05:
                 warnings.append(
                     f"{target.name} {mode}: {run.upstream_per_req:.2f} upstream calls per request"
                 )
@@ -528,12 +592,17 @@ def render(results: dict[str, Any]) -> str:
     targets: dict[str, dict[str, Any]] = results["targets"]
     for name, runs in targets.items():
         added = results["added_ms"].get(name)
-        lat, rps, stream = runs["latency"], runs["rps"], runs["stream"]
+        lat, rps, stream = runs["latency"], runs["rps"], runs.get("stream")
+        streams = (
+            f"{stream['rps']:>9,.0f}{_num(stream['cpu_us_per_req'], '.0f'):>9}"
+            if stream
+            else f"{'-':>9}{'-':>9}"
+        )
         lines.append(
             f"{name:<10}{lat['p50_ms']:>7.3f}{lat['p99_ms']:>7.3f}"
             f"{_num(added and added['p50'], '+.3f'):>8}{_num(added and added['p99'], '+.3f'):>8}  "
             f"{rps['rps']:>9,.0f}{_num(rps['cpu_us_per_req'], '.0f'):>9}    "
-            f"{stream['rps']:>9,.0f}{_num(stream['cpu_us_per_req'], '.0f'):>9}"
+            f"{streams}"
         )
     for name, ratio in results["ratios"].items():
         label = name.replace("/", " ÷ ")
@@ -545,6 +614,17 @@ def render(results: dict[str, Any]) -> str:
             lines.append(
                 f"  {goal['name']:<32} {goal['goal']:>8}   got {goal['value']:>10,.3f}   {verdict}"
             )
+    if "cache" in results:
+        cache = results["cache"]
+        lines += [
+            "",
+            f"cache hit: p50 {cache['hit_p50_ms']:.3f} ms (upstream {cache['upstream_p50_ms']:.3f}"
+            f" ms), {cache['hit_rps']:,} req/s = {cache['hit_rps_over_upstream_rps']:.2f}× "
+            f"the upstream path; CPU {_num(cache['hit_cpu_us'], '.0f')} µs per hit against "
+            f"{_num(cache['upstream_cpu_us'], '.0f')} µs",
+        ]
+    if "strategies" in results:
+        lines += ["", *render_strategies(results["strategies"])]
     for warning in results["warnings"]:
         lines.append(f"warning: {warning}")
     if "profile" in results:

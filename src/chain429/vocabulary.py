@@ -21,7 +21,16 @@ from chain429.redact import scrub, scrub_json
 class Strategy(StrEnum):
     """How a chain orders its candidates (see `engine.order`)."""
 
-    ORDERED = "ordered"
+    ORDERED = "ordered"  # the waterfall: config order
+    FASTEST = "fastest"  # lowest recent latency first, with occasional exploration
+    SPREAD = "spread"  # weighted round robin by remaining quota
+
+
+class ChainKind(StrEnum):
+    """What a chain serves: chat (and legacy text completions) or embeddings."""
+
+    CHAT = "chat"
+    EMBEDDINGS = "embeddings"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +73,29 @@ class Chain:
     entries: tuple[Entry, ...]
     max_wait_s: float | None = None
     strategy: Strategy = Strategy.ORDERED
+    kind: ChainKind = ChainKind.CHAT
+    # The response cache: how long an answer is kept (None: the cache is off for this chain),
+    # and whether answers to nondeterministic requests (temperature > 0, ...) are kept too.
+    cache_ttl_s: float | None = None
+    cache_nondeterministic: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """An entry's smoothed recent latency and when it was last measured (epoch s)."""
+
+    ms: float
+    at: float
+    samples: int = 1  # measurements behind it since start-up
+
+
+@dataclass(frozen=True, slots=True)
+class Headroom:
+    """What an entry has left now, from the longest window known for each kind (learned from
+    headers or configured); None where nothing is known. Read by the `spread` strategy."""
+
+    requests: float | None = None
+    tokens: float | None = None
 
 
 class OutcomeKind(StrEnum):

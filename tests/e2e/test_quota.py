@@ -172,7 +172,14 @@ async def test_ratelimits_reports_state_and_next_entry(mocks, proxy) -> None:
     assert report["a/m"]["quota"]["remainingRequests"] == 9
     assert report["b/m"]["state"] == "available"
     assert body["chains"] == [
-        {"name": "default", "strategy": "ordered", "entries": ["a/m", "b/m"], "next": "a/m"}
+        {
+            "name": "default",
+            "strategy": "ordered",
+            "kind": "chat",
+            "entries": ["a/m", "b/m"],
+            "order": ["a/m", "b/m"],
+            "next": "a/m",
+        }
     ]
     a.script(Reply(429, error_body(429, "slow"), {"retry-after": "30"}))
     await ask(p.client())

@@ -173,7 +173,9 @@ async def test_shutdown_flushes_everything_accepted(mocks, proxy, tmp_path) -> N
         return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
 
     tasks = [asyncio.create_task(streamed()) for _ in range(5)]
-    await asyncio.sleep(0.1)  # the streams are open
+    async with asyncio.timeout(20):
+        while len(a.requests) < 4:  # noqa: ASYNC110 - the mock's count, no event to wait on
+            await asyncio.sleep(0.01)  # streams open (the fifth waits for the entry's first answer)
     # As on SIGTERM: stop accepting, let the streams finish, then flush the writer.
     results = await asyncio.gather(*tasks, p.stop(), return_exceptions=True)
     answered = sum(1 for r in results[:5] if r == "x")

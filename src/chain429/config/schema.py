@@ -165,6 +165,43 @@ class EntryConfig(BaseModel):
     rate_limits: RateLimits | None = None
 
 
+StrategyName = Literal["ordered", "fastest", "spread"]
+ChainKindName = Literal["chat", "embeddings"]
+
+
+class CacheSettings(BaseModel):
+    """The exact-match response cache, proxy-wide (`settings.cache`); off by default."""
+
+    model_config = _MODEL_CONFIG
+
+    enabled: bool = False
+    ttl_s: int = Field(default=3600, ge=1, le=30 * 86400)
+    max_entries: int = Field(default=10_000, ge=1, le=10_000_000)
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=64 * 1024**3)
+    # Cache answers to requests that may legitimately differ each time (temperature > 0, ...).
+    cache_nondeterministic: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"enabled": value} if isinstance(value, bool) else value
+
+
+class ChainCache(BaseModel):
+    """A chain's own cache switch (`cache: true`, or these fields); unset ones follow settings."""
+
+    model_config = _MODEL_CONFIG
+
+    enabled: bool = True
+    ttl_s: int | None = Field(default=None, ge=1, le=30 * 86400)
+    cache_nondeterministic: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"enabled": value} if isinstance(value, bool) else value
+
+
 class ChainConfig(BaseModel):
     """A named, ordered list of entries; clients select it by sending its name as `model`."""
 
@@ -173,6 +210,9 @@ class ChainConfig(BaseModel):
     name: Name
     entries: list[EntryConfig] = Field(min_length=1)
     max_wait_ms: int | None = Field(default=None, ge=0, le=_HOUR_MS)
+    strategy: StrategyName | None = None  # None: settings.strategy
+    kind: ChainKindName | None = None  # None: inferred from the entries (chat unless embeddings)
+    cache: ChainCache | None = None  # None: settings.cache
 
     @field_validator("name")
     @classmethod
@@ -232,6 +272,8 @@ class Settings(BaseModel):
     # "model"; overrides the presets' list prices.
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
     user_agent: Annotated[str, Field(max_length=MAX_HEADER_VALUE)] = f"429chain/{__version__}"
+    strategy: StrategyName = "ordered"  # the default for chains that name none
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
     @field_validator("user_agent")
     @classmethod
@@ -303,6 +345,7 @@ class Config(BaseModel):
             *self._dangling_entries(),
             *self._default_chain_problems(),
             *self._cooldown_problems(),
+            *self._kind_problems(),
         ]
 
     def _missing_base_urls(self) -> Iterable[Problem]:
@@ -332,6 +375,52 @@ class Config(BaseModel):
         if s.cooldown_default_ms > s.cooldown_max_ms:
             msg = f"must not exceed cooldown_max_ms ({s.cooldown_max_ms})"
             yield ("settings", "cooldown_default_ms"), msg
+
+    def _kind_problems(self) -> Iterable[Problem]:
+        """A chain serves chat or embeddings, never both: an embeddings model in a chat chain
+        (or the reverse) would fail every request that reaches it."""
+        for c, chain in enumerate(self.chains):
+            embeds = [self._is_embedding_model(e) for e in chain.entries]
+            if chain.kind is None:
+                if any(embeds) and not all(embeds):
+                    embedding = [e.model for e, x in zip(chain.entries, embeds, strict=True) if x]
+                    yield (
+                        ("chains", c, "entries"),
+                        (
+                            f"the chain mixes chat and embeddings models ({', '.join(embedding)} "
+                            "embed); split it in two, or set its kind"
+                        ),
+                    )
+                continue
+            for e, entry in enumerate(chain.entries):
+                if chain.kind == "chat" and embeds[e]:
+                    yield (
+                        ("chains", c, "entries", e, "model"),
+                        (f"{entry.model!r} is an embeddings model, but the chain's kind is chat"),
+                    )
+                elif chain.kind == "embeddings" and not self._serves(entry.provider, "embeddings"):
+                    yield (
+                        ("chains", c, "entries", e, "provider"),
+                        (f"provider {entry.provider!r} does not serve embeddings"),
+                    )
+
+    def _serves(self, provider_id: str, operation: str) -> bool:
+        provider = self.provider(provider_id)
+        return provider is None or operation in provider.preset.operations
+
+    def _is_embedding_model(self, entry: EntryConfig) -> bool:
+        """Whether the presets (or the model's name) say this is an embeddings model."""
+        provider = self.provider(entry.provider)
+        if provider is not None and entry.model in provider.preset.embedding_models:
+            return True
+        return "embed" in entry.model.lower()  # e.g. nomic-embed-text on a local Ollama
+
+    def chain_kind(self, chain: ChainConfig) -> ChainKindName:
+        """The chain's kind as declared, else embeddings when all its entries embed, else chat."""
+        if chain.kind is not None:
+            return chain.kind
+        embeds = all(self._is_embedding_model(e) for e in chain.entries)
+        return "embeddings" if embeds else "chat"
 
 
 def _duplicates(section: str, field: str, values: list[str]) -> Iterable[Problem]:

@@ -6,10 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from urllib.parse import quote
 
-from chain429.config.schema import Config, RateLimits
+from chain429.config.schema import ChainConfig, Config, RateLimits
 from chain429.errors import ProxyError
 from chain429.providers.presets import Preset, get_preset
-from chain429.vocabulary import Chain, Entry
+from chain429.vocabulary import Chain, ChainKind, Entry, Strategy
 
 
 def merge_limits(base: RateLimits | None, override: RateLimits | None) -> RateLimits | None:
@@ -42,15 +42,35 @@ class ChainTable:
         self._preset_for = preset_for
         self._disabled = dict(disabled or {})
         self._user_agent = user_agent
-        self.chains: dict[str, Chain] = {
-            chain.name: Chain(
-                chain.name,
-                tuple(self._entry(e.provider, e.model, e.rate_limits) for e in chain.entries),
-                chain.max_wait_ms / 1000 if chain.max_wait_ms else None,
-            )
-            for chain in config.chains
-        }
+        self.chains: dict[str, Chain] = {chain.name: self._chain(chain) for chain in config.chains}
         self.default_chain = config.default_chain_name
+
+    def _chain(self, chain: ChainConfig) -> Chain:
+        settings = self._config.settings
+        cache = settings.cache
+        enabled = chain.cache.enabled if chain.cache is not None else cache.enabled
+        ttl = chain.cache.ttl_s if chain.cache is not None else None
+        nondeterministic = chain.cache.cache_nondeterministic if chain.cache is not None else None
+        return Chain(
+            chain.name,
+            tuple(self._entry(e.provider, e.model, e.rate_limits) for e in chain.entries),
+            chain.max_wait_ms / 1000 if chain.max_wait_ms else None,
+            Strategy(chain.strategy or settings.strategy),
+            ChainKind(self._config.chain_kind(chain)),
+            float(ttl or cache.ttl_s) if enabled else None,
+            cache.cache_nondeterministic if nondeterministic is None else nondeterministic,
+        )
+
+    def _ad_hoc(self, provider_id: str, model: str) -> Chain:
+        """One client-named pair, cached as the settings say."""
+        cache = self._config.settings.cache
+        entry = self._entry(provider_id, model, ad_hoc=True)
+        return Chain(
+            f"{provider_id}/{model}",
+            (entry,),
+            cache_ttl_s=float(cache.ttl_s) if cache.enabled else None,
+            cache_nondeterministic=cache.cache_nondeterministic,
+        )
 
     def _entry(
         self,
@@ -92,8 +112,17 @@ class ChainTable:
             query=query,
         )
 
-    def resolve(self, model: str | None, chain_header: str | None = None) -> Chain:
-        """The chain a request asked for, by header, chain name or `<provider>/<model>`."""
+    def resolve(
+        self,
+        model: str | None,
+        chain_header: str | None = None,
+        kind: ChainKind = ChainKind.CHAT,
+    ) -> Chain:
+        """The chain a request asked for, by header, chain name or `<provider>/<model>`.
+
+        An unknown model falls back to the default chain, or for an embeddings request to the
+        first embeddings chain (the default chain is usually a chat chain).
+        """
         if chain_header:
             chain = self.chains.get(chain_header)
             if chain is None:
@@ -109,9 +138,12 @@ class ChainTable:
         if model and "/" in model:
             provider_id, _, upstream_model = model.partition("/")
             if upstream_model and self._config.provider(provider_id) is not None:
-                return Chain(model, (self._entry(provider_id, upstream_model, ad_hoc=True),))
+                return self._ad_hoc(provider_id, upstream_model)
         if self._config.settings.unknown_model == "default_chain" and self.default_chain:
-            return self.chains[self.default_chain]
+            default = self.chains[self.default_chain]
+            if default.kind is not kind:
+                return next((c for c in self.chains.values() if c.kind is kind), default)
+            return default
         raise ProxyError(
             404,
             f"The model '{model}' is neither a chain nor a '<provider>/<model>' pair. "
@@ -119,6 +151,16 @@ class ChainTable:
             code="model_not_found",
             param="model",
         )
+
+    def kind_of(self, model_id: str) -> ChainKind:
+        """What a listed model id serves: its chain's kind (an entry: its first chain's)."""
+        chain = self.chains.get(model_id)
+        if chain is not None:
+            return chain.kind
+        for chain in self.chains.values():
+            if any(entry.key == model_id for entry in chain.entries):
+                return chain.kind
+        return ChainKind.CHAT
 
     def model_ids(self) -> list[str]:
         """Chain names first, then every `<provider>/<model>` the chains use."""

@@ -40,6 +40,8 @@ class ClientRequest:
         whole sequence length).
         """
         preset = entry.preset
+        if not self.operation.generates:  # embeddings: the input is all that counts
+            return self.prompt_tokens
         budget = self.max_tokens if self.max_tokens is not None else preset.unbounded_max_tokens
         return self.prompt_tokens + self.images * preset.image_tokens + budget
 

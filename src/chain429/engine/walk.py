@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from chain429.engine.normalize import copy_reasoning, total_tokens
-from chain429.engine.order import order
+from chain429.engine.order import Router
 from chain429.engine.outcome import classify_exception, rejects_stream_options
 from chain429.engine.relay import StreamRelay, open_stream
 from chain429.engine.request import ClientRequest, upstream_body
@@ -120,8 +120,10 @@ class Walker:
         caps: Caps | None = None,
         normalize: bool = False,
         clock: Clock = time.time,
+        router: Router | None = None,
     ) -> None:
         self.tracker = tracker
+        self.router = router or Router()
         self.upstream = upstream
         self.timeouts = timeouts or Timeouts()
         self.caps = caps or Caps()
@@ -169,7 +171,7 @@ class Walker:
         now = self.clock()
         walk = _Walk(chain, request, now + self.timeouts.deadline_s)
         operation = request.operation.name
-        candidates = order(chain, self.tracker, now)
+        candidates = self.router.order(chain, self.tracker, now)
         for index, entry in enumerate(candidates):
             if self.clock() >= walk.deadline:
                 for rest in candidates[index:]:

@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from chain429.cache.store import MemoryCache
 from chain429.config.load import LoadedConfig
+from chain429.engine.order import Router
 from chain429.engine.upstream import Upstream
 from chain429.engine.walk import Walker
 from chain429.http.body import BODY_DEADLINE, BODY_DEADLINE_S
@@ -39,6 +41,7 @@ def create_app(
     env: Mapping[str, str] | None = None,  # for ${VAR} on reload and edits; None: os.environ
     on_secrets: Callable[[Iterable[str]], None] | None = None,  # told of keys after each change
     body_deadline_s: float = BODY_DEADLINE_S,  # a body still arriving after this is a 408
+    router: Router | None = None,  # ranks candidates per strategy (tests inject randomness)
 ) -> web.Application:
     config = loaded.config
     settings = config.settings
@@ -53,6 +56,7 @@ def create_app(
         caps=caps_for(settings),
         normalize=settings.normalize_responses,
         clock=clock,
+        router=router,
     )
     keys, admin_keys = key_checks(settings)
     runtime = Runtime(
@@ -67,6 +71,7 @@ def create_app(
     )
     state = AppState(runtime, walker, tracker, on_secrets=on_secrets)
     state.metrics = Metrics(state)
+    state.cache = MemoryCache(settings.cache.max_entries, settings.cache.max_bytes, clock)
     # Every finished request is told to these once; the request log writer subscribes when
     # it starts (lifetimes.request_log).
     state.events.subscribe(state.metrics.on_finished)

@@ -1,4 +1,8 @@
-"""The OpenAI-compatible routes: chat completions and models. Parse, call, render."""
+"""The OpenAI-compatible routes: chat and legacy completions, embeddings, models.
+
+Parse, call, render. One handler serves every operation (`engine/operations.py`); a chain
+with the cache on goes through `http/cached.py` first.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from contextlib import aclosing
 
 from aiohttp import web
 
+from chain429.engine.operations import CHAT, COMPLETIONS, EMBEDDINGS, Operation
 from chain429.engine.request import parse_request
 from chain429.engine.walk import Served, WalkFailed
 from chain429.errors import ProxyError
@@ -16,7 +21,7 @@ from chain429.http.errors import error_response
 from chain429.http.request_log import RequestLog
 from chain429.http.state import STATE, AppState, Runtime
 from chain429.quota.hints import parse_duration
-from chain429.vocabulary import RequestOutcome
+from chain429.vocabulary import Chain, OutcomeKind, RequestOutcome
 
 STREAM_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -26,6 +31,18 @@ STREAM_HEADERS = {
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, CHAT)
+
+
+async def embeddings(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, EMBEDDINGS)
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, COMPLETIONS)
+
+
+async def _serve(request: web.Request, operation: Operation) -> web.StreamResponse:
     state = request.app[STATE]
     runtime = state.runtime  # one config for the whole request, whatever reloads meanwhile
     log = RequestLog(state, runtime)
@@ -36,7 +53,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         log.failed(err, RequestOutcome.AUTH_FAILED)
         raise
     try:
-        return await _chat(request, state, runtime, log)
+        return await _chat(request, state, runtime, log, operation)
     except asyncio.CancelledError:
         if drain.cut_by_shutdown(request):
             log.failed(drain.shutdown_error(), RequestOutcome.SHUTDOWN)
@@ -63,32 +80,74 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 async def _chat(
-    request: web.Request, state: AppState, runtime: Runtime, log: RequestLog
+    request: web.Request,
+    state: AppState,
+    runtime: Runtime,
+    log: RequestLog,
+    operation: Operation = CHAT,
 ) -> web.StreamResponse:
     raw = await read_body(request, runtime.settings.max_body_bytes)
-    chat = parse_request(raw)
-    chain = runtime.routes.resolve(chat.model, request.headers.get("X-429chain-Chain"))
+    chat = parse_request(raw, operation)
+    chain = runtime.routes.resolve(
+        chat.model, request.headers.get("X-429chain-Chain"), operation.kind
+    )
+    if chain.kind is not operation.kind and not chain.entries[0].ad_hoc:
+        raise _wrong_kind(chain, operation)
     log.request(chat, chain)
     max_wait = _max_wait(request.headers.get("X-429chain-Max-Wait"))
+    if chain.cache_ttl_s is not None and state.cache is not None:
+        from chain429.http.cached import serve_cached  # imports this module
+
+        return await serve_cached(request, state, chain, chat, log, max_wait)
     served = await state.walker.serve(chain, chat, max_wait)
+    # Inline, not `respond`: the path without the cache awaits nothing more than it must.
     log.served(served)
-    headers = {
+    headers = _headers(chain, served)
+    if served.stream is None:
+        return _whole(served, headers, log)
+    return await _relay(request, served, headers, log)
+
+
+async def respond(
+    request: web.Request,
+    chain: Chain,
+    served: Served,
+    log: RequestLog,
+    cache: str,
+    sink: list[bytes] | None = None,
+) -> web.StreamResponse:
+    """Send what the walk got, saying what the cache did; a stream is also kept in `sink`."""
+    log.served(served)
+    headers = _headers(chain, served)
+    headers["X-429chain-Cache"] = cache
+    if served.stream is None:
+        return _whole(served, headers, log)
+    return await _relay(request, served, headers, log, sink)
+
+
+def _headers(chain: Chain, served: Served) -> dict[str, str]:
+    return {
         "X-429chain-Chain": chain.name,
         "X-429chain-Provider": served.entry.provider,
         "X-429chain-Model": served.entry.model,
         "X-429chain-Attempts": str(served.calls),
         "X-429chain-Skipped": str(served.skipped),
     }
-    if served.stream is None:
-        log.usage(served.usage)
-        log.completion(served.body)
-        log.finish(200, RequestOutcome.SUCCESS)
-        return web.Response(body=served.body, content_type="application/json", headers=headers)
-    return await _relay(request, served, headers, log)
+
+
+def _whole(served: Served, headers: dict[str, str], log: RequestLog) -> web.Response:
+    log.usage(served.usage)
+    log.completion(served.body)
+    log.finish(200, RequestOutcome.SUCCESS)
+    return web.Response(body=served.body, content_type="application/json", headers=headers)
 
 
 async def _relay(
-    request: web.Request, served: Served, headers: dict[str, str], log: RequestLog
+    request: web.Request,
+    served: Served,
+    headers: dict[str, str],
+    log: RequestLog,
+    sink: list[bytes] | None = None,
 ) -> web.StreamResponse:
     relay = served.stream
     assert relay is not None
@@ -96,8 +155,13 @@ async def _relay(
     await response.prepare(request)
     try:
         async with aclosing(relay.events()) as events:
-            async for part in events:
-                await response.write(part)
+            if sink is None:
+                async for part in events:
+                    await response.write(part)
+            else:  # the cache keeps what the client got, to store once the stream ends well
+                async for part in events:
+                    sink.append(part)
+                    await response.write(part)
     except asyncio.CancelledError:
         if not drain.cut_by_shutdown(request):
             raise
@@ -108,11 +172,23 @@ async def _relay(
     await response.write_eof()
     log.usage(relay.usage)
     outcome = relay.outcome
-    if outcome is None or outcome.kind == "success":
+    if outcome is None or outcome.kind is OutcomeKind.SUCCESS:
         log.finish(200, RequestOutcome.SUCCESS)
     else:
         log.finish(200, RequestOutcome.STREAM_FAILED, outcome.message)
     return response
+
+
+def _wrong_kind(chain: Chain, operation: Operation) -> ProxyError:
+    path = {"chat": "/v1/chat/completions", "embeddings": "/v1/embeddings"}
+    return ProxyError(
+        400,
+        f"The chain '{chain.name}' serves {chain.kind.value}, not {operation.name}; send "
+        f"{chain.kind.value} requests to {path[chain.kind.value]}, or pick a "
+        f"{operation.kind.value} chain.",
+        code="wrong_chain_kind",
+        param="model",
+    )
 
 
 def _max_wait(value: str | None) -> float | None:
@@ -155,4 +231,5 @@ def _model(model_id: str, state: AppState, runtime: Runtime) -> dict[str, object
         "object": "model",
         "created": int(state.started_wall),
         "owned_by": "429chain" if model_id in runtime.routes.chains else model_id.split("/")[0],
+        "kind": runtime.routes.kind_of(model_id).value,
     }

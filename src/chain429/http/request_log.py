@@ -17,7 +17,7 @@ from chain429.engine.walk import Attempt, Served, WalkFailed
 from chain429.errors import ProxyError
 from chain429.events import EventHub, RequestFinished
 from chain429.http.state import AppState, Runtime
-from chain429.storage.records import AttemptRecord, RequestRecord
+from chain429.storage.records import CACHE_PROVIDER, AttemptRecord, RequestRecord
 from chain429.vocabulary import QUOTA_KINDS, Chain, RequestOutcome
 
 logger = logging.getLogger("chain429.requests")
@@ -66,6 +66,16 @@ class RequestLog:
         if served.stream is not None:
             self.record.ttft_ms = (time.monotonic() - self._started) * 1000
 
+    def elapsed_ms(self) -> float:
+        return (time.monotonic() - self._started) * 1000
+
+    def cached(self, provider: str, model: str) -> None:
+        """Answered from the cache: no upstream call; `model` names who served it first."""
+        self.record.provider = CACHE_PROVIDER
+        self.record.model = f"{provider}/{model}"
+        self.record.attempts = []
+        self.record.calls = self.record.skipped = self.record.rate_limited = 0
+
     def completion(self, body: bytes) -> None:
         if self.content is not None:
             try:
@@ -78,6 +88,8 @@ class RequestLog:
         if not usage:
             return
         prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if completion is None and isinstance(prompt, int):
+            completion = 0  # embeddings: input tokens only
         if isinstance(prompt, int) and isinstance(completion, int):
             self.record.prompt_tokens = prompt
             self.record.completion_tokens = completion

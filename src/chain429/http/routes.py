@@ -112,6 +112,34 @@ def route_table() -> tuple[Route, ...]:
             "for capacity. With `stream: true` the answer is server-sent events.",
         ),
         Route(
+            "POST",
+            "/v1/embeddings",
+            openai_api.embeddings,
+            "proxy",
+            "openai",
+            "Embeddings, served by the first entry of an embeddings chain that can.",
+            status.Embeddings,
+            status.EmbeddingsRequest,
+            errors=(400, 401, 404, 413, 429, 503),
+            description="`model` names an embeddings chain, or `provider/model`. "
+            "`encoding_format` (`float` or `base64`) passes through. A chat chain is a 400 "
+            "`wrong_chain_kind`.",
+        ),
+        Route(
+            "POST",
+            "/v1/completions",
+            openai_api.completions,
+            "proxy",
+            "openai",
+            "Legacy text completion, through a chat chain's entries that serve it.",
+            status.TextCompletion,
+            status.CompletionRequest,
+            errors=(400, 401, 404, 413, 429, 503),
+            media="json+sse",
+            description="For older clients. Entries whose provider does not serve legacy "
+            "completions are skipped. With `stream: true` the answer is server-sent events.",
+        ),
+        Route(
             "GET",
             "/v1/models",
             openai_api.list_models,

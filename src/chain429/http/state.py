@@ -19,6 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from chain429.cache.store import CacheStore
 from chain429.config.schema import Config, Settings
 from chain429.engine.chain import ChainTable
 from chain429.engine.walk import Walker
@@ -63,6 +64,7 @@ class AppState:
     store: StoreRef = field(default_factory=StoreRef)
     writer: RecordWriter | None = None  # None: request logging is off
     metrics: Metrics | None = None
+    cache: CacheStore | None = None  # the response cache (used by chains that turn it on)
     counts: RequestCounts = field(default_factory=RequestCounts)  # for /health
     on_secrets: Callable[[Iterable[str]], None] | None = None  # the log filter's key list
     request_ids: Callable[[], str] = field(default_factory=lambda: request_id_source())

@@ -5,7 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from chain429.http.state import STATE
-from chain429.http.tracker_view import entries, next_entry, ratelimit_report, reports
+from chain429.http.tracker_view import (
+    entries,
+    next_entry,
+    ratelimit_report,
+    reports,
+    try_order,
+)
 
 
 async def ratelimits(request: web.Request) -> web.Response:
@@ -19,7 +25,9 @@ async def ratelimits(request: web.Request) -> web.Response:
             "name": chain.name,
             "strategy": chain.strategy.value,
             "entries": [entry.key for entry in chain.entries],
-            "next": next_entry(state.tracker, chain, now),
+            "kind": chain.kind.value,
+            "order": try_order(state.walker.router, state.tracker, chain, now),
+            "next": next_entry(state.walker.router, state.tracker, chain, now),
         }
         for chain in runtime.routes.chains.values()
     ]

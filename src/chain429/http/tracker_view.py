@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from chain429.engine.chain import ChainTable
-from chain429.engine.order import serves_next
+from chain429.engine.order import Router
 from chain429.quota.hints import next_daily_reset
 from chain429.quota.report import EntryReport
 from chain429.quota.tracker import QuotaTracker
@@ -48,10 +48,15 @@ def blocked_by_kind(tracker: QuotaTracker, routes: ChainTable) -> Counter[tuple[
     return counts
 
 
-def next_entry(tracker: QuotaTracker, chain: Chain, now: float) -> str | None:
+def next_entry(router: Router, tracker: QuotaTracker, chain: Chain, now: float) -> str | None:
     """The entry that would serve the chain now (the walk's own `order`, first with room)."""
-    entry = serves_next(chain, tracker, now)
+    entry = router.serves_next(chain, tracker, now)
     return entry.key if entry is not None else None
+
+
+def try_order(router: Router, tracker: QuotaTracker, chain: Chain, now: float) -> list[str]:
+    """The order the chain would try its entries in now (a peek: no turn is taken)."""
+    return [entry.key for entry in router.order(chain, tracker, now, peek=True)]
 
 
 async def reports(tracker: QuotaTracker, entries: Iterator[Entry]) -> dict[str, EntryReport]:

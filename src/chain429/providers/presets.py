@@ -60,6 +60,7 @@ class Preset:
     unbounded_max_tokens: int = 0  # what a request without max_tokens reserves upstream
     headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     operations: tuple[OperationName, ...] = ("chat",)
+    embedding_models: tuple[str, ...] = ()  # model ids known to serve embeddings
     auth_param: str = "key"  # the query parameter that carries the key, for `auth: query`
     drop_fields: tuple[str, ...] = ()
     limits: PresetLimits = PresetLimits()
@@ -109,6 +110,7 @@ class _PresetModel(BaseModel):
     auth: Auth
     auth_param: str = "key"
     operations: tuple[OperationName, ...] = ("chat",)
+    embedding_models: tuple[str, ...] = ()
     headers: dict[str, str] = {}
     dialect: Dialect
     quota_scope: QuotaScope
@@ -132,6 +134,7 @@ class _PresetModel(BaseModel):
             auth=self.auth,
             auth_param=self.auth_param,
             operations=self.operations,
+            embedding_models=self.embedding_models,
             headers=MappingProxyType(dict(self.headers)),
             dialect=self.dialect,
             quota_scope=self.quota_scope,

@@ -31,11 +31,13 @@ class EntryState:
     # was last measured: what a latency-aware strategy orders by.
     latency_ms: float | None = None
     latency_at: float = 0.0
+    latency_samples: int = 0  # since start-up: one sample alone may be an outlier
 
     def observe_latency(self, ms: float, now: float, weight: float = 0.3) -> None:
         previous = self.latency_ms
         self.latency_ms = ms if previous is None else previous + weight * (ms - previous)
         self.latency_at = now
+        self.latency_samples += 1
 
 
 @dataclass(slots=True)

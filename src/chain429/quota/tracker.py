@@ -23,14 +23,23 @@ from typing import Any, Protocol
 from chain429.config.schema import RateLimits, Settings
 from chain429.quota.headers import RateLimitSnapshot
 from chain429.quota.hints import next_daily_reset
-from chain429.quota.learned import LearnedWindow
+from chain429.quota.learned import PERIOD_S, LearnedWindow
 from chain429.quota.persist import PersistStatus, StateStore, TrackerPersister
 from chain429.quota.persist_codec import ENTRY, QUOTA, export_state, restore_state
 from chain429.quota.report import EntryReport, entry_report
 from chain429.quota.state import Cooldown, EntryState, QuotaState, quota_key
 from chain429.quota.windows import SLIDING, FixedWindow, SlidingWindow
 from chain429.tasks import Tasks
-from chain429.vocabulary import Action, Entry, Outcome, OutcomeKind, Ticket, Verdict
+from chain429.vocabulary import (
+    Action,
+    Entry,
+    Headroom,
+    Latency,
+    Outcome,
+    OutcomeKind,
+    Ticket,
+    Verdict,
+)
 
 Clock = Callable[[], float]
 
@@ -104,6 +113,14 @@ class QuotaTracker(Protocol):
 
     def latency_ms(self, entry: Entry) -> float | None:
         """The entry's smoothed recent latency, if it has been measured."""
+        ...
+
+    def latency(self, entry: Entry) -> Latency | None:
+        """`latency_ms` and when it was last measured, for the `fastest` strategy."""
+        ...
+
+    def headroom(self, entry: Entry) -> Headroom:
+        """A look: requests and tokens left now, from the longest window known of each."""
         ...
 
     async def report(self, entry: Entry) -> EntryReport: ...
@@ -329,6 +346,39 @@ class MemoryTracker:
     def latency_ms(self, entry: Entry) -> float | None:
         state = self._entries.get(entry.key)
         return state.latency_ms if state is not None else None
+
+    def latency(self, entry: Entry) -> Latency | None:
+        state = self._entries.get(entry.key)
+        if state is None or state.latency_ms is None:
+            return None
+        return Latency(state.latency_ms, state.latency_at, state.latency_samples)
+
+    def headroom(self, entry: Entry) -> Headroom:
+        """Left now per kind, from the longest period known (a daily tier says more about how
+        to share than a per-minute window); of two windows of that period, the tighter."""
+        now = self.clock()
+        best: dict[str, tuple[float, float]] = {}  # kind -> (period length, left)
+
+        def consider(kind: str, period: str, left: float) -> None:
+            length = PERIOD_S.get(period, 60.0)
+            known = best.get(kind)
+            if known is None or length > known[0] or (length == known[0] and left < known[1]):
+                best[kind] = (length, left)
+
+        quota = self._quotas.get(quota_key(entry))
+        if quota is not None:
+            for window in quota.learned.values():
+                consider(window.kind, window.period, window.available(now))
+        limits = entry.limits
+        if limits is not None:
+            for name, kind, period in MANUAL:
+                limit = getattr(limits, name)
+                if limit is None:
+                    continue
+                counter = quota.manual.get(name) if quota is not None else None
+                consider(kind, period, limit - (counter.used(now) if counter else 0.0))
+        requests, tokens = best.get("requests"), best.get("tokens")
+        return Headroom(requests[1] if requests else None, tokens[1] if tokens else None)
 
     # -- reservations ------------------------------------------------------------------------
 

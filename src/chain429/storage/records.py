@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 
 from chain429.vocabulary import RequestOutcome
 
+# The provider a request answered from the response cache is logged under (no upstream call);
+# its model is the `provider/model` that served the answer first.
+CACHE_PROVIDER = "cache"
+
 
 @dataclass(slots=True)
 class AttemptRecord:

@@ -21,9 +21,12 @@ from chain429.testing.responses import (
     CREATED,
     chunk,
     completion,
+    embeddings,
     error_body,
     estimate_tokens,
     prompt_tokens,
+    text_chunk,
+    text_completion,
     usage_chunk,
 )
 from chain429.testing.steps import Drop, Hang, Pause, Reply, Step, Stream, StreamEvent
@@ -127,6 +130,9 @@ class MockProvider:
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
+        # Embeddings and legacy completions share the script, budget and steps with chat.
+        app.router.add_post("/v1/embeddings", self._chat)
+        app.router.add_post("/v1/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # handler_cancellation: a handler whose client went away (Hang, a long Pause) is
@@ -208,7 +214,7 @@ class MockProvider:
         self._active[id(request)] = request
         try:
             if isinstance(step, Reply):
-                return await self._reply(step, payload, model, limit_headers)
+                return await self._reply(step, payload, model, limit_headers, request.path)
             if isinstance(step, Stream):
                 return await self._stream(step, request, payload, model, limit_headers)
             if isinstance(step, Hang):
@@ -240,15 +246,25 @@ class MockProvider:
     # -- answers ----------------------------------------------------------------------------
 
     async def _reply(
-        self, step: Reply, payload: dict[str, Any], model: str, limit_headers: dict[str, str]
+        self,
+        step: Reply,
+        payload: dict[str, Any],
+        model: str,
+        limit_headers: dict[str, str],
+        path: str = "/v1/chat/completions",
     ) -> web.StreamResponse:
         if step.delay:
             await asyncio.sleep(step.delay)
         body = step.body
         if body is None:
-            if step.status < 400:
+            if step.status < 400 and path.endswith("/embeddings"):
+                body = embeddings(payload.get("input"), model, payload.get("encoding_format"))
+            elif step.status < 400:
                 usage = (prompt_tokens(payload), estimate_tokens(self.reply_text))
-                body = completion(self.reply_text, model, usage)
+                if path.endswith("/chat/completions"):
+                    body = completion(self.reply_text, model, usage)
+                else:
+                    body = text_completion(self.reply_text, model, usage)
             else:
                 body = error_body(step.status)
         return self._send(step.status, body, limit_headers, step.headers)
@@ -270,9 +286,11 @@ class MockProvider:
         await response.prepare(request)  # a StreamResponse sends its headers right away
         if step.delay_first:
             await asyncio.sleep(step.delay_first)
-        events = (
-            step.events if step.events is not None else self._default_events(payload, model, le)
-        )
+        events = step.events
+        if events is None and request.path.endswith("/v1/completions"):
+            events = self._text_events(payload, model)
+        elif events is None:
+            events = self._default_events(payload, model, le)
         reset_after = step.reset_after
         sent = 0
         for event in events:
@@ -313,6 +331,18 @@ class MockProvider:
             return frames
         usage = usage_chunk(prompt_tokens(payload), estimate_tokens(self.reply_text), model)
         return [*frames, _frame(usage, le)]
+
+    def _text_events(self, payload: dict[str, Any], model: str) -> list[StreamEvent]:
+        """A legacy completion stream: the reply a word at a time, then usage if asked."""
+        events: list[StreamEvent] = [
+            text_chunk(piece, model) for piece in re.findall(r"\s*\S+", self.reply_text)
+        ]
+        events.append(text_chunk("", model, "stop"))
+        options = payload.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage") is True:
+            usage = usage_chunk(prompt_tokens(payload), estimate_tokens(self.reply_text), model)
+            events.append({**usage, "object": "text_completion"})
+        return events
 
     # -- helpers ----------------------------------------------------------------------------
 

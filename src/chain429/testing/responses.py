@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import struct
 from http import HTTPStatus
 from typing import Any
 
@@ -132,8 +134,14 @@ def estimate_tokens(text: str) -> int:
 
 
 def prompt_tokens(payload: dict[str, Any]) -> int:
-    """Estimate a request's prompt size from the text of its messages."""
+    """Estimate a request's prompt size from the text of its messages (or prompt, or input)."""
     chars = 0
+    for name in ("prompt", "input"):
+        value = payload.get(name)
+        if isinstance(value, str):
+            chars += len(value)
+        elif isinstance(value, list):
+            chars += sum(len(item) for item in value if isinstance(item, str))
     messages = payload.get("messages")
     if isinstance(messages, list):
         for message in messages:
@@ -146,3 +154,55 @@ def prompt_tokens(payload: dict[str, Any]) -> int:
                     if isinstance(text, str):
                         chars += len(text)
     return (chars + 3) // 4
+
+
+def embeddings(
+    inputs: object, model: str = "mock-model", encoding_format: str | None = None, dims: int = 4
+) -> dict[str, Any]:
+    """An embeddings list: one small deterministic vector per input (base64 float32 if asked)."""
+    many = isinstance(inputs, list) and inputs and not isinstance(inputs[0], int)
+    items = inputs if isinstance(inputs, list) and many else [inputs]
+    data = []
+    for index, item in enumerate(items):
+        seed = sum(str(item).encode()) % 97
+        vector = [round((seed + d) / 100, 4) for d in range(dims)]
+        value: Any = vector
+        if encoding_format == "base64":
+            value = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": value})
+    tokens = max(1, sum(estimate_tokens(str(item)) for item in items))
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+
+
+def text_completion(
+    text: str = "Hello!", model: str = "mock-model", usage: Usage | None = None
+) -> dict[str, Any]:
+    """A legacy `text_completion` body."""
+    body: dict[str, Any] = {
+        "id": "cmpl-mock",
+        "object": "text_completion",
+        "created": CREATED,
+        "model": model,
+        "choices": [{"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}],
+    }
+    if usage is not None:
+        body["usage"] = usage_dict(usage)
+    return body
+
+
+def text_chunk(
+    text: str = "", model: str = "mock-model", finish_reason: str | None = None
+) -> dict[str, Any]:
+    """One legacy completion stream chunk."""
+    return {
+        "id": "cmpl-mock",
+        "object": "text_completion",
+        "created": CREATED,
+        "model": model,
+        "choices": [{"index": 0, "text": text, "finish_reason": finish_reason, "logprobs": None}],
+    }

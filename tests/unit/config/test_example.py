@@ -33,7 +33,7 @@ def test_example_loads_with_empty_env() -> None:
     loaded = parse_config(example_config("sk-429chain-test"), {})
     config = loaded.config
     assert config.settings.api_keys == ["sk-429chain-test"]
-    assert [c.name for c in config.chains] == ["default", "fast", "coding"]
+    assert [c.name for c in config.chains] == ["default", "fast", "coding", "embeddings"]
     assert config.default_chain_name == "default"
     # keyed providers are off, but the keyless ones keep every chain usable
     assert loaded.disabled_providers

@@ -210,9 +210,9 @@ async def test_an_entry_that_does_not_serve_the_operation_is_skipped(
             raise ProxyError(400, "'input' is required.", param="input")
 
     embeddings = Operation("embeddings", "/embeddings", check, "data", streams=False)
-    a = entry("a")  # openai-compatible serves chat only, by its preset
-    plain = entry("b")
-    b = replace(plain, preset=replace(plain.preset, operations=("chat", "embeddings")))
+    plain = entry("a")
+    a = replace(plain, preset=replace(plain.preset, operations=("chat",)))
+    b = entry("b")  # openai-compatible serves embeddings too, by its preset
     upstream.script("b/m", FakeResponse(body={"object": "list", "data": [{"embedding": []}]}))
     request = parse_request(orjson.dumps({"model": "c", "input": "hi"}), embeddings)
     served = await walker.serve(chain(a, b), request)

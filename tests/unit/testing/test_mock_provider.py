@@ -231,7 +231,7 @@ async def test_models_list_is_configurable(session: aiohttp.ClientSession) -> No
 async def test_unknown_path_is_an_openai_404(
     mp: MockProvider, session: aiohttp.ClientSession
 ) -> None:
-    async with session.post(f"{mp.url}/embeddings", json={}) as resp:
+    async with session.post(f"{mp.url}/audio/speech", json={}) as resp:
         assert resp.status == 404
         assert (await resp.json())["error"]["code"] == "unknown_url"
 
@@ -550,3 +550,20 @@ async def test_choose_picks_the_answer_from_the_body_after_the_script(
         assert (await post(session, mp, {**CHAT, "user": "flaky"}))[0] == 202  # script first
         assert (await post(session, mp, {**CHAT, "user": "flaky"}))[0] == 503
         assert (await post(session, mp))[0] == 201  # None falls back to `default`
+
+
+async def test_embeddings_and_legacy_completions_are_answered(
+    mp: MockProvider, session: aiohttp.ClientSession
+) -> None:
+    body = {"model": "e", "input": ["a", "b"], "encoding_format": "base64"}
+    async with session.post(f"{mp.url}/embeddings", json=body) as resp:
+        data = await resp.json()
+    assert [item["index"] for item in data["data"]] == [0, 1]
+    assert isinstance(data["data"][0]["embedding"], str)
+    async with session.post(f"{mp.url}/completions", json={"prompt": "hi"}) as resp:
+        data = await resp.json()
+    assert data["object"] == "text_completion" and data["choices"][0]["text"] == mp.reply_text
+    body = {"prompt": "hi", "stream": True}
+    async with session.post(f"{mp.url}/completions", json=body) as resp:
+        text = (await resp.read()).decode()
+    assert '"text_completion"' in text and text.endswith("data: [DONE]\n\n")

@@ -39,11 +39,55 @@ class ChatCompletion(Shape):
     usage: dict[str, Any] | None = None
 
 
+class EmbeddingsRequest(Shape):
+    """An OpenAI embeddings request; unknown fields are passed upstream unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str | None = Field(None, description="An embeddings chain, or `provider/model`.")
+    input: str | list[str] | list[int] | list[list[int]]
+    encoding_format: Literal["float", "base64"] | None = Field(
+        None, description="Passed through; `base64` answers carry base64 strings."
+    )
+
+
+class Embeddings(Shape):
+    """The upstream's embeddings, passed through as they came."""
+
+    model_config = ConfigDict(extra="allow")
+    object: str
+    data: list[dict[str, Any]]
+    model: str | None = None
+    usage: dict[str, Any] | None = None
+
+
+class CompletionRequest(Shape):
+    """A legacy text completion request; unknown fields are passed upstream unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str | None = Field(None, description="A chain name, or `provider/model`.")
+    prompt: str | list[str] | list[int] | list[list[int]]
+    stream: bool = False
+    max_tokens: int | None = None
+
+
+class TextCompletion(Shape):
+    """The upstream's text completion, passed through as it came."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    object: str
+    choices: list[dict[str, Any]]
+    usage: dict[str, Any] | None = None
+
+
 class Model(Shape):
     id: str = Field(description="A chain name, or `provider/model`.")
     object: Literal["model"]
     created: int
     owned_by: str = Field(description="`429chain` for a chain, else the provider id.")
+    kind: Literal["chat", "embeddings"] = Field(
+        description="`embeddings` for an embeddings chain and its entries, else `chat`."
+    )
 
 
 class ModelList(Shape):
@@ -147,8 +191,15 @@ class EntryRateLimit(Shape):
 
 class ChainNext(Shape):
     name: str
-    strategy: Literal["ordered"] = Field(description="How the chain orders its entries.")
+    strategy: Literal["ordered", "fastest", "spread"] = Field(
+        description="How the chain orders its entries."
+    )
+    kind: Literal["chat", "embeddings"] = Field(description="What the chain serves.")
     entries: list[str]
+    order: list[str] = Field(
+        description="The order the chain would try its entries in now (entries without room "
+        "last); for `spread` and `fastest` this changes from request to request."
+    )
     next: str | None = Field(description="The entry that would serve the chain now.")
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from chain429.providers.presets import Preset, Price
 from chain429.storage.queries.filters import UNFILTERED, Fetcher, Filters
 from chain429.storage.queries.totals import grouped
+from chain429.storage.records import CACHE_PROVIDER
 
 
 @dataclass(slots=True)
@@ -66,6 +67,9 @@ async def savings(
 def _price(
     provider_id: str, model: str, presets: Mapping[str, Preset], prices: Mapping[str, Price]
 ) -> tuple[Price, str | None]:
+    if provider_id == CACHE_PROVIDER and "/" in model:
+        # A cache hit saved what the model that first served the answer would have cost.
+        provider_id, _, model = model.partition("/")
     for key in (f"{provider_id}/{model}", model):
         if key in prices:
             p_in, p_out = prices[key]

@@ -1,0 +1,161 @@
+"""The exact-match response cache end to end, through the openai SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Any
+
+import aiohttp
+import pytest
+
+from chain429.testing import Stream
+from tests.e2e.conftest import make_config
+
+pytestmark = pytest.mark.asyncio
+
+MESSAGES: Any = [{"role": "user", "content": "What is 2+2?"}]
+
+
+async def cached_proxy(mocks: Any, proxy: Any, **cache: Any) -> tuple[Any, Any]:
+    a = await mocks()
+    config = make_config({"a": a}, {"default": ["a/m"]}, {"cache": {"enabled": True, **cache}})
+    return a, await proxy(config)
+
+
+async def ask(client: Any, **kw: Any) -> Any:
+    kw.setdefault("temperature", 0)
+    return await client.chat.completions.with_raw_response.create(
+        model="default", messages=MESSAGES, **kw
+    )
+
+
+async def test_a_cache_hit_makes_no_upstream_call_and_is_logged_as_such(mocks, proxy) -> None:
+    a, p = await cached_proxy(mocks, proxy)
+    client = p.client()
+    first = await ask(client)
+    assert first.headers["x-429chain-cache"] == "miss"
+    second = await ask(client, user="someone-else")  # `user` does not change the answer
+    assert second.headers["x-429chain-cache"] == "hit"
+    assert second.headers["x-429chain-provider"] == "cache"
+    assert second.headers["x-429chain-attempts"] == "0"
+    assert a.calls == 1
+    assert second.parse().choices[0].message.content == first.parse().choices[0].message.content
+    metrics = p.state.metrics
+    assert metrics is not None
+    hits = [k for k in metrics.requests if k[1] == "cache"]
+    assert hits == [("default", "cache", "success", "200")]
+
+
+async def test_no_cache_goes_upstream_and_no_store_neither_reads_nor_stores(mocks, proxy) -> None:
+    a, p = await cached_proxy(mocks, proxy)
+    client = p.client()
+    await ask(client)
+    fresh = await ask(client, extra_headers={"Cache-Control": "no-cache"})
+    assert fresh.headers["x-429chain-cache"] == "miss" and a.calls == 2
+    bypass = await ask(client, extra_headers={"Cache-Control": "no-store"})
+    assert bypass.headers["x-429chain-cache"] == "bypass" and a.calls == 3
+    # no-store with a new body stores nothing: the next plain request goes upstream.
+    await ask(client, max_tokens=7, extra_headers={"Cache-Control": "no-store"})
+    again = await ask(client, max_tokens=7)
+    assert again.headers["x-429chain-cache"] == "miss" and a.calls == 5
+
+
+async def test_nondeterministic_requests_bypass_unless_allowed(mocks, proxy) -> None:
+    a, p = await cached_proxy(mocks, proxy)
+    client = p.client()
+    for _ in range(2):
+        raw = await ask(client, temperature=0.8)
+        assert raw.headers["x-429chain-cache"] == "bypass"
+    assert a.calls == 2
+    b, q = await cached_proxy(mocks, proxy, cache_nondeterministic=True)
+    client = q.client()
+    await ask(client, temperature=0.8)
+    assert (await ask(client, temperature=0.8)).headers["x-429chain-cache"] == "hit"
+    assert b.calls == 1
+
+
+async def test_a_stream_is_stored_when_it_ends_cleanly_and_replayed_as_a_stream(
+    mocks, proxy
+) -> None:
+    a, p = await cached_proxy(mocks, proxy)
+    client = p.client()
+    streamed = await client.chat.completions.create(
+        model="default", messages=MESSAGES, temperature=0, stream=True
+    )
+    text = "".join([c.choices[0].delta.content or "" async for c in streamed if c.choices])
+    assert a.calls == 1
+    whole = await ask(client)  # a non-stream request is answered from the streamed answer
+    assert whole.headers["x-429chain-cache"] == "hit"
+    assert whole.parse().choices[0].message.content == text
+    replay = await client.chat.completions.with_raw_response.create(
+        model="default",
+        messages=MESSAGES,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    assert replay.headers["x-429chain-cache"] == "hit"
+    chunks = [c async for c in replay.parse()]
+    assert len(chunks) > 3  # chunked like a real stream
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+    assert a.calls == 1
+
+
+async def test_a_stream_that_broke_is_not_stored(mocks, proxy) -> None:
+    a, p = await cached_proxy(mocks, proxy)
+    client = p.client()
+    a.script(Stream(reset_after=2))
+    streamed = await client.chat.completions.create(
+        model="default", messages=MESSAGES, temperature=0, stream=True
+    )
+    with pytest.raises(Exception):  # noqa: B017, PT011  # the SDK raises on the error event
+        async for _ in streamed:
+            pass
+    raw = await ask(client)
+    assert raw.headers["x-429chain-cache"] == "miss"
+    assert a.calls == 2
+
+
+async def test_cache_off_says_nothing_and_always_goes_upstream(mocks, proxy) -> None:
+    a = await mocks()
+    p = await proxy(make_config({"a": a}, {"default": ["a/m"]}))
+    client = p.client()
+    for _ in range(2):
+        raw = await ask(client)
+        assert "x-429chain-cache" not in raw.headers
+    assert a.calls == 2
+
+
+async def test_hits_reach_the_request_log_the_stats_and_the_savings(mocks, proxy, tmp_path) -> None:
+    a = await mocks()
+    db = tmp_path / "log.db"
+    settings = {"cache": {"enabled": True}, "database_url": str(db)}
+    config = make_config({"a": a}, {"default": ["a/m"]}, settings)
+    config["providers"][0]["type"] = "groq"  # a preset with list prices
+    config["providers"][0]["base_url"] = a.url
+    config["chains"][0]["entries"][0]["model"] = "llama-3.3-70b-versatile"
+    p = await proxy(config)
+    client = p.client()
+    await ask(client)
+    await ask(client)
+    assert a.calls == 1
+    writer = p.state.writer
+    assert writer is not None
+    for _ in range(200):
+        if writer.queued == 0 and p.state.store.store is not None:
+            break
+        await asyncio.sleep(0.025)
+    await asyncio.sleep(0.05)
+    with sqlite3.connect(db) as conn:
+        logged = list(conn.execute("SELECT provider, model, calls, outcome FROM requests"))
+    assert ("cache", "a/llama-3.3-70b-versatile", 0, "success") in logged
+    async with aiohttp.ClientSession(headers=p.auth) as session:
+        async with session.get(f"{p.url}/v1/stats/providers") as response:
+            providers = {row["provider_id"]: row for row in (await response.json())["providers"]}
+        async with session.get(f"{p.url}/v1/stats/savings") as response:
+            savings = {row["provider_id"]: row for row in (await response.json())["providers"]}
+    assert providers["cache"]["total_requests"] == 1
+    assert savings["cache"]["saved"] > 0
+    assert savings["cache"]["saved"] == savings["a"]["saved"]  # the same answer, priced alike
