@@ -212,12 +212,12 @@ class CountingUpstream:
         self.sent: Counter[str] = Counter()
         self._recent: dict[str, deque[int]] = {pid: deque(maxlen=256) for pid in mocks}
 
-    async def open(self, entry: Entry, body: bytes) -> UpstreamResponse:
+    async def open(self, entry: Entry, path: str, body: bytes) -> UpstreamResponse:
         self.sent[entry.provider] += 1
         recent = self._recent.get(entry.provider)
         if recent is not None:
             recent.append(mock_tokens(orjson.loads(body)))
-        return await self.inner.open(entry, body)
+        return await self.inner.open(entry, path, body)
 
     def pending(self, provider: str) -> tuple[int, int]:
         """Requests (and their tokens) sent to `provider` that its mock has not yet seen."""
