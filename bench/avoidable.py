@@ -83,8 +83,8 @@ class Split:
 def split_429s(refusals: Iterable[Refusal], unknowable: Mapping[str, frozenset[str]]) -> Split:
     """The first 429 of each unknowable (provider, window) per day is unavoidable, the rest not.
 
-    Days count from the start of the run; a per-minute window nothing shows (none in this
-    bench) gets one unavoidable 429 for the whole run, since its 429s say what the limit is.
+    Days count from the start of the run. A per-minute window nothing shows (none in this
+    bench) gets one unavoidable 429 for the whole run: after it, the proxy has seen it bind.
     """
     split = Split()
     seen: set[tuple[str, str, int]] = set()
