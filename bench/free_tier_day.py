@@ -356,7 +356,8 @@ def arrivals(span_s: float, seed: int) -> list[tuple[float, int, int]]:
 class ClientResult:
     id: int
     sim_t: float  # when the schedule says to send it (simulated seconds since the start)
-    sent_t: float  # when it was sent
+    ready_t: float  # when the client's loop got to it (later than sim_t: the loop was busy)
+    sent_t: float  # when it was sent (later than ready_t: `--concurrency` requests in flight)
     tokens: int  # what the mocks charge it: prompt + max_tokens
     status: int
 
@@ -387,6 +388,7 @@ async def drive(
             "max_tokens": max_tokens,
         }
         headers = {"Authorization": f"Bearer {KEY}", BENCH_ID: str(n)}
+        ready_t = clock.elapsed()
         async with gate:
             sent_t = clock.elapsed()
             try:
@@ -395,7 +397,7 @@ async def drive(
                     status = response.status
             except (aiohttp.ClientError, TimeoutError):
                 status = 0
-        results.append(ClientResult(n, sim_t, sent_t, mock_tokens(body), status))
+        results.append(ClientResult(n, sim_t, ready_t, sent_t, mock_tokens(body), status))
 
     deadline = time.monotonic() + wall_limit_s
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -595,6 +597,9 @@ def summarize(result: ModeResult, run: ModeRun) -> None:
 
     lags = [a.lag for a in answers]
     result.lag_s = {"p50": pct(lags, 0.5), "p99": pct(lags, 0.99), "max": max(lags, default=0.0)}
+    # Its two causes: a busy event loop, and the client's `--concurrency` slots all taken.
+    result.lag_s["loop_p99"] = pct([a.ready_t - a.sim_t for a in answers], 0.99)
+    result.lag_s["slot_p99"] = pct([a.sent_t - a.ready_t for a in answers], 0.99)
     result.lagged = result.lag_s["p99"] > LAG_WARN_S
 
     skipping = [r.skip_ns / 1000 for r in records if r.skipped]
@@ -665,6 +670,7 @@ def compare_with_replay(result: ModeResult, run: ModeRun) -> None:
             "share": ok / n if n else math.nan,
             "replay_served": replayed,
             "replay_share": replayed / n if n else math.nan,
+            "lag_p99_s": pct([a.lag for a in inside], 0.99),
         }
 
 
@@ -802,11 +808,14 @@ def report(on: ModeResult, off: ModeResult, args: argparse.Namespace) -> Iterato
                 yield f"  {n:5}  {trail}"
     for result in (on, off):
         if result.lagged:
+            lag = result.lag_s
+            worst = max(PHASES, key=lambda p: _or0(result.phases[p.name]["lag_p99_s"]))
             yield (
-                f"WARNING ({result.mode.upper()}): the client lagged, p99 "
-                f"{_fmt(result.lag_s['p99'], 2)} simulated s > {LAG_WARN_S:g} s: the proxy saw "
-                f"bunched traffic, not the schedule; this mode's figures are suspect. Retry "
-                f"with a lower --speed or on a quieter machine."
+                f"WARNING ({result.mode.upper()}): the client lagged, p99 {_fmt(lag['p99'], 2)} "
+                f"simulated s > {LAG_WARN_S:g} s (worst in the {worst.name}): the proxy saw "
+                "bunched traffic, not the schedule, so this mode's figures are suspect. p99 of "
+                f"the busy loop {_fmt(lag['loop_p99'], 2)} s (lower --speed, quieter machine), "
+                f"of all --concurrency slots taken {_fmt(lag['slot_p99'], 2)} s (raise it)."
             )
     yield (
         f"targets (ON): shortfall = {TARGET_SHORTFALL} {_pass(on.shortfall <= TARGET_SHORTFALL)}; "
@@ -814,6 +823,10 @@ def report(on: ModeResult, off: ModeResult, args: argparse.Namespace) -> Iterato
         f"{_pass(on.avoidable_per_1000 <= TARGET_AVOIDABLE_PER_1000)}"
         + (" (client lagged: suspect)" if on.lagged else "")
     )
+
+
+def _or0(value: float) -> float:
+    return 0.0 if math.isnan(value) else value
 
 
 def _served(result: ModeResult) -> str:
