@@ -33,6 +33,9 @@ tracking ON (the default Policy) and OFF (Policy(proactive=False): reactive only
   (p50, p99, max). A p99 above LAG_WARN_S prints a warning: the proxy then saw bunched traffic,
   not the schedule, and that mode's figures are suspect;
 - diagnostics: requests served per entry (proxy and replay), daily budget left at the end.
+
+The providers and the traffic are in bench/day_scenario.py, the text report in
+bench/day_report.py; this module runs the day and works out the figures.
 """
 
 from __future__ import annotations
@@ -44,13 +47,11 @@ import contextvars
 import json
 import logging
 import math
-import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import aiohttp
@@ -58,6 +59,25 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from bench.avoidable import WINDOWS, Refusal, split_429s, unknowable_windows
+from bench.day_report import (
+    LAG_WARN_S,
+    TARGET_AVOIDABLE_PER_1000,
+    TARGET_SHORTFALL,
+    ModeResult,
+    report,
+    strict_json,
+)
+from bench.day_scenario import (
+    CHAIN,
+    KEY,
+    PHASES,
+    PROMPT_TOKENS,
+    PROVIDERS,
+    REPLY_TEXT,
+    SIM_START,
+    arrivals,
+    phase_of,
+)
 from bench.replay import Arrival, ReplayEntry, replay
 from chain429.config.load import parse_config
 from chain429.events import RequestFinished
@@ -67,100 +87,14 @@ from chain429.http.state import STATE
 from chain429.providers.upstream import AiohttpUpstream
 from chain429.quota.tracker import MemoryTracker, Policy
 from chain429.storage.records import AttemptRecord
-from chain429.testing import Budget, MockProvider, Reply
+from chain429.testing import MockProvider, Reply
 from chain429.testing.budget import Rejection
-from chain429.testing.dialects import Dialect, rejection_response
+from chain429.testing.dialects import rejection_response
 from chain429.testing.responses import prompt_tokens
 from chain429.vocabulary import QUOTA_KINDS, Entry, Ticket, Verdict
 
-KEY = "bench-free-tier-key"
-CHAIN = "free"
-# 08:00 UTC: the Gemini-like preset's daily reset (Pacific midnight) stays out of the run.
-SIM_START = datetime(2025, 6, 2, 8, 0, tzinfo=UTC).timestamp()
-TARGET_SHORTFALL = 0  # requests the perfect replay served beyond the proxy
-TARGET_AVOIDABLE_PER_1000 = 1.0  # avoidable upstream 429s per 1,000 client requests
-LAG_WARN_S = 1.0  # client lag p99 (simulated s) above which a mode's figures are suspect
 MAX_SECONDS = 150  # wall seconds per mode; two modes run
 TRAILS_SHOWN = 12  # attempt trails listed for requests the replay served and the proxy failed
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderSpec:
-    """One mock provider: its preset in the proxy, its enforced budget, its headers."""
-
-    id: str
-    type: str  # the proxy's preset (decides the header parser and the preset's limits)
-    model: str
-    dialect: Dialect  # what the mock sends
-    budget: Budget
-    latency_s: float  # simulated upstream latency of a success
-    rate_limits: dict[str, Any] | None = None  # config `rate_limits` (header-less providers)
-
-
-# Free tiers: per-minute limits as documented, daily caps scaled (250-1,000) so that the day's
-# budget is spent within the simulated span. Header-dialect providers carry no config limits
-# beyond their preset's.
-PROVIDERS: tuple[ProviderSpec, ...] = (
-    # Groq: headers give requests/day and tokens/minute; its RPM (30) only the preset knows.
-    ProviderSpec("groq", "groq", "llama-3.1-8b-instant", "groq", Budget(30, 1000, 6000), 0.4),
-    # Cerebras: requests/day and tokens/minute headers; the token/day cap shows only in a 429.
-    ProviderSpec(
-        "cerebras", "cerebras", "llama3.1-8b", "cerebras", Budget(30, 900, 8000, 300_000), 0.3
-    ),
-    # OpenAI-style: requests/minute and tokens/minute headers; the daily cap only in a 429.
-    ProviderSpec("openai", "openai", "gpt-4o-mini", "openai", Budget(20, 500, 10_000), 0.8),
-    # Gemini-like: no headers at all; the limits come from the config.
-    ProviderSpec(
-        "gemini",
-        "gemini",
-        "gemini-2.5-flash",
-        "none",
-        Budget(15, 250, 20_000),
-        1.2,
-        {
-            "requests_per_minute": 15,
-            "requests_per_day": 250,
-            "tokens_per_minute": 20_000,
-            "daily_reset": "rolling",
-        },
-    ),
-    # NVIDIA-like: no headers, ~40 RPM, no daily cap.
-    ProviderSpec(
-        "nvidia",
-        "nvidia",
-        "meta/llama-3.3-70b-instruct",
-        "none",
-        Budget(40),
-        1.5,
-        {"requests_per_minute": 40},
-    ),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Phase:
-    name: str
-    start: float  # fraction of the simulated span
-    end: float
-    rpm: float  # offered requests per simulated minute
-
-
-# The sum of per-minute request limits is 135 RPM (about 110 once tokens per minute bind); the
-# largest single provider takes 40. The daily caps add up to ~2,600 requests, spent by the end
-# of the peak (at the defaults: 2 simulated hours); from then on only the uncapped NVIDIA-like
-# entry is left, and the afternoon is a little above what remains.
-PHASES: tuple[Phase, ...] = (
-    Phase("morning", 0.00, 0.30, 50.0),
-    Phase("peak", 0.30, 0.40, 140.0),
-    Phase("afternoon", 0.40, 0.80, 45.0),
-    Phase("evening", 0.80, 1.00, 25.0),
-)
-PROMPT_TOKENS = (40, 80, 150, 250, 400, 700)  # drawn uniformly
-MAX_TOKENS = (64, 128, 256)
-# The mocks charge prompt + max_tokens against their token windows when a request arrives; the
-# usage they report is prompt + this reply (48 tokens, below every max_tokens: a reply never
-# outgrows its budget).
-REPLY_TEXT = "word " * 38
 
 
 class FastClock:
@@ -325,33 +259,6 @@ def count_refusals(
 # -- traffic --------------------------------------------------------------------------------
 
 
-def rate_at(fraction: float) -> float:
-    for phase in PHASES:
-        if phase.start <= fraction < phase.end:
-            return phase.rpm
-    return 0.0
-
-
-def phase_of(fraction: float) -> str:
-    for phase in PHASES:
-        if phase.start <= fraction < phase.end:
-            return phase.name
-    return PHASES[-1].name
-
-
-def arrivals(span_s: float, seed: int) -> list[tuple[float, int, int]]:
-    """(simulated second, prompt tokens, max_tokens) of every request: a Poisson process."""
-    rng = random.Random(seed)
-    out: list[tuple[float, int, int]] = []
-    t = 0.0
-    while True:
-        rpm = max(rate_at(t / span_s), 1e-9)
-        t += rng.expovariate(rpm / 60.0)
-        if t >= span_s:
-            return out
-        out.append((t, rng.choice(PROMPT_TOKENS), rng.choice(MAX_TOKENS)))
-
-
 @dataclass(slots=True)
 class ClientResult:
     id: int
@@ -452,48 +359,6 @@ def proxy_config(mocks: dict[str, MockProvider]) -> str:
         ],
     }
     return json.dumps(config)
-
-
-@dataclass(slots=True)
-class ModeResult:
-    mode: str
-    requests: int = 0
-    served: int = 0
-    statuses: dict[str, int] = field(default_factory=dict)
-    # The perfect-knowledge replay (bench/replay.py) of the same arrivals.
-    replay_served: int = 0
-    shortfall: int = 0  # replay served - proxy served
-    replay_only: int = 0  # requests the replay served and the proxy failed
-    replay_only_by: dict[str, int] = field(default_factory=dict)  # by the replay's entry
-    replay_only_trails: dict[str, int] = field(default_factory=dict)  # "replay=x | trail" -> n
-    proxy_only: int = 0  # requests the proxy served and the replay could not
-    proxy_only_by: dict[str, int] = field(default_factory=dict)  # by the proxy's entry
-    # Upstream 429s (bench/avoidable.py).
-    unknowable: dict[str, list[str]] = field(default_factory=dict)  # provider -> windows
-    upstream_429: int = 0
-    per_1000: float = 0.0
-    avoidable: int = 0
-    avoidable_per_1000: float = 0.0
-    avoidable_by: dict[str, int] = field(default_factory=dict)  # "provider:window" -> n
-    unavoidable: int = 0
-    unavoidable_per_1000: float = 0.0
-    unavoidable_by: dict[str, int] = field(default_factory=dict)
-    upstream_calls: int = 0
-    skips: int = 0
-    skip_decision_us: dict[str, float] = field(default_factory=dict)
-    overhead_ms: dict[str, dict[str, float]] = field(default_factory=dict)
-    extra_ms: dict[str, float] = field(default_factory=dict)
-    phases: dict[str, dict[str, float]] = field(default_factory=dict)
-    served_by: dict[str, int] = field(default_factory=dict)
-    replay_served_by: dict[str, int] = field(default_factory=dict)
-    daily_left: dict[str, int] = field(default_factory=dict)  # "provider:RPD" -> left at the end
-    lag_s: dict[str, float] = field(default_factory=dict)  # p50, p99, max (simulated seconds)
-    lagged: bool = False  # p99 lag above LAG_WARN_S: the figures are suspect
-    wall_s: float = 0.0
-
-    @property
-    def share(self) -> float:
-        return self.served / self.requests if self.requests else 0.0
 
 
 @dataclass(slots=True)
@@ -689,184 +554,6 @@ def split_upstream_429s(result: ModeResult, run: ModeRun) -> None:
     result.unavoidable_per_1000 = result.unavoidable * per
 
 
-def _fmt(value: float, digits: int = 1) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
-
-
-def _pass(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def report(on: ModeResult, off: ModeResult, args: argparse.Namespace) -> Iterator[str]:
-    span_h = args.seconds * args.speed / 3600
-    yield (
-        f"free-tier day: {len(PROVIDERS)} mock providers, {span_h:.1f} simulated h at "
-        f"{args.speed:g}x ({args.seconds:g} s wall per mode), concurrency {args.concurrency}"
-    )
-    yield "  chain: " + " > ".join(
-        f"{s.id}[{s.dialect}] {_budget(s.budget)}" for s in PROVIDERS[:3]
-    )
-    yield "         " + " > ".join(
-        f"{s.id}[{s.dialect}] {_budget(s.budget)}" for s in PROVIDERS[3:]
-    )
-    yield "  traffic (req/sim-min): " + ", ".join(
-        f"{p.name} {p.rpm:g} ({p.start:.0%}-{p.end:.0%})" for p in PHASES
-    )
-    yield "  limits no header or proxy setting shows: " + (
-        " ".join(f"{p}:{'/'.join(w)}" for p, w in on.unknowable.items()) or "-"
-    )
-    yield ""
-    yield f"{'':36}{'ON (proactive)':>18}{'OFF (reactive)':>18}"
-    rows: list[tuple[str, str, str]] = [
-        ("requests", str(on.requests), str(off.requests)),
-        ("served: proxy | perfect replay", _served(on), _served(off)),
-        (
-            f"shortfall, replay - proxy ({TARGET_SHORTFALL})",
-            f"{on.shortfall:+d}" if on.shortfall else "0",
-            f"{off.shortfall:+d}" if off.shortfall else "0",
-        ),
-        (
-            "  replay served, proxy failed",
-            str(on.replay_only),
-            str(off.replay_only),
-        ),
-        ("  proxy served, replay could not", str(on.proxy_only), str(off.proxy_only)),
-    ]
-    for phase in PHASES:
-        a, b = on.phases[phase.name], off.phases[phase.name]
-        rows.append(
-            (
-                f"  {phase.name} ({phase.rpm:g} rpm) share",
-                f"{a['share']:.1%} | {a['replay_share']:.1%}",
-                f"{b['share']:.1%} | {b['replay_share']:.1%}",
-            )
-        )
-    rows += [
-        ("upstream 429s /1000 req", _fmt(on.per_1000, 2), _fmt(off.per_1000, 2)),
-        (
-            f"  avoidable /1000 (<={TARGET_AVOIDABLE_PER_1000:g})",
-            _fmt(on.avoidable_per_1000, 2),
-            _fmt(off.avoidable_per_1000, 2),
-        ),
-        (
-            "  unavoidable /1000",
-            _fmt(on.unavoidable_per_1000, 2),
-            _fmt(off.unavoidable_per_1000, 2),
-        ),
-        (
-            "upstream 429s avoidable|unavoidable",
-            f"{on.avoidable}|{on.unavoidable}",
-            f"{off.avoidable}|{off.unavoidable}",
-        ),
-        ("upstream calls", str(on.upstream_calls), str(off.upstream_calls)),
-        ("entries skipped before sending", str(on.skips), str(off.skips)),
-        (
-            "skip decisions/req p50|p95 (us)",
-            f"{_fmt(on.skip_decision_us['p50'])}|{_fmt(on.skip_decision_us['p95'])}",
-            f"{_fmt(off.skip_decision_us['p50'])}|{_fmt(off.skip_decision_us['p95'])}",
-        ),
-    ]
-    for name, label in (("clean", "no skip"), ("skipped", ">=1 skip"), ("bounced", ">=1 429")):
-        a, b = on.overhead_ms[name], off.overhead_ms[name]
-        rows.append(
-            (
-                f"walk overhead ms, {label} p50|p95",
-                f"{_fmt(a['p50'], 2)}|{_fmt(a['p95'], 2)}",
-                f"{_fmt(b['p50'], 2)}|{_fmt(b['p95'], 2)}",
-            )
-        )
-    for name, label in (("skipped", "skipping"), ("bounced", "a 429 bounce")):
-        rows.append(
-            (
-                f"extra ms from {label} p50|p95",
-                f"{_fmt(on.extra_ms[f'{name}_p50'], 2)}|{_fmt(on.extra_ms[f'{name}_p95'], 2)}",
-                f"{_fmt(off.extra_ms[f'{name}_p50'], 2)}|{_fmt(off.extra_ms[f'{name}_p95'], 2)}",
-            )
-        )
-    rows.append(("client lag sim s p50|p99|max", _lag(on), _lag(off)))
-    for label, a_text, b_text in rows:
-        yield f"{label:36}{a_text:>18}{b_text:>18}"
-    yield ""
-    for label, by_on, by_off in (
-        ("avoidable 429s", on.avoidable_by, off.avoidable_by),
-        ("unavoidable 429s", on.unavoidable_by, off.unavoidable_by),
-        ("served by proxy", on.served_by, off.served_by),
-        ("served by replay", on.replay_served_by, off.replay_served_by),
-        ("daily left at end", on.daily_left, off.daily_left),
-    ):
-        yield f"{label:18}ON: {_pairs(by_on)}  OFF: {_pairs(by_off)}"
-    if on.replay_only or on.proxy_only:
-        yield (
-            "ON, replay served / proxy failed, by the replay's entry: "
-            + _pairs(on.replay_only_by)
-            + "; proxy served / replay could not: "
-            + _pairs(on.proxy_only_by)
-        )
-        if on.replay_only_trails:
-            yield "ON, the proxy's attempts for them (replay's entry | attempt trail):"
-            for trail, n in on.replay_only_trails.items():
-                yield f"  {n:5}  {trail}"
-    for result in (on, off):
-        if result.lagged:
-            lag = result.lag_s
-            worst = max(PHASES, key=lambda p: _or0(result.phases[p.name]["lag_p99_s"]))
-            yield (
-                f"WARNING ({result.mode.upper()}): the client lagged, p99 {_fmt(lag['p99'], 2)} "
-                f"simulated s > {LAG_WARN_S:g} s (worst in the {worst.name}): the proxy saw "
-                "bunched traffic, not the schedule, so this mode's figures are suspect. p99 of "
-                f"the busy loop {_fmt(lag['loop_p99'], 2)} s (lower --speed, quieter machine), "
-                f"of all --concurrency slots taken {_fmt(lag['slot_p99'], 2)} s (raise it)."
-            )
-    yield (
-        f"targets (ON): shortfall = {TARGET_SHORTFALL} {_pass(on.shortfall <= TARGET_SHORTFALL)}; "
-        f"avoidable 429s/1000 <= {TARGET_AVOIDABLE_PER_1000:g} "
-        f"{_pass(on.avoidable_per_1000 <= TARGET_AVOIDABLE_PER_1000)}"
-        + (" (client lagged: suspect)" if on.lagged else "")
-    )
-
-
-def _or0(value: float) -> float:
-    return 0.0 if math.isnan(value) else value
-
-
-def _served(result: ModeResult) -> str:
-    return f"{result.served} | {result.replay_served}"
-
-
-def _lag(result: ModeResult) -> str:
-    lag = result.lag_s
-    return f"{_fmt(lag['p50'], 1)}|{_fmt(lag['p99'], 1)}|{_fmt(lag['max'], 1)}"
-
-
-def _budget(budget: Budget) -> str:
-    parts = [
-        f"{value}{unit}"
-        for value, unit in (
-            (budget.rpm, "rpm"),
-            (budget.rpd, "rpd"),
-            (budget.tpm, "tpm"),
-            (budget.tpd, "tpd"),
-        )
-        if value is not None
-    ]
-    return "/".join(parts)
-
-
-def _finite(value: Any) -> Any:
-    """NaN (an empty group) as null, so the JSON output is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _pairs(values: dict[str, int]) -> str:
-    return " ".join(f"{k}={v}" for k, v in values.items()) or "-"
-
-
 async def _main(args: argparse.Namespace) -> dict[str, ModeResult]:
     return {mode: await run_mode(mode, args) for mode in ("on", "off")}
 
@@ -915,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
                 },
             }
             data |= {mode: asdict(r) | {"share": r.share} for mode, r in results.items()}
-            print(json.dumps(_finite(data), indent=2))
+            print(json.dumps(strict_json(data), indent=2))
         else:
             for line in report(on, off, args):
                 print(line)

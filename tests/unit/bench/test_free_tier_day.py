@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from bench.day_report import ModeResult
+from bench.day_scenario import PROVIDERS
 from bench.free_tier_day import (
-    PROVIDERS,
     ClientResult,
-    ModeResult,
     ModeRun,
     TimedTracker,
     WalkRecord,
