@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from chain429.testing import MockProvider
 from chain429.testing.budget import Budget, BudgetTracker
-from chain429.testing.mock_provider import TOKEN_BUCKET_DIALECTS
+from chain429.testing.mock_provider import DAILY_BUCKET_DIALECTS, TOKEN_BUCKET_DIALECTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +42,20 @@ class ReplayEntry:
     provider: str
     budget: Budget
     buckets: bool  # per-minute limits are token buckets, as the mock's are
+    daily_buckets: bool = False  # per-day limits too, as the mock's are for Groq and Cerebras
 
     @classmethod
     def like(cls, provider: str, mock: MockProvider) -> ReplayEntry:
         """The entry a mock enforces, by the mock's own rule for buckets vs sliding windows."""
         if mock.budget is None:
             return cls(provider, Budget(), buckets=False)
-        return cls(provider, mock.budget.budget, mock.header_dialect in TOKEN_BUCKET_DIALECTS)
+        dialect = mock.header_dialect
+        return cls(
+            provider,
+            mock.budget.budget,
+            dialect in TOKEN_BUCKET_DIALECTS,
+            dialect in DAILY_BUCKET_DIALECTS,
+        )
 
 
 class SetClock:
@@ -83,7 +90,10 @@ def replay(arrivals: Iterable[Arrival], entries: Sequence[ReplayEntry]) -> Repla
         if entry.budget.concurrent is not None:
             # Concurrency depends on upstream latency, which the replay does not model.
             raise ValueError(f"{entry.provider}: a concurrency limit cannot be replayed")
-        trackers.append((entry.provider, BudgetTracker(entry.budget, clock, buckets=entry.buckets)))
+        tracker = BudgetTracker(
+            entry.budget, clock, buckets=entry.buckets, daily_buckets=entry.daily_buckets
+        )
+        trackers.append((entry.provider, tracker))
     served_by: dict[int, str | None] = {}
     for arrival in sorted(arrivals, key=lambda a: (a.t, a.id)):
         clock.now = arrival.t

@@ -137,9 +137,15 @@ class BudgetTracker:
     """Admits a request if every window has room, and records what it spends."""
 
     def __init__(
-        self, budget: Budget, clock: Callable[[], float], *, buckets: bool = False
+        self,
+        budget: Budget,
+        clock: Callable[[], float],
+        *,
+        buckets: bool = False,
+        daily_buckets: bool = False,
     ) -> None:
-        """`buckets`: per-minute limits are token buckets (else every limit slides)."""
+        """`buckets`: per-minute limits are token buckets (else they slide); `daily_buckets`:
+        per-day limits too (Groq: "RPD refills continuously"; Cerebras' token buckets)."""
         self.budget = budget
         self.clock = clock
         limits: list[tuple[Kind, Period, int | None]] = [
@@ -148,8 +154,11 @@ class BudgetTracker:
             ("tokens", "minute", budget.tpm),
             ("tokens", "day", budget.tpd),
         ]
+        bucket_periods = {"minute"} if buckets else set()
+        if daily_buckets:
+            bucket_periods.add("day")
         self.windows: list[Window | Bucket] = [
-            (Bucket if buckets and p == "minute" else Window)(k, p, limit)
+            (Bucket if p in bucket_periods else Window)(k, p, limit)
             for k, p, limit in limits
             if limit is not None
         ]

@@ -34,6 +34,9 @@ from chain429.testing.steps import Drop, Hang, Pause, Reply, Step, Stream, Strea
 DEFAULT_TEXT = "Hello! This is the mock provider answering."
 # Providers that document continuously refilling buckets (reset = time until full).
 TOKEN_BUCKET_DIALECTS = frozenset({"openai", "groq", "cerebras"})
+# ... and those whose daily counters are buckets too (providers.md: Groq's RPD "refills
+# continuously"; Cerebras' capacity is a token bucket).
+DAILY_BUCKET_DIALECTS = frozenset({"groq", "cerebras"})
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
 _STREAM_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -96,7 +99,12 @@ class MockProvider:
         self.status_counts: Counter[int] = Counter()
         self.rate_limited = 0
         self.budget = (
-            BudgetTracker(limits, clock, buckets=header_dialect in TOKEN_BUCKET_DIALECTS)
+            BudgetTracker(
+                limits,
+                clock,
+                buckets=header_dialect in TOKEN_BUCKET_DIALECTS,
+                daily_buckets=header_dialect in DAILY_BUCKET_DIALECTS,
+            )
             if limits is not None
             else None
         )
