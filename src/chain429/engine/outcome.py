@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chain429.engine.upstream import ResponseTooLarge
+from chain429.providers.presets import Refill
 from chain429.quota.headers import RateLimitSnapshot, Window, parse_rate_limit_headers
 from chain429.quota.hints import (
     DailyReset,
@@ -79,8 +80,10 @@ def classify_response(
     daily_reset: DailyReset = "utc-midnight",
     dialect: str = "generic",
     snapshot: RateLimitSnapshot | None = None,
+    refill: Refill = "fixed",
 ) -> Outcome:
-    """Classify an upstream HTTP reply; `dialect` names how its rate-limit headers read.
+    """Classify an upstream HTTP reply; `dialect` names how its rate-limit headers read, and
+    `refill` how its counters refill (a token bucket's stated waits hold for daily counters too).
 
     Pass the `snapshot` already parsed from `headers` to spare parsing them again.
     """
@@ -88,7 +91,7 @@ def classify_response(
         return Outcome(OutcomeKind.SUCCESS, status, f"{status} ok")
     if snapshot is None:
         snapshot = parse_rate_limit_headers(dialect, headers, now)
-    return _classify(status, headers, decode_error_body(body), now, daily_reset, snapshot)
+    return _classify(status, headers, decode_error_body(body), now, daily_reset, snapshot, refill)
 
 
 def classify_stream_error(
@@ -103,7 +106,7 @@ def classify_stream_error(
     if status is None or 200 <= status < 300:
         detail = clean_message(error_message(error), _DETAIL_LIMIT)
         return Outcome(OutcomeKind.UPSTREAM_ERROR, status, _join("stream error", detail))
-    return _classify(status, {}, {"error": error}, now, daily_reset, None)
+    return _classify(status, {}, {"error": error}, now, daily_reset, None, "fixed")
 
 
 def classify_exception(exc: BaseException) -> Outcome | None:
@@ -147,6 +150,7 @@ def _classify(
     now: float,
     daily_reset: DailyReset,
     snapshot: RateLimitSnapshot | None,
+    refill: Refill,
 ) -> Outcome:
     text = body_text(decoded).lower()
     detail = clean_message(error_message(decoded), _DETAIL_LIMIT)
@@ -155,7 +159,9 @@ def _classify(
     # Rate-limit, credit and auth come first: a 429 message names the model and could pass for
     # a dead-model error. Everything keys on the status, never on numbers in the prose.
     if status == 429:
-        return _too_many(headers, decoded, text, detail, windows, retry_hint, now, daily_reset)
+        return _too_many(
+            headers, decoded, text, detail, windows, retry_hint, now, daily_reset, refill
+        )
     if status == 402:
         if "in_flight_budget" in text and retry_hint is not None:
             # OpenRouter: too much spend in flight right now, not an empty balance.
@@ -212,6 +218,7 @@ def _too_many(
     retry_hint: float | None,
     now: float,
     daily_reset: DailyReset,
+    refill: Refill,
 ) -> Outcome:
     if "insufficient_quota" in text:
         # OpenAI billing: waiting never clears it. (Gemini's daily 429 reuses the same prose,
@@ -230,7 +237,7 @@ def _too_many(
     if period is not None:
         if is_cloudflare_daily(decoded):
             daily_reset = "utc-midnight"  # whatever the provider type says
-        at = _long_retry_at(windows, retry_hint, delay, now, daily_reset, period)
+        at = _long_retry_at(windows, retry_hint, delay, now, daily_reset, period, refill)
         phrase = "monthly quota exhausted" if period == "month" else "daily quota exhausted"
         return _outcome(OutcomeKind.QUOTA_EXHAUSTED, 429, phrase, now, at, daily=True)
     if retry_hint is None:
@@ -255,10 +262,13 @@ def _long_retry_at(
     now: float,
     daily_reset: DailyReset,
     period: LongPeriod,
+    refill: Refill,
 ) -> float:
     """When a spent daily (or monthly) cap refills. The daily classification wins over a short
     `retry-after` header: that one belongs to some other counter (Gemini's 32 s `retryDelay`, a
     `retry-after: 58` on a requests-per-day 429), and trusting it re-probes a spent cap all day.
+    A token-bucket provider (Groq, Cerebras) is the exception: its daily bucket refills steadily,
+    so its stated wait is when this request fits again, not some other counter's.
     """
     resets = [
         w.reset_at
@@ -268,11 +278,13 @@ def _long_retry_at(
     if resets:  # the provider named the long counter and its reset
         return max(resets)
     header_wait = retry_hint - now if retry_hint is not None else None
-    if header_wait is not None and header_wait > _LONG_HINT:
+    if header_wait is not None and (header_wait > _LONG_HINT or refill == "continuous"):
         return now + header_wait
     # The body's own words describe the counter it names: a rolling (token-bucket) daily quota
     # refills continuously, so its stated wait is true at any length.
-    if delay is not None and (daily_reset == "rolling" or delay > _LONG_HINT):
+    if delay is not None and (
+        daily_reset == "rolling" or refill == "continuous" or delay > _LONG_HINT
+    ):
         return now + delay
     if period == "month":
         return next_month_reset(now)

@@ -76,6 +76,7 @@ def settle(
         daily_reset=entry.daily_reset,
         dialect=preset.dialect,
         snapshot=snapshot,
+        refill=preset.refill,
     ).scrubbed(entry.api_key)
     if status == 429:
         snapshot = _with_body_counter(snapshot, body, outcome, now)

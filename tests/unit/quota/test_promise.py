@@ -184,3 +184,17 @@ def test_a_refusal_of_this_requests_size_cools_nothing(
     outcome = answer(tracker, e, status, {}, body)
     assert outcome.kind is OutcomeKind.CONTEXT_LENGTH
     assert tracker.blocked(e) is None
+
+
+def test_a_token_buckets_daily_429_waits_for_its_stated_time_not_a_day(
+    tracker: MemoryTracker, clock: Clock
+) -> None:
+    """Cerebras' daily token bucket refills steadily: its retry-after is when this request fits
+    again. A fixed-window provider's short retry-after on a daily 429 is some other counter's."""
+    body = b'{"message": "Tokens per day limit exceeded - too many tokens processed."}'
+    bucket = make("cerebras")
+    answer(tracker, bucket, 429, {"retry-after": "115"}, body)
+    assert cooldown_left(tracker, bucket) == pytest.approx(115)
+    fixed = make("openai-compatible")
+    answer(tracker, fixed, 429, {"retry-after": "115"}, body)
+    assert cooldown_left(tracker, fixed) > 3600
