@@ -39,6 +39,8 @@ def _entry_row(state: EntryState, now: float) -> dict[str, Any]:
         row["failures"], row["breaker_opens"] = state.failures, state.breaker_opens
     if state.unhinted:
         row["unhinted"] = state.unhinted
+    if state.spent_daily:
+        row["spent_daily"] = state.spent_daily
     if state.latency_ms is not None:
         row["latency_ms"], row["latency_at"] = round(state.latency_ms, 2), state.latency_at
     return row
@@ -80,6 +82,7 @@ def _entry_state(row: dict[str, Any], now: float) -> EntryState:
         failures=row.get("failures", 0),
         breaker_opens=row.get("breaker_opens", 0),
         unhinted=row.get("unhinted", 0),
+        spent_daily=row.get("spent_daily", 0),
         latency_ms=row.get("latency_ms"),
         latency_at=row.get("latency_at", 0.0),
     )

@@ -25,6 +25,7 @@ class EntryState:
     failures: int = 0  # consecutive failures that count towards the breaker
     breaker_opens: int = 0  # consecutive times the breaker opened, for escalation
     unhinted: int = 0  # consecutive 429s that stated no retry time, for escalation
+    spent_daily: int = 0  # consecutive daily 429s of a token bucket, for escalation
     probing: bool = False  # a half-open probe is in flight
     in_flight: int = 0
     # Recent latency (time to first token for streams, total otherwise), smoothed, and when it

@@ -545,7 +545,7 @@ class MemoryTracker:
             # every model of the provider, not just the one that hit it.
             shared = outcome.daily and ticket.entry.preset.quota_scope == "provider"
             target = self._provider_state(ticket.entry.provider) if shared else state
-            self._cool(target, outcome, outcome.retry_at or now + self._policy.cooldown_max_s, now)
+            self._cool(target, outcome, self._long_cooldown_end(target, ticket, outcome, now), now)
         elif action is Action.COOLDOWN_PROVIDER:
             provider = self._provider_state(ticket.entry.provider)
             self._cool(provider, outcome, now + self._policy.cooldown_max_s, now)
@@ -563,10 +563,25 @@ class MemoryTracker:
         state.unhinted += 1
         return now + self._policy.cooldown_default_s * 2.0 ** (state.unhinted - 1)
 
+    def _long_cooldown_end(
+        self, state: EntryState, ticket: Ticket, outcome: Outcome, now: float
+    ) -> float:
+        """A stated reset, else the longest cooldown. A token bucket's daily 429 states when
+        *this* request fits, while the bucket's size is unknown: each such 429 in a row doubles
+        the wait, so a spent daily cap no header shows is not re-probed every couple of minutes.
+        """
+        if outcome.retry_at is None:
+            return now + self._policy.cooldown_max_s
+        if ticket.entry.preset.refill != "continuous" or not outcome.daily:
+            return outcome.retry_at
+        state.spent_daily += 1
+        return now + (outcome.retry_at - now) * 2.0 ** (state.spent_daily - 1)
+
     def _succeeded(self, state: EntryState, ticket: Ticket) -> None:
         state.failures = 0
         state.breaker_opens = 0
         state.unhinted = 0
+        state.spent_daily = 0
         # State only moves forward: a cooldown set while this request was running stays.
         if state.cooldown is not None and state.cooldown.set_at <= ticket.started_at:
             state.cooldown = None

@@ -198,3 +198,17 @@ def test_a_token_buckets_daily_429_waits_for_its_stated_time_not_a_day(
     fixed = make("openai-compatible")
     answer(tracker, fixed, 429, {"retry-after": "115"}, body)
     assert cooldown_left(tracker, fixed) > 3600
+
+
+def test_repeated_daily_429s_of_a_token_bucket_double_the_wait(
+    tracker: MemoryTracker, clock: Clock
+) -> None:
+    """Its retry-after says when *this* request fits; the bucket's size stays unknown."""
+    body = b'{"message": "Tokens per day limit exceeded - too many tokens processed."}'
+    e = make("cerebras")
+    waits = []
+    for _ in range(3):
+        answer(tracker, e, 429, {"retry-after": "100"}, body)
+        waits.append(round(cooldown_left(tracker, e)))
+        clock.now += waits[-1] + 1
+    assert waits == [100, 200, 400]
