@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -12,6 +13,7 @@ from aiohttp.typedefs import Middleware
 from chain429.config.load import LoadedConfig
 from chain429.engine.upstream import Upstream
 from chain429.engine.walk import Walker
+from chain429.http import feed_api, spa
 from chain429.http.cors import add_cors_headers, cors
 from chain429.http.errors import Handler, openai_errors
 from chain429.http.from_settings import (
@@ -37,6 +39,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     env: Mapping[str, str] | None = None,  # for ${VAR} on reload and edits; None: os.environ
     on_secrets: Callable[[Iterable[str]], None] | None = None,  # told of keys after each change
+    ui_dist: Path | None = None,  # the built web UI; None: the one in the package
 ) -> web.Application:
     config = loaded.config
     settings = config.settings
@@ -89,6 +92,8 @@ def create_app(
     app.cleanup_ctx.append(tracker_persistence(tracker, state_path(settings)))
     app.cleanup_ctx.append(request_log(state))
     _add_routes(app, route_table())
+    feed_api.install(app)
+    spa.install(app, ui_dist)  # last: the catch-all for the UI's pages
     return app
 
 

@@ -32,6 +32,8 @@ def served_routes() -> set[tuple[str, str]]:
     for resource in app.router.resources():
         info = resource.get_info()
         path = info.get("path") or info["formatter"]
+        if path == "/{tail}":
+            continue  # the web UI's catch-all (http/spa.py): pages, not API routes
         for route in resource:
             if route.method not in ("OPTIONS", "HEAD"):
                 out.add((route.method.lower(), openapi_path(path)))
