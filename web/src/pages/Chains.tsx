@@ -199,7 +199,7 @@ function NewChain({ providers }: { providers: string[] }) {
       <Group align="end" wrap="wrap">
         <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} w={160} />
         <Select label="First provider" data={providers} value={provider} onChange={setProvider} w={170} />
-        <TextInput label="Model" value={model} onChange={(e) => setModel(e.currentTarget.value)} w={220} />
+        <TextInput label="First model" value={model} onChange={(e) => setModel(e.currentTarget.value)} w={220} />
         <Button disabled={!name.trim() || !provider || !model.trim()} onClick={() => create.mutate()} loading={create.isPending}>
           Create
         </Button>
