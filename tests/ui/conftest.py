@@ -21,6 +21,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from chain429.config.load import load_config
 from chain429.http.app import create_app
 from chain429.http.spa import DIST
+from chain429.testing.budget import Budget
 from chain429.testing.mock_provider import MockProvider
 from chain429.testing.steps import Stream
 
@@ -79,7 +80,13 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     if not (DIST / "index.html").is_file():
         pytest.fail("The UI is not built: run `make test` (it builds it) or `make ui`.")
     alpha = MockProvider(models=["alpha-small", "alpha-large"], default=Stream(interval=0.05))
-    beta = MockProvider(models=["beta-large"], reply_text="Beta answers here.")
+    # Beta sends rate-limit headers, so the quota panel has counters to draw.
+    beta = MockProvider(
+        models=["beta-large"],
+        reply_text="Beta answers here.",
+        limits=Budget(rpm=30, tpm=20_000),
+        header_dialect="openai",
+    )
     extra = MockProvider(models=["x-chat-1", "x-chat-2"], reply_text="Extra here.")
     for mock in (alpha, beta, extra):
         await mock.start()
@@ -134,13 +141,15 @@ async def login(page: Page, url: str, key: str = ADMIN_KEY) -> None:
     await page.get_by_label("Admin key").fill(key)
     await page.get_by_role("button", name="Log in").click()
     await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    await expect(page.get_by_text("live", exact=True)).to_be_visible()  # the feed is connected
 
 
 async def goto(page: Page, name: str) -> None:
     """Open a page from the navigation (client-side routing, no reload)."""
     nav = page.get_by_role("navigation", name="Pages")
-    if not await nav.is_visible():
-        await page.get_by_role("button", name="Menu").click()
+    menu = page.get_by_role("button", name="Menu")
+    if await menu.is_visible():  # a phone: the navigation is behind the menu button
+        await menu.click()
     await nav.get_by_role("link", name=name, exact=True).click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(
         re.compile({"Requests": "Request log"}.get(name, name))

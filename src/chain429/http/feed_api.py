@@ -9,12 +9,14 @@ browser reads it with `fetch` (an `EventSource` cannot send the key header).
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from chain429.events import RequestFinished
+from chain429.events import RequestFinished, Subscriber
 from chain429.http.admin_request import admin_state
 from chain429.http.stats_shapes import iso_time
 from chain429.storage.records import is_fallback
@@ -22,6 +24,7 @@ from chain429.storage.records import is_fallback
 # A comment line this often keeps proxies and idle timeouts from closing a quiet stream.
 HEARTBEAT_S = 15.0
 MAX_QUEUE = 500
+BACKLOG = 50  # the newest requests a new reader is sent first, so a fresh tab is not empty
 Readers = set[asyncio.Task[Any]]
 FEEDS: web.AppKey[Readers] = web.AppKey("feed_readers")
 
@@ -82,9 +85,13 @@ async def events(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",  # nginx: pass events through at once
         }
     )
+    backlog = request.app[RECENT]
+    backlog.start(state.events.subscribe)
     with state.events.feed(MAX_QUEUE) as feed:
         await response.prepare(request)
         await response.write(b"retry: 3000\nevent: ready\ndata: {}\n\n")
+        for past in tuple(backlog.events):
+            await response.write(sse("request", feed_event(past)))
         reported = 0
         readers = request.app[FEEDS]
         task = asyncio.current_task()
@@ -108,10 +115,28 @@ async def events(request: web.Request) -> web.StreamResponse:
     return response
 
 
+class Backlog:
+    """The newest finished requests. It subscribes when the first reader connects: a proxy
+    nobody watches pays nothing for it."""
+
+    def __init__(self, size: int = BACKLOG) -> None:
+        self.events: deque[RequestFinished] = deque(maxlen=size)
+        self._started = False
+
+    def start(self, subscribe: Callable[[Subscriber], Callable[[], None]]) -> None:
+        if not self._started:
+            self._started = True
+            subscribe(self.events.append)
+
+
+RECENT: web.AppKey[Backlog] = web.AppKey("feed_backlog")
+
+
 def install(app: web.Application) -> None:
     """Open feeds end when the server shuts down, so a browser tab cannot hold it up."""
     readers: Readers = set()
     app[FEEDS] = readers
+    app[RECENT] = Backlog()
 
     async def end_feeds(app: web.Application) -> None:
         for task in tuple(readers):

@@ -55,7 +55,9 @@ export function Chart({ title, times, series, stacked = false, height = 200, uni
             stroke: s.color,
             fill: stacked ? `${s.color}55` : undefined,
             width: 2,
-            points: { show: times.length < 3 },
+            // Sparse data (a few requests) has lone points that no line joins: draw them.
+            points: { show: s.values.filter((v) => v !== null).length < 12, size: 5 },
+            spanGaps: true,
           })),
         ],
       },

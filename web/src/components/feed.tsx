@@ -48,7 +48,8 @@ export function FeedProvider({ children }: { children: ReactNode }) {
           for await (const event of readSse(response)) {
             if (event.event === "request") {
               const request = JSON.parse(event.data) as RequestDetail;
-              setState((s) => ({ ...s, requests: [request, ...s.requests].slice(0, KEEP) }));
+              // A reconnect sends the server's backlog again: keep each request once.
+              setState((s) => (s.requests.some((r) => r.id === request.id) ? s : { ...s, requests: [request, ...s.requests].slice(0, KEEP) }));
               staleSoon();
             } else if (event.event === "dropped") {
               const { dropped } = JSON.parse(event.data) as { dropped: number };

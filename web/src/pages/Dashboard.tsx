@@ -60,8 +60,8 @@ export function Dashboard() {
   });
 
   const s = summary.data?.summary;
-  const points = series.data?.points ?? [];
-  const times = points.map((p) => p.timestamp / 1000);
+  const points = useMemo(() => series.data?.points ?? [], [series.data]);
+  const times = useMemo(() => points.map((p) => p.timestamp / 1000), [points]);
   const charts = useMemo(() => {
     const tpl = (label: string, values: (number | null)[], color: string): Series => ({ label, values, color });
     return {
@@ -79,7 +79,11 @@ export function Dashboard() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [perProvider.map((q) => q.dataUpdatedAt).join(), providerIds.join()],
   );
-  const capacityLeft = capacity.data?.chains.reduce((sum, c) => sum + c.requests_left_known, 0);
+  // Free requests left today, over the limits that are known (null: no daily limit known).
+  const capacityChains = capacity.data?.chains ?? [];
+  const capacityLeft = capacityChains.some((c) => c.requests_left_known > 0 || c.requests_left !== null)
+    ? capacityChains.reduce((sum, c) => sum + c.requests_left_known, 0)
+    : undefined;
   const stackTimes = perProvider[0]?.data?.points.map((p) => p.timestamp / 1000) ?? [];
 
   return (
@@ -106,7 +110,7 @@ export function Dashboard() {
         <StatCard label="Fallback rate" value={pct(s?.waterfall_rate)} hint={`${num(s?.waterfall_requests)} served after a failure`} />
         <StatCard label="Tokens" value={num(s?.total_tokens)} hint={`${num(s?.total_prompt_tokens)} in / ${num(s?.total_completion_tokens)} out`} />
         <StatCard label="Money saved" value={savings.data ? usd(savings.data.total_saved) : "—"} hint="at paid list prices" />
-        <StatCard label="Free capacity today" value={capacityLeft === undefined ? "—" : `${num(capacityLeft)} req`} hint="requests left, known limits" />
+        <StatCard label="Free capacity today" value={capacityLeft === undefined ? "—" : `${num(capacityLeft)} req`} hint={capacityLeft === undefined ? "no daily limit known yet" : "requests left under known daily limits"} />
       </SimpleGrid>
       <Grid>
         <Grid.Col span={{ base: 12, lg: 8 }}>
@@ -150,7 +154,7 @@ export function Dashboard() {
                       return (
                         <Table.Tr key={p.provider_id}>
                           <Table.Td>{p.provider_id}</Table.Td>
-                          <Table.Td>{h ? <Badge color={HEALTH_COLOR[h.status]}>{h.status}</Badge> : "—"}</Table.Td>
+                          <Table.Td>{h ? <Badge color={HEALTH_COLOR[h.status]} tt="none" style={{ overflow: "visible" }}>{h.status}</Badge> : "—"}</Table.Td>
                           <Table.Td>{num(p.total_requests)}</Table.Td>
                           <Table.Td>{pct(p.success_rate)}</Table.Td>
                           <Table.Td>{pct(h?.last_5m?.error_rate)}</Table.Td>

@@ -1,0 +1,14 @@
+import { describe, expect, it } from "vitest";
+import { screen } from "@testing-library/react";
+import { renderUi } from "../test/render";
+import { Trail } from "./Trail";
+
+describe("Trail", () => {
+  it("renders provider names as text, never as markup", () => {
+    const { container } = renderUi(
+      <Trail attempts={[{ seq: 0, provider_id: "<img src=x onerror=alert(1)>", model: "m", outcome: "success", http_status: 200, latency_ms: 1, reason: "", skipped: false }]} />,
+    );
+    expect(container.querySelector("img")).toBeNull();
+    expect(screen.getByTestId("trail").textContent).toContain("<img src=x onerror=alert(1)> 200");
+  });
+});
