@@ -47,7 +47,11 @@ async def test_build_a_chain_and_reorder_it_by_keyboard(rig: Rig, page: Page) ->
     )
     assert chain_entries(rig, "mix") == ["alpha/alpha-large", "beta/beta-large"]
     text = rig.config_path.read_text()
-    for comment in ("# Comments like this one must survive", "# The default chain.", "# tried first"):
+    for comment in (
+        "# Comments like this one must survive",
+        "# The default chain.",
+        "# tried first",
+    ):
         assert comment in text
 
     # The default chain cannot be deleted: its button is off and it wears the marker.

@@ -19,7 +19,9 @@ async def test_a_streamed_request_appears_in_feed_log_and_cards(rig: Rig, page: 
     await login(page, rig.url)
     await goto(page, "Playground")
     await expect(page.get_by_label("Stream")).to_be_checked()
-    await page.get_by_role("textbox", name=re.compile(r"^Prompt")).fill("<b>hello</b> <script>alert(1)</script>")
+    await page.get_by_role("textbox", name=re.compile(r"^Prompt")).fill(
+        "<b>hello</b> <script>alert(1)</script>"
+    )
     await page.get_by_role("button", name="Send").click()
     output = page.get_by_test_id("playground-output")
     # Token by token: the text is seen growing, not only whole at the end.
@@ -68,14 +70,16 @@ async def test_a_429_cools_the_entry_down_and_the_next_request_falls_back(
 ) -> None:
     await login(page, rig.url)
     rig.alpha.script(Reply(429, headers={"Retry-After": "40"}))
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
             rig.url + "/v1/chat/completions",
             json={"model": "fast", "messages": [{"role": "user", "content": "hi"}]},
             headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        ) as response:
-            assert response.status == 200
-            assert response.headers["X-429chain-Provider"] == "beta"
+        ) as response,
+    ):
+        assert response.status == 200
+        assert response.headers["X-429chain-Provider"] == "beta"
 
     entry = page.locator("[data-testid=quota-entry][data-entry='alpha/alpha-small']")
     await expect(entry).to_have_attribute("data-state", "cooling", timeout=10_000)

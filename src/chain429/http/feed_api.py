@@ -25,8 +25,7 @@ from chain429.storage.records import is_fallback
 HEARTBEAT_S = 15.0
 MAX_QUEUE = 500
 BACKLOG = 50  # the newest requests a new reader is sent first, so a fresh tab is not empty
-Readers = set[asyncio.Task[Any]]
-FEEDS: web.AppKey[Readers] = web.AppKey("feed_readers")
+CLOSING: web.AppKey[asyncio.Event] = web.AppKey("feed_closing")
 
 
 def feed_event(event: RequestFinished) -> dict[str, Any]:
@@ -87,31 +86,37 @@ async def events(request: web.Request) -> web.StreamResponse:
     )
     backlog = request.app[RECENT]
     backlog.start(state.events.subscribe)
+    closing = request.app[CLOSING]
     with state.events.feed(MAX_QUEUE) as feed:
         await response.prepare(request)
         await response.write(b"retry: 3000\nevent: ready\ndata: {}\n\n")
         for past in tuple(backlog.events):
             await response.write(sse("request", feed_event(past)))
         reported = 0
-        readers = request.app[FEEDS]
-        task = asyncio.current_task()
-        assert task is not None
-        readers.add(task)
+        closed = asyncio.ensure_future(closing.wait())
+        next_event: asyncio.Future[RequestFinished] | None = None
         try:
-            while True:
-                try:
-                    event = await asyncio.wait_for(feed.get(), HEARTBEAT_S)
-                except TimeoutError:
-                    await response.write(b": ping\n\n")
+            while not closing.is_set():
+                next_event = next_event or asyncio.ensure_future(feed.get())
+                done, _ = await asyncio.wait(
+                    (next_event, closed), timeout=HEARTBEAT_S, return_when=asyncio.FIRST_COMPLETED
+                )
+                if next_event not in done:
+                    if not done:
+                        await response.write(b": ping\n\n")
                     continue
+                event, next_event = next_event.result(), None
                 if feed.dropped != reported:
                     await response.write(sse("dropped", {"dropped": feed.dropped}))
                     reported = feed.dropped
                 await response.write(sse("request", feed_event(event)))
+            await response.write_eof()  # shutting down: end the stream cleanly
         except ConnectionResetError:
             pass  # the reader left
         finally:
-            readers.discard(task)
+            for waiter in (closed, next_event):
+                if waiter is not None:
+                    waiter.cancel()
     return response
 
 
@@ -134,12 +139,11 @@ RECENT: web.AppKey[Backlog] = web.AppKey("feed_backlog")
 
 def install(app: web.Application) -> None:
     """Open feeds end when the server shuts down, so a browser tab cannot hold it up."""
-    readers: Readers = set()
-    app[FEEDS] = readers
+    closing = asyncio.Event()
+    app[CLOSING] = closing
     app[RECENT] = Backlog()
 
     async def end_feeds(app: web.Application) -> None:
-        for task in tuple(readers):
-            task.cancel()
+        closing.set()
 
     app.on_shutdown.append(end_feeds)
