@@ -62,7 +62,7 @@ function EntryRow({ entry, next, fetchedAt, now }: { entry: EntryRateLimit; next
         </Group>
       </Group>
       {left !== null && left > 0 && (
-        <Text size="sm" c="orange.8" data-testid="cooldown" role="timer" aria-live="off">
+        <Text size="sm" c="orange" data-testid="cooldown" role="timer" aria-live="off">
           back in {clock(left)}
           {entry.reason ? ` — ${entry.reason}` : ""}
         </Text>

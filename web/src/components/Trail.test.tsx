@@ -12,3 +12,17 @@ describe("Trail", () => {
     expect(screen.getByTestId("trail").textContent).toContain("<img src=x onerror=alert(1)> 200");
   });
 });
+
+describe("Trail text", () => {
+  it("is the trail as one line", () => {
+    renderUi(
+      <Trail
+        attempts={[
+          { seq: 1, provider_id: "beta", model: "m", outcome: "success", http_status: 200, latency_ms: 1, reason: "", skipped: false },
+          { seq: 0, provider_id: "alpha", model: "m", outcome: "rate_limited", http_status: 429, latency_ms: 1, reason: "429 rate limited (retry in 40s)", skipped: false },
+        ]}
+      />,
+    );
+    expect(screen.getByTestId("trail").textContent?.replace(/\s+/g, " ").trim()).toBe("alpha 429 (retry 40s) → beta 200");
+  });
+});

@@ -1,4 +1,5 @@
-import { Group, Text } from "@mantine/core";
+import { Fragment } from "react";
+import { Text } from "@mantine/core";
 import type { LoggedAttempt } from "../api/types";
 import { stepText } from "./trail";
 
@@ -9,21 +10,20 @@ function color(a: LoggedAttempt): string {
   return "red";
 }
 
-/** The attempt trail, each step coloured by its fate; plain text for copy and screen readers. */
+/** The attempt trail, each step coloured by its fate; its text is `trailText`, to copy or read. */
 export function Trail({ attempts }: { attempts: readonly LoggedAttempt[] }) {
   if (!attempts.length) return <Text size="sm" c="dimmed">no upstream call</Text>;
   const steps = [...attempts].sort((x, y) => x.seq - y.seq);
   return (
-    <Group gap={4} wrap="wrap" data-testid="trail">
+    <Text size="sm" ff="monospace" data-testid="trail">
       {steps.map((a, i) => (
-        <Text key={a.seq} size="sm" component="span" ff="monospace">
-          {i > 0 && <span aria-hidden="true">→ </span>}
-          {i > 0 && <span className="visually-hidden">then </span>}
-          <Text span c={color(a)} ff="monospace" size="sm" title={a.reason}>
+        <Fragment key={a.seq}>
+          {i > 0 && " → "}
+          <Text span inherit c={color(a)} title={a.reason}>
             {stepText(a)}
           </Text>
-        </Text>
+        </Fragment>
       ))}
-    </Group>
+    </Text>
   );
 }
