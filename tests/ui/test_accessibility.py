@@ -53,7 +53,8 @@ async def test_pages_can_be_used_by_keyboard_alone(rig: Rig, browser: Browser) -
     await goto(page, "Chains")
     # Every focusable control has a name, so a keyboard user hears what it does.
     unnamed = await page.evaluate(
-        """() => [...document.querySelectorAll('button, a[href], input, select, textarea, [tabindex]')]
+        """() => [...document.querySelectorAll(
+                'button, a[href], input, select, textarea, [tabindex]')]
             .filter(e => e.tabIndex >= 0 && !e.disabled && e.offsetParent !== null)
             .filter(e => !(e.getAttribute('aria-label') || e.labels?.[0]?.textContent
                 || e.getAttribute('aria-labelledby') || e.textContent.trim()))
