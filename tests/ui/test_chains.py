@@ -38,8 +38,12 @@ async def test_build_a_chain_and_reorder_it_by_keyboard(rig: Rig, page: Page) ->
     # Keyboard only: focus the handle, Space lifts, ArrowUp moves, Space drops.
     handle = card.get_by_role("button", name="Move alpha/alpha-large (position 2)")
     await handle.focus()
+    # Each step waits for what a screen reader hears, as a person would.
     await page.keyboard.press("Space")
+    await expect(handle).to_have_attribute("aria-pressed", "true")  # lifted
+    await page.wait_for_timeout(300)  # dnd-kit measures the list after the lift
     await page.keyboard.press("ArrowUp")
+    await expect(page.get_by_text("alpha/alpha-large is over position 1.")).to_be_attached()
     await page.keyboard.press("Space")
     await expect(card.get_by_test_id("save-ok")).to_have_text("Saved the order of mix.")
     await expect(card.get_by_test_id("chain-entry").first).to_have_attribute(

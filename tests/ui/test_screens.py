@@ -62,6 +62,14 @@ async def test_every_page_light_and_dark(rig: Rig, browser: Browser) -> None:
         for name in PAGES:
             await visit(page, name)
             await shoot(page, f"{name.lower()}-{scheme}")
+        # The preset picker, filled from a preset.
+        await goto(page, "Providers")
+        await page.get_by_role("button", name="Add provider").click()
+        dialog = page.get_by_role("dialog")
+        await dialog.get_by_role("textbox", name="Preset").click()
+        await page.get_by_role("option", name="groq", exact=False).first.click()
+        await expect(dialog.get_by_test_id("preset-facts")).to_be_visible()
+        await shoot(page, f"providers-add-{scheme}", full=False)
         await context.close()
 
 

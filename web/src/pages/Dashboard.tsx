@@ -154,7 +154,7 @@ export function Dashboard() {
                       return (
                         <Table.Tr key={p.provider_id}>
                           <Table.Td>{p.provider_id}</Table.Td>
-                          <Table.Td>{h ? <Badge color={HEALTH_COLOR[h.status]} tt="none" style={{ overflow: "visible" }}>{h.status}</Badge> : "—"}</Table.Td>
+                          <Table.Td>{h ? <Badge color={HEALTH_COLOR[h.status]} tt="none" style={{ minWidth: "max-content" }}>{h.status}</Badge> : "—"}</Table.Td>
                           <Table.Td>{num(p.total_requests)}</Table.Td>
                           <Table.Td>{pct(p.success_rate)}</Table.Td>
                           <Table.Td>{pct(h?.last_5m?.error_rate)}</Table.Td>
