@@ -15,6 +15,7 @@ from aiohttp import web
 
 DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 API_PREFIXES = ("/v1/", "/health", "/metrics", "/openapi.json")
+ROUTE_NAME = "spa"  # the catch-all's name: not an API route, so not in the route table
 
 # Scripts and styles only from this origin, nothing framed, no plugins. Styles allow inline
 # `style` attributes: the component kit sets CSS variables at run time (never script).
@@ -63,7 +64,7 @@ def install(app: web.Application, dist: Path | None = None) -> None:
             raise web.HTTPNotFound()  # a missing file is not a page of the app
         return web.FileResponse(index, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
 
-    app.router.add_route("*", "/{tail:.*}", serve)
+    app.router.add_route("*", "/{tail:.*}", serve, name=ROUTE_NAME)
 
 
 def _file(root: Path, path: str) -> Path | None:
