@@ -116,6 +116,9 @@ async def test_api_paths_are_never_shadowed(start: Start, dist: Path) -> None:
             assert r.status == 200 and (await r.json())["object"] == "list"
         async with http.post(url + "/providers") as r:
             assert r.status == 404  # pages answer GET only
+        async with http.get(url + "/v1/chat/completions") as r:
+            assert r.status == 405  # the route exists, for POST
+            assert (await r.json())["error"]["code"] == "method_not_allowed"
 
 
 async def test_without_a_build_the_page_says_how_to_build_it(start: Start, tmp_path: Path) -> None:

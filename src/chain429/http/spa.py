@@ -50,7 +50,7 @@ def install(app: web.Application, dist: Path | None = None) -> None:
     async def serve(request: web.Request) -> web.StreamResponse:
         path = request.path
         if is_api_path(path) or request.method not in ("GET", "HEAD"):
-            raise web.HTTPNotFound()  # the error middleware makes it OpenAI-shaped
+            await _refuse(request)
         index = root / "index.html"
         if not index.is_file():
             return web.Response(
@@ -65,6 +65,19 @@ def install(app: web.Application, dist: Path | None = None) -> None:
         return web.FileResponse(index, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
 
     app.router.add_route("*", "/{tail:.*}", serve, name=ROUTE_NAME)
+
+
+async def _refuse(request: web.Request) -> None:
+    """A 405 when an API route has this path with other methods (the catch-all answers every
+    method, so aiohttp would otherwise end here), else a 404. Only unmatched requests pay this.
+    The error middleware makes either OpenAI-shaped."""
+    for resource in request.app.router.resources():
+        if resource.name == ROUTE_NAME:
+            continue
+        _, allowed = await resource.resolve(request)
+        if allowed:
+            raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
 
 
 def _file(root: Path, path: str) -> Path | None:
