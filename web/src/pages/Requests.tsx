@@ -7,6 +7,8 @@ import type { LoggedRequest, RequestPage } from "../api/types";
 import { OutcomeBadge, RequestDrawer } from "../components/RequestDrawer";
 import { ms, num } from "../components/format";
 import { useConfig } from "../components/useConfig";
+import { useFeed } from "../components/feed";
+import { Trail } from "../components/Trail";
 
 const PAGE = 50;
 const OUTCOMES = ["success", "exhausted", "client_error", "upstream_rejected", "stream_failed", "client_disconnect", "bad_request", "auth_failed", "internal_error"];
@@ -23,6 +25,9 @@ function AttemptCount({ r }: { r: LoggedRequest }) {
 
 export function Requests() {
   const config = useConfig();
+  // The log's page has no attempts; requests this tab saw live have theirs: show them inline.
+  const { requests: live } = useFeed();
+  const trails = new Map(live.map((r) => [r.id, r.attempt_log]));
   const [chain, setChain] = useState<string | null>(null);
   const [provider, setProvider] = useState<string | null>(null);
   const [outcome, setOutcome] = useState<string | null>(null);
@@ -89,7 +94,12 @@ export function Requests() {
                   <OutcomeBadge outcome={r.outcome} status={r.http_status} />
                   {r.fallback && <Text span size="xs" c="violet"> fallback</Text>}
                 </Table.Td>
-                <Table.Td ff="monospace">{r.provider_id ? `${r.provider_id}/${r.model}` : "—"}</Table.Td>
+                <Table.Td>
+                  <Text size="sm" ff="monospace">
+                    {r.provider_id ? `${r.provider_id}/${r.model}` : "—"}
+                  </Text>
+                  {trails.has(r.id) && <Trail attempts={trails.get(r.id)!} />}
+                </Table.Td>
                 <Table.Td>
                   <AttemptCount r={r} />
                 </Table.Td>
