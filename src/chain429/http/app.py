@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -14,6 +15,7 @@ from chain429.config.load import LoadedConfig
 from chain429.engine.order import Router
 from chain429.engine.upstream import Upstream
 from chain429.engine.walk import Walker
+from chain429.http import feed_api, spa
 from chain429.http.body import BODY_DEADLINE, BODY_DEADLINE_S
 from chain429.http.cors import add_cors_headers, cors
 from chain429.http.errors import Handler, openai_errors
@@ -42,6 +44,7 @@ def create_app(
     on_secrets: Callable[[Iterable[str]], None] | None = None,  # told of keys after each change
     body_deadline_s: float = BODY_DEADLINE_S,  # a body still arriving after this is a 408
     router: Router | None = None,  # ranks candidates per strategy (tests inject randomness)
+    ui_dist: Path | None = None,  # the built web UI; None: the one in the package
 ) -> web.Application:
     config = loaded.config
     settings = config.settings
@@ -97,6 +100,8 @@ def create_app(
     app.cleanup_ctx.append(tracker_persistence(tracker, state_path(settings)))
     app.cleanup_ctx.append(request_log(state))
     _add_routes(app, route_table())
+    feed_api.install(app)
+    spa.install(app, ui_dist)  # last: the catch-all for the UI's pages
     return app
 
 

@@ -112,7 +112,9 @@ def _schemas(routes: tuple[Route, ...]) -> tuple[dict[str, Schema], Refs]:
             wanted[(route.response, "serialization")] = None
         if route.request is not None:
             wanted[(route.request, "validation")] = None
-    keys, top = models_json_schema(list(wanted), ref_template=REF)
+    # by_alias=False: the config models carry camelCase aliases for reading old configs, but
+    # the API answers (and prefers) their snake_case names.
+    keys, top = models_json_schema(list(wanted), ref_template=REF, by_alias=False)
     schemas: dict[str, Schema] = dict(top.get("$defs", {}))
     return schemas, {(model, mode): str(keys[(model, mode)]["$ref"]) for model, mode in wanted}
 
@@ -143,6 +145,11 @@ def _operation(route: Route, refs: Refs) -> Schema:
             ok["headers"] = {
                 name: {"schema": {"type": "string"}, "description": text}
                 for name, text in CHAIN_HEADERS
+            }
+        if route.media == "sse":
+            ok = {
+                "description": "Server-sent events; each `data:` is this schema.",
+                "content": {"text/event-stream": ok["content"]["application/json"]},
             }
         responses["200"] = ok
         if route.created:

@@ -18,19 +18,21 @@ from chain429.config.schema import ProviderConfig, Settings
 from chain429.http import (
     admin_api,
     admin_probes,
+    feed_api,
     health_api,
     openai_api,
     openapi,
     stats_api,
     status_api,
+    ui_api,
 )
 from chain429.http.errors import Handler
 from chain429.http.metrics import metrics_handler
-from chain429.http.schemas import admin, stats, status
+from chain429.http.schemas import admin, stats, status, ui
 from chain429.http.schemas.base import Auth
 
 Schema = dict[str, Any]
-Media = Literal["json", "json+sse", "text", "document"]
+Media = Literal["json", "json+sse", "sse", "text", "document"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +391,40 @@ def route_table() -> tuple[Route, ...]:
             admin.ChainProbe,
             admin.ProbeChainBody,
             errors=(400, 401, 404),
+        ),
+        # -- the web UI's own -------------------------------------------------------------------
+        Route(
+            "GET",
+            "/v1/admin/events",
+            feed_api.events,
+            "admin",
+            "admin",
+            "The live request feed: each finished request as a server-sent event.",
+            stats.RequestDetail,
+            errors=(401,),
+            media="sse",
+            description="`event: request` carries a `RequestDetail`; `event: dropped` says how "
+            "many this reader missed by falling behind; `: ping` comments keep it open.",
+        ),
+        Route(
+            "GET",
+            "/v1/admin/presets",
+            ui_api.presets,
+            "admin",
+            "admin",
+            "Every provider preset, with its base URL, header dialect and free-tier limits.",
+            ui.PresetsReply,
+            errors=(401,),
+        ),
+        Route(
+            "GET",
+            "/v1/admin/config/file",
+            ui_api.config_file,
+            "admin",
+            "admin",
+            "The config file as it is on disk, comments kept, every key masked.",
+            ui.ConfigFileView,
+            errors=(401,),
         ),
     )
 

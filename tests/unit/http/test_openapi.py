@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from chain429.config.load import parse_config
+from chain429.http import spa
 from chain429.http.app import create_app
 from chain429.http.openapi import document, openapi_path
 from chain429.http.routes import route_table
@@ -33,6 +34,8 @@ def served_routes() -> set[tuple[str, str]]:
     for resource in app.router.resources():
         info = resource.get_info()
         path = info.get("path") or info["formatter"]
+        if resource.name == spa.ROUTE_NAME:
+            continue  # the web UI's catch-all (http/spa.py): pages, not API routes
         for route in resource:
             if route.method not in ("OPTIONS", "HEAD"):
                 out.add((route.method.lower(), openapi_path(path)))

@@ -1,0 +1,107 @@
+"""Live: a streamed playground request shows up in the live feed, the request log and the
+dashboard cards; a 429 puts a cooldown in the quota panel that counts down, and the next
+request's trail shows the fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import aiohttp
+from playwright.async_api import Page, expect
+
+from chain429.testing.mock_provider import DEFAULT_TEXT
+from chain429.testing.steps import Reply
+from tests.ui.conftest import ADMIN_KEY, Rig, goto, login
+
+
+async def test_a_streamed_request_appears_in_feed_log_and_cards(rig: Rig, page: Page) -> None:
+    await login(page, rig.url)
+    await goto(page, "Playground")
+    await expect(page.get_by_label("Stream")).to_be_checked()
+    await page.get_by_role("textbox", name=re.compile(r"^Prompt")).fill(
+        "<b>hello</b> <script>alert(1)</script>"
+    )
+    await page.get_by_role("button", name="Send").click()
+    output = page.get_by_test_id("playground-output")
+    # Token by token: the text is seen growing, not only whole at the end.
+    seen: set[str] = set()
+    for _ in range(400):
+        text = await output.inner_text()
+        if text:
+            seen.add(text)
+        if text == DEFAULT_TEXT:
+            break
+        await asyncio.sleep(0.01)
+    assert DEFAULT_TEXT in seen
+    partial = {t for t in seen if t and t != DEFAULT_TEXT}
+    assert len(partial) >= 2, seen
+    await expect(page.get_by_test_id("served-by")).to_have_text("alpha/alpha-small")
+    await expect(page.get_by_test_id("playground-trail")).to_contain_text("alpha 200")
+    result = page.get_by_test_id("playground-result")
+    await expect(result).to_contain_text(re.compile(r"First token \d"))
+    # The prompt went as text; nothing became markup.
+    assert await output.locator("b, script").count() == 0
+
+    await goto(page, "Dashboard")
+    row = page.get_by_test_id("feed-row").first
+    await expect(row).to_contain_text("fast")
+    await expect(row.get_by_test_id("trail")).to_contain_text("alpha 200")
+    await expect(page.get_by_test_id("card-requests").get_by_test_id("card-value")).to_have_text(
+        "1"
+    )
+    await expect(
+        page.get_by_test_id("card-success-rate").get_by_test_id("card-value")
+    ).to_have_text("100.0%")
+    await row.click()  # the whole request
+    drawer = page.get_by_role("dialog")
+    await expect(drawer).to_contain_text("alpha/alpha-small")
+    await page.keyboard.press("Escape")
+
+    await goto(page, "Requests")
+    log_row = page.get_by_test_id("log-row").first
+    await expect(log_row).to_contain_text("alpha/alpha-small")
+    await log_row.get_by_role("button", name=re.compile("Show request")).click()
+    await expect(page.get_by_role("dialog").get_by_test_id("trail")).to_contain_text("alpha 200")
+
+
+async def test_a_429_cools_the_entry_down_and_the_next_request_falls_back(
+    rig: Rig, page: Page
+) -> None:
+    await login(page, rig.url)
+    rig.alpha.script(Reply(429, headers={"Retry-After": "40"}))
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            rig.url + "/v1/chat/completions",
+            json={"model": "fast", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        ) as response,
+    ):
+        assert response.status == 200
+        assert response.headers["X-429chain-Provider"] == "beta"
+
+    entry = page.locator("[data-testid=quota-entry][data-entry='alpha/alpha-small']")
+    await expect(entry).to_have_attribute("data-state", "cooling", timeout=10_000)
+    await expect(entry.get_by_text("cooling", exact=True)).to_be_visible()
+    cooldown = entry.get_by_test_id("cooldown")
+    first = await cooldown.inner_text()
+    assert re.search(r"back in \d+s", first), first
+    # It counts down (read twice, two seconds apart: the second shows fewer seconds).
+    await asyncio.sleep(2.2)
+    second = await cooldown.inner_text()
+    seconds = [int(re.search(r"back in (\d+)s", t)[1]) for t in (first, second)]  # type: ignore[index]
+    assert seconds[1] < seconds[0], (first, second)
+    await expect(page.get_by_test_id("quota-chain").first).to_contain_text("next: beta/beta-large")
+    # The live feed shows the fallback already: alpha's 429, then beta.
+    await expect(page.get_by_test_id("feed-row").first.get_by_test_id("trail")).to_contain_text(
+        "alpha 429 (retry 40s) → beta 200"
+    )
+
+    await goto(page, "Playground")
+    await page.get_by_text("Stream", exact=True).click()
+    await expect(page.get_by_label("Stream")).not_to_be_checked()
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.get_by_test_id("served-by")).to_have_text("beta/beta-large")
+    trail = page.get_by_test_id("playground-trail")
+    await expect(trail).to_contain_text(re.compile(r"alpha skipped.*beta 200"))

@@ -1,0 +1,31 @@
+// Names for the server's shapes, all generated from its OpenAPI document (schema.d.ts).
+import type { components } from "./schema";
+
+type S = components["schemas"];
+export type RequestDetail = S["RequestDetail"];
+export type LoggedRequest = S["LoggedRequest"];
+export type LoggedAttempt = S["LoggedAttempt"];
+export type RequestPage = S["RequestPage"];
+export type SummaryReply = S["SummaryReply"];
+export type ProvidersReply = S["ProvidersReply"];
+export type ChainsReply = S["ChainsReply"];
+export type Timeseries = S["Timeseries"];
+export type HealthReply = S["HealthReply"];
+export type Savings = S["Savings"];
+export type Capacity = S["Capacity"];
+export type RateLimitsReply = S["RateLimitsReply"];
+export type EntryRateLimit = S["EntryRateLimit"];
+export type ConfigView = S["ConfigView"];
+export type ProviderConfig = S["ProviderConfig"];
+export type ProviderInput = S["ProviderConfig"];
+export type ChainConfig = S["ChainConfig"];
+export type EntryConfig = S["EntryConfig"];
+export type Settings = S["Settings"];
+export type PresetView = S["PresetView"];
+export type PresetsReply = S["PresetsReply"];
+export type ConfigFileView = S["ConfigFileView"];
+export type ProviderProbe = S["ProviderProbe"];
+export type ProviderModels = S["ProviderModels"];
+export type ChainProbe = S["ChainProbe"];
+export type ModelList = S["ModelList"];
+export type ErrorBody = S["Error"];

@@ -1,0 +1,122 @@
+// The request log: filters, paging (the server pages; 100,000 rows stay on the server).
+import { useState } from "react";
+import { Button, Card, Group, Pagination, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { api, qs } from "../api/client";
+import type { LoggedRequest, RequestPage } from "../api/types";
+import { OutcomeBadge, RequestDrawer } from "../components/RequestDrawer";
+import { ms, num } from "../components/format";
+import { useConfig } from "../components/useConfig";
+import { useFeed } from "../components/feed";
+import { Trail } from "../components/Trail";
+
+const PAGE = 50;
+const OUTCOMES = ["success", "exhausted", "client_error", "upstream_rejected", "stream_failed", "client_disconnect", "bad_request", "auth_failed", "internal_error"];
+const SINCE: Record<string, number> = { "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
+
+function AttemptCount({ r }: { r: LoggedRequest }) {
+  return (
+    <Text size="sm">
+      {r.attempts}
+      {r.skipped ? ` (+${r.skipped} skipped)` : ""}
+    </Text>
+  );
+}
+
+export function Requests() {
+  const config = useConfig();
+  // The log's page has no attempts; requests this tab saw live have theirs: show them inline.
+  const { requests: live } = useFeed();
+  const trails = new Map(live.map((r) => [r.id, r.attempt_log]));
+  const [chain, setChain] = useState<string | null>(null);
+  const [provider, setProvider] = useState<string | null>(null);
+  const [outcome, setOutcome] = useState<string | null>(null);
+  const [period, setPeriod] = useState<string | null>("24h");
+  const [q, setQ] = useState("");
+  const [page, setPage] = useState(1);
+  const [open, setOpen] = useState<string | null>(null);
+  const [sinceAt, setSinceAt] = useState(() => Math.floor(Date.now() / 1000));
+  const since = period ? sinceAt - SINCE[period] : undefined;
+  const params = qs({ chain, provider, outcome, since, q, limit: PAGE, offset: (page - 1) * PAGE });
+  const log = useQuery({
+    queryKey: ["live", "requests", params],
+    queryFn: () => api<RequestPage>(`/v1/stats/requests${params}`),
+    placeholderData: keepPreviousData,
+  });
+  const reset = <T,>(set: (v: T) => void) => (v: T) => {
+    set(v);
+    setPage(1);
+  };
+  const pages = Math.max(1, Math.ceil((log.data?.total ?? 0) / PAGE));
+  return (
+    <Stack>
+      <Title order={1} size="h2">
+        Request log
+      </Title>
+      <Card withBorder>
+        <Group align="end" wrap="wrap">
+          <Select label="Chain" clearable placeholder="any" data={(config.data?.chains ?? []).map((c) => c.name)} value={chain} onChange={reset(setChain)} w={160} />
+          <Select label="Provider" clearable placeholder="any" data={(config.data?.providers ?? []).map((p) => p.id)} value={provider} onChange={reset(setProvider)} w={160} />
+          <Select label="Outcome" clearable placeholder="any" data={OUTCOMES} value={outcome} onChange={reset(setOutcome)} w={180} />
+          <Select label="Time" clearable placeholder="all" data={[{ value: "1h", label: "last hour" }, { value: "24h", label: "last 24 h" }, { value: "7d", label: "last 7 days" }, { value: "30d", label: "last 30 days" }]} value={period} onChange={reset(setPeriod)} w={150} />
+          <TextInput label="Error contains" value={q} onChange={(e) => reset(setQ)(e.currentTarget.value)} w={180} />
+          <Button variant="default" onClick={() => setSinceAt(Math.floor(Date.now() / 1000))}>
+            Refresh
+          </Button>
+        </Group>
+      </Card>
+      {log.error && <Text c="red">{log.error.message}</Text>}
+      <Text size="sm" c="dimmed" aria-live="polite">
+        {num(log.data?.total)} requests
+      </Text>
+      <Table.ScrollContainer minWidth={760}>
+        <Table striped highlightOnHover data-testid="request-log">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Time</Table.Th>
+              <Table.Th>Chain</Table.Th>
+              <Table.Th>Outcome</Table.Th>
+              <Table.Th>Served by</Table.Th>
+              <Table.Th>Calls</Table.Th>
+              <Table.Th>Tokens</Table.Th>
+              <Table.Th>Latency</Table.Th>
+              <Table.Th>
+                <span className="visually-hidden">Details</span>
+              </Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {(log.data?.requests ?? []).map((r) => (
+              <Table.Tr key={r.id} data-testid="log-row">
+                <Table.Td>{new Date(r.timestamp).toLocaleString()}</Table.Td>
+                <Table.Td>{r.chain_name ?? "—"}</Table.Td>
+                <Table.Td>
+                  <OutcomeBadge outcome={r.outcome} status={r.http_status} />
+                  {r.fallback && <Text span size="xs" c="violet"> fallback</Text>}
+                </Table.Td>
+                <Table.Td>
+                  <Text size="sm" ff="monospace">
+                    {r.provider_id ? `${r.provider_id}/${r.model}` : "—"}
+                  </Text>
+                  {trails.has(r.id) && <Trail attempts={trails.get(r.id)!} />}
+                </Table.Td>
+                <Table.Td>
+                  <AttemptCount r={r} />
+                </Table.Td>
+                <Table.Td>{num(r.total_tokens)}</Table.Td>
+                <Table.Td>{ms(r.latency_ms)}</Table.Td>
+                <Table.Td>
+                  <Button size="compact-sm" variant="subtle" onClick={() => setOpen(r.id)} aria-label={`Show request ${r.id.slice(0, 8)} with its attempt trail`}>
+                    Trail
+                  </Button>
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Table.ScrollContainer>
+      <Pagination total={pages} value={page} onChange={setPage} getControlProps={(c) => ({ "aria-label": `${c} page` })} />
+      <RequestDrawer id={open} onClose={() => setOpen(null)} />
+    </Stack>
+  );
+}
