@@ -243,6 +243,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Legacy text completion, through a chat chain's entries that serve it.
+         * @description For older clients. Entries whose provider does not serve legacy completions are skipped. With `stream: true` the answer is server-sent events.
+         */
+        post: operations["openai_api.completions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/embeddings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Embeddings, served by the first entry of an embeddings chain that can.
+         * @description `model` names an embeddings chain, or `provider/model`. `encoding_format` (`float` or `base64`) passes through. A chat chain is a 400 `wrong_chain_kind`.
+         */
+        post: operations["openai_api.embeddings"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -536,6 +576,39 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * CacheSettings
+         * @description The exact-match response cache, proxy-wide (`settings.cache`); off by default.
+         */
+        CacheSettings: {
+            /**
+             * Cache Nondeterministic
+             * @default false
+             */
+            cache_nondeterministic: boolean;
+            /**
+             * Enabled
+             * @default false
+             */
+            enabled: boolean;
+            /**
+             * Max Bytes
+             * @default 67108864
+             */
+            max_bytes: number;
+            /**
+             * Max Entries
+             * @default 10000
+             */
+            max_entries: number;
+            /**
+             * Ttl S
+             * @default 3600
+             */
+            ttl_s: number;
+        } & {
+            [key: string]: unknown;
+        };
         /** Capacity */
         Capacity: {
             /** Chains */
@@ -555,6 +628,29 @@ export interface components {
              * @default null
              */
             max_wait_ms: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ChainCache
+         * @description A chain's own cache switch (`cache: true`, or these fields); unset ones follow settings.
+         */
+        ChainCache: {
+            /**
+             * Cache Nondeterministic
+             * @default null
+             */
+            cache_nondeterministic: boolean | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Ttl S
+             * @default null
+             */
+            ttl_s: number | null;
         } & {
             [key: string]: unknown;
         };
@@ -583,8 +679,15 @@ export interface components {
          * @description A named, ordered list of entries; clients select it by sending its name as `model`.
          */
         ChainConfig: {
+            /** @default null */
+            cache: components["schemas"]["ChainCache"] | null;
             /** Entries */
             entries: components["schemas"]["EntryConfig"][];
+            /**
+             * Kind
+             * @default null
+             */
+            kind: ("chat" | "embeddings") | null;
             /**
              * Max Wait Ms
              * @default null
@@ -592,6 +695,11 @@ export interface components {
             max_wait_ms: number | null;
             /** Name */
             name: string;
+            /**
+             * Strategy
+             * @default null
+             */
+            strategy: ("ordered" | "fastest" | "spread") | null;
         } & {
             [key: string]: unknown;
         };
@@ -686,6 +794,12 @@ export interface components {
         ChainNext: {
             /** Entries */
             entries: string[];
+            /**
+             * Kind
+             * @description What the chain serves.
+             * @enum {string}
+             */
+            kind: "chat" | "embeddings";
             /** Name */
             name: string;
             /**
@@ -694,11 +808,16 @@ export interface components {
              */
             next: string | null;
             /**
+             * Order
+             * @description The order the chain would try its entries in now (entries without room last); for `spread` and `fastest` this changes from request to request.
+             */
+            order: string[];
+            /**
              * Strategy
              * @description How the chain orders its entries.
-             * @constant
+             * @enum {string}
              */
-            strategy: "ordered";
+            strategy: "ordered" | "fastest" | "spread";
         };
         /** ChainProbe */
         ChainProbe: {
@@ -870,6 +989,32 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * CompletionRequest
+         * @description A legacy text completion request; unknown fields are passed upstream unchanged.
+         */
+        CompletionRequest: {
+            /**
+             * Max Tokens
+             * @default null
+             */
+            max_tokens: number | null;
+            /**
+             * Model
+             * @description A chain name, or `provider/model`.
+             * @default null
+             */
+            model: string | null;
+            /** Prompt */
+            prompt: string | string[] | number[] | number[][];
+            /**
+             * Stream
+             * @default false
+             */
+            stream: boolean;
+        } & {
+            [key: string]: unknown;
+        };
         /** ConfigFileView */
         ConfigFileView: {
             /** Path */
@@ -927,6 +1072,54 @@ export interface components {
             settings: components["schemas"]["Settings"];
             /** Version */
             version: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * Embeddings
+         * @description The upstream's embeddings, passed through as they came.
+         */
+        Embeddings: {
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Model
+             * @default null
+             */
+            model: string | null;
+            /** Object */
+            object: string;
+            /**
+             * Usage
+             * @default null
+             */
+            usage: {
+                [key: string]: unknown;
+            } | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * EmbeddingsRequest
+         * @description An OpenAI embeddings request; unknown fields are passed upstream unchanged.
+         */
+        EmbeddingsRequest: {
+            /**
+             * Encoding Format
+             * @description Passed through; `base64` answers carry base64 strings.
+             * @default null
+             */
+            encoding_format: ("float" | "base64") | null;
+            /** Input */
+            input: string | string[] | number[] | number[][];
+            /**
+             * Model
+             * @description An embeddings chain, or `provider/model`.
+             * @default null
+             */
+            model: string | null;
         } & {
             [key: string]: unknown;
         };
@@ -1271,11 +1464,7 @@ export interface components {
             latency_ms: number;
             /** Model */
             model: string | null;
-            /**
-             * Outcome
-             * @enum {string}
-             */
-            outcome: "success" | "exhausted" | "upstream_rejected" | "bad_request" | "auth_failed" | "stream_failed" | "client_disconnect" | "internal_error";
+            outcome: components["schemas"]["RequestOutcome"];
             /** Prompt Tokens */
             prompt_tokens: number | null;
             /**
@@ -1324,6 +1513,12 @@ export interface components {
              * @description A chain name, or `provider/model`.
              */
             id: string;
+            /**
+             * Kind
+             * @description `embeddings` for an embeddings chain and its entries, else `chat`.
+             * @enum {string}
+             */
+            kind: "chat" | "embeddings";
             /**
              * Object
              * @constant
@@ -2064,11 +2259,7 @@ export interface components {
             latency_ms: number;
             /** Model */
             model: string | null;
-            /**
-             * Outcome
-             * @enum {string}
-             */
-            outcome: "success" | "exhausted" | "upstream_rejected" | "bad_request" | "auth_failed" | "stream_failed" | "client_disconnect" | "internal_error";
+            outcome: components["schemas"]["RequestOutcome"];
             /** Prompt Tokens */
             prompt_tokens: number | null;
             /**
@@ -2143,6 +2334,12 @@ export interface components {
              */
             written: number | null;
         };
+        /**
+         * RequestOutcome
+         * @description How one client request ended, as the request log stores it.
+         * @enum {string}
+         */
+        RequestOutcome: "success" | "stream_failed" | "exhausted" | "upstream_rejected" | "bad_request" | "auth_failed" | "client_disconnect" | "shutdown" | "internal_error";
         /** RequestPage */
         RequestPage: {
             /** Limit */
@@ -2254,6 +2451,7 @@ export interface components {
              * @default 3
              */
             breaker_threshold: number;
+            cache?: components["schemas"]["CacheSettings"];
             /**
              * Connect Timeout Ms
              * @default 10000
@@ -2361,6 +2559,12 @@ export interface components {
              */
             state_path: string;
             /**
+             * Strategy
+             * @default ordered
+             * @enum {string}
+             */
+            strategy: "ordered" | "fastest" | "spread";
+            /**
              * Stream Idle Timeout Ms
              * @default 60000
              */
@@ -2463,6 +2667,29 @@ export interface components {
         /** SummaryReply */
         SummaryReply: {
             summary: components["schemas"]["Summary"];
+        };
+        /**
+         * TextCompletion
+         * @description The upstream's text completion, passed through as it came.
+         */
+        TextCompletion: {
+            /** Choices */
+            choices: {
+                [key: string]: unknown;
+            }[];
+            /** Id */
+            id: string;
+            /** Object */
+            object: string;
+            /**
+             * Usage
+             * @default null
+             */
+            usage: {
+                [key: string]: unknown;
+            } | null;
+        } & {
+            [key: string]: unknown;
         };
         /** TimePoint */
         TimePoint: {
@@ -3113,6 +3340,77 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ChatCompletion"];
                     "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            404: components["responses"]["Error404"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    "openai_api.completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description A completion, or with `stream: true` server-sent events. */
+            200: {
+                headers: {
+                    /** @description Upstream calls made. */
+                    "X-429chain-Attempts"?: string;
+                    /** @description The chain that served. */
+                    "X-429chain-Chain"?: string;
+                    /** @description The upstream model that served. */
+                    "X-429chain-Model"?: string;
+                    /** @description The provider that served. */
+                    "X-429chain-Provider"?: string;
+                    /** @description Entries skipped (cooling down or out of quota). */
+                    "X-429chain-Skipped"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TextCompletion"];
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            404: components["responses"]["Error404"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    "openai_api.embeddings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EmbeddingsRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Embeddings"];
                 };
             };
             400: components["responses"]["Error400"];
