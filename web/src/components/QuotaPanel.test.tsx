@@ -35,7 +35,16 @@ describe("QuotaPanel", () => {
       fakeFetch({
         "/v1/ratelimits": {
           ratelimits: [entry("groq/llama", "cooling", 42, "429 rate limited (retry in 42s)"), entry("cerebras/qwen", "available", null, null)],
-          chains: [{ name: "fast", strategy: "ordered", entries: ["groq/llama", "cerebras/qwen"], next: "cerebras/qwen" }],
+          chains: [
+            {
+              name: "fast",
+              strategy: "fastest",
+              kind: "chat",
+              entries: ["groq/llama", "cerebras/qwen"],
+              order: ["cerebras/qwen", "groq/llama"],
+              next: "cerebras/qwen",
+            },
+          ],
         },
       }).fetch,
     );
@@ -45,6 +54,10 @@ describe("QuotaPanel", () => {
     expect(screen.getByText("cooling")).toBeInTheDocument();
     expect(screen.getByText("ready")).toBeInTheDocument();
     expect(screen.getByText("serves next")).toBeInTheDocument();
+    expect(screen.getByText(/fastest · next: cerebras\/qwen/)).toBeInTheDocument();
+    // Entries show in the order the chain would try them now, not config order.
+    const names = screen.getAllByText(/^(groq\/llama|cerebras\/qwen)$/).map((e) => e.textContent);
+    expect(names).toEqual(["cerebras/qwen", "groq/llama"]);
     expect(screen.getAllByRole("progressbar", { name: /requests\/minute: 12 of 30 left/ })).toHaveLength(2);
     await act(async () => {
       vi.advanceTimersByTime(3000);

@@ -107,11 +107,12 @@ export function QuotaPanel() {
               {chain.name}
               <Text span c="dimmed" size="sm">
                 {" "}
-                · next: {chain.next ?? "nobody (all cooling)"}
+                · {chain.strategy} · next: {chain.next ?? "nobody (all cooling)"}
               </Text>
             </Text>
             <Stack gap={6}>
-              {chain.entries.map((id) => {
+              {/* In the order the chain would try them now (its strategy ranks them). */}
+              {chain.order.map((id) => {
                 const entry = byId.get(id);
                 return entry ? (
                   <EntryRow key={id} entry={entry} next={chain.next === id} fetchedAt={query.dataUpdatedAt} now={now} />
