@@ -134,7 +134,9 @@ export function SettingsPage() {
       </Title>
       {config.error && <Text c="red">{config.error.message}</Text>}
       {settings && <Keys settings={settings} />}
-      {settings && <General key={config.dataUpdatedAt} settings={settings} chains={(config.data?.chains ?? []).map((c) => c.name)} />}
+      {/* Not keyed by the refetch time: a refetch (another save) must not discard an edit or
+          the last save's message; the draft overrides the server's values until saved. */}
+      {settings && <General settings={settings} chains={(config.data?.chains ?? []).map((c) => c.name)} />}
       <Card withBorder>
         <Title order={2} size="h4" mb="xs">
           Config file
