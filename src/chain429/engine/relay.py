@@ -16,7 +16,7 @@ from chain429.errors import error_body
 from chain429.providers.sse import SSEEvent, SSEParser, encode_event
 from chain429.quota.headers import RateLimitSnapshot
 from chain429.quota.tracker import QuotaTracker
-from chain429.vocabulary import Outcome, OutcomeKind, Ticket
+from chain429.vocabulary import SUCCESS, Outcome, OutcomeKind, Ticket
 
 if TYPE_CHECKING:
     from chain429.engine.walk import Timeouts
@@ -245,7 +245,7 @@ class StreamRelay:
         if data is None:
             return None
         if data == "[DONE]":
-            return _SERVED
+            return SUCCESS
         parsed = _loads(data)
         if not isinstance(parsed, dict):
             return Outcome(OutcomeKind.MALFORMED, 200, "stream sent a malformed event")
@@ -290,7 +290,7 @@ class StreamRelay:
         return await self._fail(Outcome(OutcomeKind.MALFORMED, 200, "stream ended without [DONE]"))
 
     async def _succeed(self) -> None:
-        self.outcome = _SERVED
+        self.outcome = SUCCESS
         tokens = total_tokens(self.usage)
         await self._tracker.settle(self._ticket, self.outcome, self._snapshot, tokens)
 
@@ -304,7 +304,6 @@ class StreamRelay:
         return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
-_SERVED = Outcome(OutcomeKind.SUCCESS, 200, "served")
 # What makes an event more than bytes to pass on: the end, an error, usage to read or strip,
 # or data that is not a JSON object (garbage must not reach the client before the error).
 # (Well-formed SSE framing, comments and multi-line data are relayed as they are.)

@@ -9,6 +9,7 @@ import orjson
 
 from chain429.engine.operations import CHAT, Operation
 from chain429.errors import ProxyError
+from chain429.providers.presets import IMAGE_TOKENS
 from chain429.vocabulary import Entry
 
 
@@ -30,7 +31,7 @@ class ClientRequest:
     @property
     def est_tokens(self) -> int:
         """Prompt plus completion budget, before any provider's rules: for logs and stats."""
-        return self.prompt_tokens + self.images * 765 + (self.max_tokens or 0)
+        return self.prompt_tokens + self.images * IMAGE_TOKENS + (self.max_tokens or 0)
 
     def tokens_for(self, entry: Entry) -> int:
         """What `entry`'s provider will count against its token limits for this request.

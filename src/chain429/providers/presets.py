@@ -22,6 +22,8 @@ StreamUsage = Literal["send", "strip", "ignored"]
 DailyReset = Literal["utc-midnight", "rolling", "pacific-midnight"]
 Price = tuple[float, float]
 Refill = Literal["continuous", "fixed"]
+# One image against token limits when a preset says nothing (OpenAI: 1024 px, high detail).
+IMAGE_TOKENS = 765
 
 # Type names used by the original TypeScript 429chain, accepted so its configs load unchanged.
 TYPE_ALIASES: Mapping[str, str] = MappingProxyType(
@@ -56,7 +58,7 @@ class Preset:
     stream_usage: StreamUsage
     daily_reset: DailyReset
     refill: Refill = "fixed"  # how its counters refill: a token bucket, or all at the reset
-    image_tokens: int = 765  # what one image counts against token limits
+    image_tokens: int = IMAGE_TOKENS  # what one image counts against token limits
     unbounded_max_tokens: int = 0  # what a request without max_tokens reserves upstream
     headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     operations: tuple[OperationName, ...] = ("chat",)
@@ -118,7 +120,7 @@ class _PresetModel(BaseModel):
     stream_usage: StreamUsage
     daily_reset: DailyReset
     refill: Refill = "fixed"
-    image_tokens: int = Field(default=765, ge=0)
+    image_tokens: int = Field(default=IMAGE_TOKENS, ge=0)
     unbounded_max_tokens: int = Field(default=0, ge=0)
     limits: _LimitsModel = _LimitsModel()
     model_limits: dict[str, _LimitsModel] = {}

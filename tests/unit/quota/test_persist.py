@@ -172,7 +172,7 @@ async def test_a_long_cooldown_is_written_at_once_not_at_the_next_tick(tmp_path:
         assert isinstance(ticket, Ticket)
         settled = settle(entry, 429, {"retry-after": "600"}, b"{}", time.time(), operation=CHAT)
         tracker.release(ticket, settled.outcome, settled.snapshot)
-        for _ in range(200):  # the write happens in the persister's thread: look, don't sleep long
+        for _ in range(2000):  # written in the persister's thread: look often, for up to 20 s
             with closing(sqlite3.connect(path)) as db:
                 rows = db.execute("SELECT key FROM tracker_state").fetchall()
             if ("entry:groq/m",) in rows:
