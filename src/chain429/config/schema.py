@@ -274,6 +274,9 @@ class Settings(BaseModel):
     user_agent: Annotated[str, Field(max_length=MAX_HEADER_VALUE)] = f"429chain/{__version__}"
     strategy: StrategyName = "ordered"  # the default for chains that name none
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    # How long a Responses API answer stored with `store: true` (the API's default) can be
+    # continued with `previous_response_id`; 0 stores nothing.
+    response_store_ttl_ms: int = Field(default=_DAY_MS, ge=0, le=30 * _DAY_MS)
 
     @field_validator("user_agent")
     @classmethod

@@ -32,6 +32,7 @@ from chain429.http.runtime import watch_config
 from chain429.http.state import STATE, AppState, Runtime
 from chain429.providers.upstream import AiohttpUpstream
 from chain429.quota.tracker import QuotaTracker, tracker_for
+from chain429.storage.responses import MemoryResponses, SqlResponses
 
 
 def create_app(
@@ -72,9 +73,10 @@ def create_app(
         config_path=loaded.path,
         config_env=env,
     )
-    state = AppState(runtime, walker, tracker, on_secrets=on_secrets)
+    state = AppState(runtime, walker, tracker, on_secrets=on_secrets, clock=clock)
     state.metrics = Metrics(state)
     state.cache = MemoryCache(settings.cache.max_entries, settings.cache.max_bytes, clock)
+    state.responses = SqlResponses(state.store, MemoryResponses(clock=clock), clock)
     # Every finished request is told to these once; the request log writer subscribes when
     # it starts (lifetimes.request_log).
     state.events.subscribe(state.metrics.on_finished)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import web
@@ -33,10 +34,13 @@ def shutdown_error() -> ProxyError:
     return ProxyError(503, MESSAGE, type="server_error", code="shutdown")
 
 
-async def end_stream(response: web.StreamResponse) -> None:
-    """Close a started stream with an OpenAI-shaped error event (no `[DONE]`)."""
+async def end_stream(
+    response: web.StreamResponse, translate: Callable[[bytes], Awaitable[bytes]] | None = None
+) -> None:
+    """Close a started stream with an OpenAI-shaped error event (no `[DONE]`), or with that
+    event in the client's own API (`translate`, for /v1/messages and /v1/responses)."""
     event = b"data: " + orjson.dumps(shutdown_error().body()) + b"\n\n"
     with contextlib.suppress(ConnectionError, TimeoutError, RuntimeError):
         async with asyncio.timeout(WRITE_LIMIT_S):
-            await response.write(event)
+            await response.write(event if translate is None else await translate(event))
             await response.write_eof()

@@ -1,4 +1,5 @@
-"""Every error leaves the server OpenAI-shaped, whatever raised it."""
+"""Every error leaves the server OpenAI-shaped, whatever raised it; Anthropic-shaped on
+`/v1/messages`, where Anthropic's SDKs (and Claude Code) expect their own envelope."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from chain429.errors import ProxyError, error_body
+from chain429.dialects import anthropic
+from chain429.errors import ProxyError
 
 logger = logging.getLogger("chain429.http")
 
@@ -20,8 +22,15 @@ _HTTP_CODES = {
 }
 
 
-def error_response(err: ProxyError) -> web.Response:
-    return web.json_response(err.body(), status=err.status, headers=err.headers)
+ANTHROPIC_PATH = "/v1/messages"  # and its sub-paths (count_tokens)
+
+
+def error_response(err: ProxyError, path: str = "") -> web.Response:
+    """The error in the envelope of the API `path` belongs to."""
+    body = err.body()
+    if path.startswith(ANTHROPIC_PATH):
+        body = anthropic.error_body(err.status, err.message)
+    return web.json_response(body, status=err.status, headers=err.headers)
 
 
 @web.middleware
@@ -29,15 +38,16 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
     try:
         return await handler(request)
     except ProxyError as err:
-        return error_response(err)
+        return error_response(err, request.path)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code, template = _HTTP_CODES.get(exc.status, ("http_error", exc.reason))
         message = template.format(path=request.path, method=request.method)
-        body = error_body(message, code=code)
-        return web.json_response(body, status=exc.status)
+        return error_response(ProxyError(exc.status, message, code=code), request.path)
     except Exception:
         logger.exception("unexpected error serving %s %s", request.method, request.path)
-        body = error_body("Internal error in 429chain.", type="server_error", code="internal_error")
-        return web.json_response(body, status=500)
+        error = ProxyError(
+            500, "Internal error in 429chain.", type="server_error", code="internal_error"
+        )
+        return error_response(error, request.path)

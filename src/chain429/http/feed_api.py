@@ -54,6 +54,7 @@ def feed_event(event: RequestFinished) -> dict[str, Any]:
         "rate_limited": r.rate_limited,
         "fallback": is_fallback(r.outcome, r.calls),
         "error": r.error,
+        "endpoint": r.endpoint,
         "attempt_log": [
             {
                 "seq": a.seq,

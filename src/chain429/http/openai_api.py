@@ -12,12 +12,14 @@ from contextlib import aclosing
 from aiohttp import web
 
 from chain429.engine.operations import CHAT, COMPLETIONS, EMBEDDINGS, Operation
-from chain429.engine.request import parse_request
+from chain429.engine.relay import StreamRelay
+from chain429.engine.request import ClientRequest, parse_request
 from chain429.engine.walk import Served, WalkFailed
 from chain429.errors import ProxyError
 from chain429.http import drain
 from chain429.http.body import read_body
 from chain429.http.errors import error_response
+from chain429.http.exchange import Exchange
 from chain429.http.request_log import RequestLog
 from chain429.http.state import STATE, AppState, Runtime
 from chain429.quota.hints import parse_duration
@@ -31,21 +33,24 @@ STREAM_HEADERS = {
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, CHAT)
+    return await serve(request, CHAT, "/v1/chat/completions")
 
 
 async def embeddings(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, EMBEDDINGS)
+    return await serve(request, EMBEDDINGS, "/v1/embeddings")
 
 
 async def completions(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, COMPLETIONS)
+    return await serve(request, COMPLETIONS, "/v1/completions")
 
 
-async def _serve(request: web.Request, operation: Operation) -> web.StreamResponse:
+async def serve(
+    request: web.Request, operation: Operation, endpoint: str, exchange: Exchange | None = None
+) -> web.StreamResponse:
+    """Serve one request on `endpoint`; an `exchange` translates another API to chat and back."""
     state = request.app[STATE]
     runtime = state.runtime  # one config for the whole request, whatever reloads meanwhile
-    log = RequestLog(state, runtime)
+    log = RequestLog(state, runtime, endpoint)
     try:
         log.record.key_label = runtime.keys.require(request.headers)
     except ProxyError as err:
@@ -53,11 +58,11 @@ async def _serve(request: web.Request, operation: Operation) -> web.StreamRespon
         log.failed(err, RequestOutcome.AUTH_FAILED)
         raise
     try:
-        return await _chat(request, state, runtime, log, operation)
+        return await _chat(request, state, runtime, log, operation, exchange)
     except asyncio.CancelledError:
         if drain.cut_by_shutdown(request):
             log.failed(drain.shutdown_error(), RequestOutcome.SHUTDOWN)
-            return error_response(drain.shutdown_error())
+            return error_response(drain.shutdown_error(), request.path)
         log.finish(499, RequestOutcome.CLIENT_DISCONNECT, "the client went away")
         raise
     except ConnectionResetError:
@@ -70,7 +75,7 @@ async def _serve(request: web.Request, operation: Operation) -> web.StreamRespon
             else RequestOutcome.UPSTREAM_REJECTED
         )
         log.failed(failed, outcome)
-        return error_response(failed)
+        return error_response(failed, request.path)
     except ProxyError as err:
         log.failed(err, RequestOutcome.BAD_REQUEST)
         raise
@@ -84,9 +89,12 @@ async def _chat(
     state: AppState,
     runtime: Runtime,
     log: RequestLog,
-    operation: Operation = CHAT,
+    operation: Operation,
+    exchange: Exchange | None,
 ) -> web.StreamResponse:
     raw = await read_body(request, runtime.settings.max_body_bytes)
+    if exchange is not None:
+        raw = await exchange.prepare(raw, log.record.key_label)
     chat = parse_request(raw, operation)
     chain = runtime.routes.resolve(
         chat.model, request.headers.get("X-429chain-Chain"), operation.kind
@@ -95,6 +103,10 @@ async def _chat(
         raise _wrong_kind(chain, operation)
     log.request(chat, chain)
     max_wait = _max_wait(request.headers.get("X-429chain-Max-Wait"))
+    if exchange is not None:
+        served = await state.walker.serve(chain, chat, max_wait)
+        log.served(served)
+        return await _translated(request, chat, served, _headers(chain, served), log, exchange)
     if chain.cache_ttl_s is not None and state.cache is not None:
         from chain429.http.cached import serve_cached  # imports this module
 
@@ -170,6 +182,49 @@ async def _relay(
         log.finish(200, RequestOutcome.SHUTDOWN, drain.MESSAGE)
         return response
     await response.write_eof()
+    return _streamed(response, relay, log)
+
+
+async def _translated(
+    request: web.Request,
+    chat: ClientRequest,
+    served: Served,
+    headers: dict[str, str],
+    log: RequestLog,
+    exchange: Exchange,
+) -> web.StreamResponse:
+    """Send what the walk got in the client's own API."""
+    relay = served.stream
+    if relay is None:
+        log.usage(served.usage)
+        log.completion(served.body)
+        body = await exchange.whole(served.body)
+        log.finish(200, RequestOutcome.SUCCESS)
+        return web.Response(body=body, content_type="application/json", headers=headers)
+    response = web.StreamResponse(headers=headers | STREAM_HEADERS)
+    await response.prepare(request)
+    await response.write(exchange.begin(chat))
+    try:
+        async with aclosing(relay.events()) as events:
+            async for part in events:
+                out = await exchange.feed(part)
+                if out:
+                    await response.write(out)
+        await response.write(await exchange.end())
+    except asyncio.CancelledError:
+        if not drain.cut_by_shutdown(request):
+            raise
+        await drain.end_stream(response, exchange.feed)
+        log.usage(relay.usage)
+        log.finish(200, RequestOutcome.SHUTDOWN, drain.MESSAGE)
+        return response
+    await response.write_eof()
+    return _streamed(response, relay, log)
+
+
+def _streamed(
+    response: web.StreamResponse, relay: StreamRelay, log: RequestLog
+) -> web.StreamResponse:
     log.usage(relay.usage)
     outcome = relay.outcome
     if outcome is None or outcome.kind is OutcomeKind.SUCCESS:

@@ -18,6 +18,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from chain429 import __version__
 from chain429.http.schemas.base import Error
+from chain429.http.schemas.dialects import AnthropicError
 
 if TYPE_CHECKING:
     from chain429.http.routes import Route
@@ -79,15 +80,20 @@ def document() -> dict[str, Any]:
             "title": "429chain",
             "version": __version__,
             "description": "OpenAI-compatible proxy that waterfalls chat completions through "
-            "chains of free-tier providers. Every error is OpenAI-shaped. Our own fields are "
-            "snake_case; the TypeScript original's names appear only where it had them.",
+            "chains of free-tier providers. Every error is OpenAI-shaped, except on "
+            "`/v1/messages` (Anthropic's envelope). Our own fields are snake_case; the "
+            "TypeScript original's names appear only where it had them.",
         },
-        "tags": [{"name": t} for t in ("openai", "status", "stats", "admin")],
+        "tags": [{"name": t} for t in ("openai", "anthropic", "status", "stats", "admin")],
         "paths": paths,
         "components": {
             "schemas": schemas,
             "responses": {
-                f"Error{status}": _json(_ref("Error"), text) for status, text in STATUS_TEXT.items()
+                **{f"Error{s}": _json(_ref("Error"), text) for s, text in STATUS_TEXT.items()},
+                **{
+                    f"AnthropicError{s}": _json(_ref("AnthropicError"), text)
+                    for s, text in STATUS_TEXT.items()
+                },
             },
             "securitySchemes": {
                 "bearer": {**bearer, "description": "A key from settings.api_keys."},
@@ -106,7 +112,10 @@ def _schemas(routes: tuple[Route, ...]) -> tuple[dict[str, Schema], Refs]:
     """Every model's JSON Schema, `$defs` hoisted into `components/schemas`, and each model's
     `$ref` there. Responses are described as serialized, request bodies as validated.
     """
-    wanted: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {(Error, "serialization"): None}
+    wanted: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {
+        (Error, "serialization"): None,
+        (AnthropicError, "serialization"): None,
+    }
     for route in routes:
         if route.response is not None:
             wanted[(route.response, "serialization")] = None
@@ -155,7 +164,8 @@ def _operation(route: Route, refs: Refs) -> Schema:
         if route.created:
             responses["201"] = {**ok, "description": "Created"}
     for status in route.errors:
-        responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}
+        name = "AnthropicError" if route.envelope == "anthropic" else "Error"
+        responses[str(status)] = {"$ref": f"#/components/responses/{name}{status}"}
     operation: Schema = {
         "summary": route.summary,
         "tags": [route.tag],

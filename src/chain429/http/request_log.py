@@ -28,7 +28,7 @@ class RequestLog:
 
     __slots__ = ("_chain", "_chat", "_done", "_events", "_started", "content", "record")
 
-    def __init__(self, state: AppState, runtime: Runtime) -> None:
+    def __init__(self, state: AppState, runtime: Runtime, endpoint: str) -> None:
         self._events: EventHub = state.events
         self._started = time.monotonic()
         self._done = False
@@ -47,6 +47,7 @@ class RequestLog:
             stream=False,
             status=0,
             outcome="",
+            endpoint=endpoint,
         )
 
     def request(self, chat: ClientRequest, chain: Chain) -> None:

@@ -18,6 +18,7 @@ from chain429.config.schema import ProviderConfig, Settings
 from chain429.http import (
     admin_api,
     admin_probes,
+    dialect_api,
     feed_api,
     health_api,
     openai_api,
@@ -28,7 +29,7 @@ from chain429.http import (
 )
 from chain429.http.errors import Handler
 from chain429.http.metrics import metrics_handler
-from chain429.http.schemas import admin, stats, status, ui
+from chain429.http.schemas import admin, dialects, stats, status, ui
 from chain429.http.schemas.base import Auth
 
 Schema = dict[str, Any]
@@ -59,6 +60,7 @@ class Route:
     media: Media = "json"
     created: bool = False  # may answer 201 with the same body
     description: str = ""
+    envelope: Literal["openai", "anthropic"] = "openai"  # the shape of its errors
 
 
 # What a path parameter means, by name.
@@ -68,6 +70,7 @@ PATH_PARAMS: Mapping[str, str] = {
     "chain_name": "A chain name.",
     "request_id": "A request id (32 hex characters).",
     "id": "The provider id.",
+    "response_id": "A response id (`resp_…`) from `POST /v1/responses`.",
     "name": "The chain name.",
 }
 
@@ -140,6 +143,71 @@ def route_table() -> tuple[Route, ...]:
             media="json+sse",
             description="For older clients. Entries whose provider does not serve legacy "
             "completions are skipped. With `stream: true` the answer is server-sent events.",
+        ),
+        # -- coding agents: Anthropic Messages and OpenAI Responses, on chat chains -----------
+        Route(
+            "POST",
+            "/v1/messages",
+            dialect_api.messages,
+            "proxy",
+            "anthropic",
+            "Anthropic Messages API, translated to chat and served by a chat chain.",
+            dialects.Message,
+            dialects.MessagesRequest,
+            errors=(400, 401, 404, 413, 429, 503),
+            media="json+sse",
+            envelope="anthropic",
+            description="For Claude Code and Anthropic SDKs (`ANTHROPIC_BASE_URL`). `model` "
+            "picks the chain as on chat. The key goes in `x-api-key` or `Authorization: "
+            "Bearer`. With `stream: true` the answer is Anthropic's event stream. Errors use "
+            "Anthropic's envelope.",
+        ),
+        Route(
+            "POST",
+            "/v1/messages/count_tokens",
+            dialect_api.count_tokens,
+            "proxy",
+            "anthropic",
+            "An estimate of a Messages request's input tokens (no upstream call).",
+            dialects.TokenCount,
+            dialects.CountTokensRequest,
+            errors=(400, 401, 413),
+            envelope="anthropic",
+        ),
+        Route(
+            "POST",
+            "/v1/responses",
+            dialect_api.create_response,
+            "proxy",
+            "openai",
+            "OpenAI Responses API (stateless subset), translated to chat.",
+            dialects.Response,
+            dialects.ResponseRequest,
+            errors=(400, 401, 404, 413, 429, 503),
+            media="json+sse",
+            description="For Codex CLI and the Responses clients of OpenAI's SDKs. `store` "
+            "(default true) keeps the answer for `previous_response_id` for "
+            "`settings.response_store_ttl_ms`; an unknown id is a 404.",
+        ),
+        Route(
+            "GET",
+            "/v1/responses/{response_id}",
+            dialect_api.get_response,
+            "proxy",
+            "openai",
+            "A stored response.",
+            dialects.Response,
+            errors=(401, 404),
+        ),
+        Route(
+            "DELETE",
+            "/v1/responses/{response_id}",
+            dialect_api.delete_response,
+            "proxy",
+            "openai",
+            "Forget a stored response.",
+            dialects.DeletedResponse,
+            errors=(401, 404),
         ),
         Route(
             "GET",

@@ -28,6 +28,7 @@ from chain429.http.auth import KeyCheck
 from chain429.http.metrics import Metrics
 from chain429.http.request_counts import RequestCounts
 from chain429.quota.tracker import QuotaTracker
+from chain429.storage.responses import MemoryResponses, ResponseStore
 from chain429.storage.store import StoreRef
 from chain429.storage.writer import RecordWriter
 
@@ -65,9 +66,13 @@ class AppState:
     writer: RecordWriter | None = None  # None: request logging is off
     metrics: Metrics | None = None
     cache: CacheStore | None = None  # the response cache (used by chains that turn it on)
+    # Responses API answers for `previous_response_id`: replaced by app.create_app with one
+    # that uses the request log's database when there is one.
+    responses: ResponseStore = field(default_factory=MemoryResponses)
     counts: RequestCounts = field(default_factory=RequestCounts)  # for /health
     on_secrets: Callable[[Iterable[str]], None] | None = None  # the log filter's key list
     request_ids: Callable[[], str] = field(default_factory=lambda: request_id_source())
+    clock: Callable[[], float] = time.time  # wall time, injectable (saved responses' expiry)
     started: float = field(default_factory=time.monotonic)
     started_wall: float = field(default_factory=time.time)
     config_error: str | None = None  # why the file on disk is not what is being served

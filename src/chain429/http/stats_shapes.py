@@ -148,6 +148,7 @@ def logged_request(row: RequestRow) -> dict[str, Any]:
         "rate_limited": row["rate_limited"],
         "fallback": row["fallback"],
         "error": row["error"],
+        "endpoint": row["endpoint"],
     }
 
 

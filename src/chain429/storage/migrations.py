@@ -134,10 +134,29 @@ def _0002_request_log(conn: Connection) -> None:
     meta.create_all(conn)
 
 
+def _0003_endpoints_and_responses(conn: Connection) -> None:
+    # Which API a request came in on; rows from before it came from the chat-shaped routes.
+    conn.execute(text("ALTER TABLE requests ADD COLUMN endpoint VARCHAR(64)"))
+    meta = MetaData()
+    Table(
+        "responses",
+        meta,
+        Column("id", String(64), primary_key=True),
+        Column("key_label", String(64), nullable=False),
+        Column("created_at", Float, nullable=False),
+        Column("expires_at", Float, nullable=False),
+        Column("response", Text, nullable=False),
+        Column("conversation", Text, nullable=False),
+        Index("ix_responses_expires_at", "expires_at"),
+    )
+    meta.create_all(conn)
+
+
 # Ordered and append-only: a migration, once released, is never edited or reordered.
 MIGRATIONS: list[Migration] = [
     Migration("0001_tracker_state", _0001_tracker_state),
     Migration("0002_request_log", _0002_request_log),
+    Migration("0003_endpoints_and_responses", _0003_endpoints_and_responses),
 ]
 
 

@@ -50,6 +50,7 @@ class RequestRecord:
     rate_limited: int = 0  # 429s met on the way (from upstreams)
     error: str | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)
+    endpoint: str | None = None  # the route it came in on: /v1/chat/completions, /v1/messages…
 
 
 def is_fallback(outcome: str, calls: int) -> bool:

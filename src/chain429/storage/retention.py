@@ -1,4 +1,5 @@
-"""Retention: fold request rows older than `log_retention_days` into daily rollups, hourly."""
+"""Retention, hourly: fold request rows older than `log_retention_days` into daily rollups, and
+delete the saved Responses API answers that expired."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from chain429.storage.responses import prune_expired
 from chain429.storage.store import Store, StoreRef
 
 logger = logging.getLogger("chain429.storage")
@@ -39,6 +41,10 @@ async def retention_loop(
         else:
             if pruned:
                 logger.info("request log: %d rows older than %g days rolled up", pruned, days)
+        try:
+            await prune_expired(store, clock())
+        except Exception:
+            logger.exception("saved responses: deleting the expired ones failed")
         await asyncio.sleep(interval_s)
 
 

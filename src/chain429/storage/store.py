@@ -131,7 +131,7 @@ class Store:
         request_rows = [_request_tuple(r) for r in records]
         attempt_rows = [_attempt_tuple(r, a) for r in records for a in r.attempts]
         requests_sql, attempts_sql = self._raw_inserts
-        async with self._begin_write() as conn:
+        async with self.begin_write() as conn:
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection
             await driver.executemany(requests_sql, request_rows)
@@ -176,7 +176,7 @@ class Store:
                 r.c.latency_ms,
             )
         )
-        async with self._begin_write() as conn:
+        async with self.begin_write() as conn:
             rows = (await conn.execute(statement)).all()
             if rows:
                 await conn.execute(self._upsert_rollups, _rollup_rows(rows))
@@ -193,7 +193,7 @@ class Store:
     async def close(self) -> None:
         await self.engine.dispose()
 
-    def _begin_write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+    def begin_write(self) -> AbstractAsyncContextManager[AsyncConnection]:
         # On SQLite, BEGIN IMMEDIATE takes the write lock up front, where busy_timeout applies;
         # a deferred transaction that upgrades to a writer can fail at once with "locked".
         return self._write_engine.begin()
@@ -276,6 +276,7 @@ REQUEST_COLUMNS = (
     "id", "ts", "key_label", "chain", "requested_model", "provider", "model", "stream",
     "status", "outcome", "prompt_tokens", "completion_tokens", "total_tokens",
     "tokens_estimated", "latency_ms", "ttft_ms", "calls", "skipped", "rate_limited", "error",
+    "endpoint",
 )  # fmt: skip
 ATTEMPT_COLUMNS = (
     "request_id", "seq", "ts", "provider", "model", "outcome", "status", "latency_ms",
@@ -373,6 +374,7 @@ def _request_tuple(r: RequestRecord) -> tuple[Any, ...]:
         r.skipped,
         r.rate_limited,
         _text(r.error),
+        _text(r.endpoint, 64),
     )
 
 

@@ -41,6 +41,7 @@ requests = Table(
     Column("skipped", Integer, nullable=False),
     Column("rate_limited", Integer, nullable=False),
     Column("error", Text),
+    Column("endpoint", String(64)),  # the route it came in on; NULL for rows before 0003
     Index("ix_requests_ts", "ts"),
     Index("ix_requests_chain_ts", "chain", "ts"),
     Index("ix_requests_provider_ts", "provider", "ts"),
@@ -83,6 +84,20 @@ daily_rollups = Table(
     Column("completion_tokens", BigInteger, nullable=False),
     Column("total_tokens", BigInteger, nullable=False),
     Column("latency_ms_sum", Float, nullable=False),
+)
+
+# Responses API answers kept for `previous_response_id` (and GET /v1/responses/{id}) until
+# `expires_at`; readable only with the key label that made them.
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("key_label", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("response", Text, nullable=False),  # the Response object, JSON
+    Column("conversation", Text, nullable=False),  # the chat messages so far, JSON
+    Index("ix_responses_expires_at", "expires_at"),
 )
 
 tracker_state = Table(

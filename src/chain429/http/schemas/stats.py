@@ -124,6 +124,10 @@ class LoggedRequest(Shape):
     rate_limited: int
     fallback: bool = Field(description="Served after at least one upstream failure.")
     error: str | None
+    endpoint: str | None = Field(
+        description="The route it came in on (`/v1/chat/completions`, `/v1/messages`, "
+        "`/v1/responses`, …); null for requests logged before this was recorded."
+    )
 
 
 class RequestPage(Shape):

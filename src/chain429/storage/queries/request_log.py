@@ -37,6 +37,7 @@ class RequestRow(TypedDict):
     skipped: int
     rate_limited: int
     error: str | None
+    endpoint: str | None
     fallback: bool
 
 
