@@ -72,6 +72,7 @@ class ResponsesStream:
         self._output: list[dict[str, Any]] = []  # the items closed so far, in their final form
         self._open: _MessageItem | _CallItem | None = None
         self._chat_indices: set[int] = set()  # the chat tool-call indices seen so far
+        self._call_ids: set[str] = set()  # and the call ids
         self._finish_reason: str | None = None
         self._begun = False
         self._over = False  # completed, incomplete or failed: nothing more is sent
@@ -140,15 +141,17 @@ class ResponsesStream:
         if not choices or not isinstance(choices, list):
             return
         choice = choices[0]
+        if not isinstance(choice, dict):
+            return
         delta = choice.get("delta")
-        if delta:
+        if delta and isinstance(delta, dict):
             # Fields in the order a model writes them: words, then the calls it decided on.
             for field in ("content", "refusal"):
                 piece = delta.get(field)
                 if piece and isinstance(piece, str):
                     self._text(field, piece, out)
             calls = delta.get("tool_calls")
-            if calls:
+            if calls and isinstance(calls, list):
                 for call in calls:
                     self._call(call, out)
                     if self._over:
@@ -167,24 +170,31 @@ class ResponsesStream:
         item.pieces.append(piece)
         out.append(self._delta(item.tail, piece))
 
-    def _call(self, call: dict[str, Any], out: list[bytes]) -> None:
-        function = call.get("function") or {}
+    def _call(self, call: Any, out: list[bytes]) -> None:
+        if not isinstance(call, dict):
+            return
+        function = call.get("function")
+        if not isinstance(function, dict):
+            function = {}
         index = call.get("index")
+        call_id = call.get("id")
         item = self._open
-        if not isinstance(index, int):
-            # Some upstreams leave out `index`: a new id means a new call.
-            new_id = call.get("id")
-            current = item.chat_index if isinstance(item, _CallItem) else -1
-            if isinstance(item, _CallItem) and (not new_id or new_id == item.call_id):
-                index = current
-            else:
-                index = max(self._chat_indices, default=-1) + 1
-        if not isinstance(item, _CallItem) or item.chat_index != index:
-            if index in self._chat_indices:
+        if (
+            not isinstance(item, _CallItem)
+            or (isinstance(index, int) and index != item.chat_index)
+            or (call_id and call_id != item.call_id)
+        ):
+            # A call the stream has not seen: OpenAI sends the id with a call's first fragment
+            # only. Some upstreams leave out `index`, or give every call index 0 with its own
+            # id; either way, a new id is a new call.
+            seen = call_id in self._call_ids if call_id else index in self._chat_indices
+            if seen:
                 self._fail("the upstream interleaved the fragments of its tool calls", out)
                 return
-            item = self._open_call(index, call, out)
-        elif not item.name and function.get("name"):
+            if not isinstance(index, int) or index in self._chat_indices:
+                index = max(self._chat_indices, default=-1) + 1
+            item = self._open_call(index, call_id, function, out)
+        elif not item.name and isinstance(function.get("name"), str):
             item.name = function["name"]
         arguments = function.get("arguments")
         if arguments and isinstance(arguments, str):
@@ -229,12 +239,18 @@ class ResponsesStream:
         item.parts.append(part)
         item.field = None
 
-    def _open_call(self, chat_index: int, call: dict[str, Any], out: list[bytes]) -> _CallItem:
+    def _open_call(
+        self, chat_index: int, call_id: Any, function: dict[str, Any], out: list[bytes]
+    ) -> _CallItem:
         self._close_item("completed", out)
         self._chat_indices.add(chat_index)
         index = len(self._output)
-        call_id = call.get("id") or item_id("call", self._id, index)
-        name = (call.get("function") or {}).get("name") or ""
+        if isinstance(call_id, str) and call_id:
+            self._call_ids.add(call_id)
+        else:
+            call_id = item_id("call", self._id, index)
+        name = function.get("name")
+        name = name if isinstance(name, str) else ""
         item = _CallItem(item_id("fc", self._id, index), index, chat_index, call_id, name)
         self._open = item
         added = function_call_item(item.id, call_id, name, "", "in_progress")

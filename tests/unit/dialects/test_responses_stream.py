@@ -223,6 +223,27 @@ def test_tool_calls_without_an_index_are_told_apart_by_their_id() -> None:
     assert [(o["call_id"], o["arguments"]) for o in output] == [("c1", "{}"), ("c2", "{}")]
 
 
+def test_calls_that_all_say_index_0_are_told_apart_by_their_id() -> None:
+    raw = run(
+        new_stream(),
+        call_start(0, "c1", "a", '{"x":1}'),
+        call_start(0, "c2", "b", '{"y":2}'),
+        chunk({}, "tool_calls"),
+        DONE,
+    )
+    output = events(raw)[-1]["response"]["output"]
+    assert [(o["call_id"], o["arguments"]) for o in output] == [
+        ("c1", '{"x":1}'),
+        ("c2", '{"y":2}'),
+    ]
+
+
+def test_an_id_repeated_on_every_fragment_is_one_call() -> None:
+    raw = run(new_stream(), call_start(0, "c1", "a", "{"), call_start(0, "c1", "", "}"), DONE)
+    output = events(raw)[-1]["response"]["output"]
+    assert [(o["call_id"], o["name"], o["arguments"]) for o in output] == [("c1", "a", "{}")]
+
+
 def test_a_fragment_for_a_closed_call_fails_loudly() -> None:
     stream = new_stream()
     raw = run(stream, call_start(0, "c1", "a"), call_start(1, "c2", "b"), call_args(0, "{}"), DONE)
@@ -409,3 +430,14 @@ def test_begin_is_sent_once_even_if_feed_comes_first() -> None:
     got = events(stream.feed(text("a", "stop") + DONE))
     assert kinds(got)[:2] == ["response.created", "response.in_progress"]
     assert stream.begin() == b""
+
+
+def test_odd_chunk_shapes_are_skipped_not_crashed_on() -> None:
+    odd = [
+        b'data: {"choices":[null]}\n\n',
+        b'data: {"choices":[{"delta":"text?"}]}\n\n',
+        b'data: {"choices":[{"delta":{"tool_calls":[null, 3]}}]}\n\n',
+    ]
+    got = events(run(new_stream(), *odd, text("ok", "stop"), DONE))
+    assert got[-1]["type"] == "response.completed"
+    assert got[-1]["response"]["output"][0]["content"][0]["text"] == "ok"
