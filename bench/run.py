@@ -10,8 +10,9 @@ way, one after the other:
 - cached: the same with the response cache on and a temperature-0 request, so every measured
   request is a cache hit (non-stream only).
 
-Then, in this process, `fastest` against `ordered` over two mocks of different speeds
-(bench/strategies.py).
+Then the cost of translation: the same stream through /v1/chat/completions, /v1/messages and
+/v1/responses on the `429chain` target (bench/dialects.py); and, in this process, `fastest`
+against `ordered` over two mocks of different speeds (bench/strategies.py).
 
 For each: latency at concurrency 1 (non-stream), req/s at concurrency C (non-stream) and full
 streams/s at concurrency C, each run after a warm-up. Prints a table with the added latency and
@@ -36,6 +37,7 @@ from typing import Any
 
 import orjson
 
+from bench import dialects
 from bench.procs import Child, core_busy_seconds, cpu_seconds, free_port, pin_self
 from bench.strategies import measure as measure_strategies
 from bench.strategies import render as render_strategies
@@ -126,6 +128,7 @@ class Options:
     profile_duration: int
     as_json: bool
     strategy_requests: int = 300
+    dialects: bool = True
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -166,6 +169,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
         default=300,
         help="requests per strategy for fastest vs ordered (300; 0 = skip)",
     )
+    parser.add_argument(
+        "--no-dialects",
+        action="store_true",
+        help="skip the /v1/messages and /v1/responses translation cost",
+    )
     args = parser.parse_args(argv)
     targets = tuple(t for t in TARGETS if t == "direct" or t in args.targets.split(","))
     unknown = set(args.targets.split(",")) - set(TARGETS)
@@ -187,6 +195,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         profile_duration=args.profile_duration,
         as_json=args.json,
         strategy_requests=args.strategy_requests,
+        dialects=not args.no_dialects,
     )
 
 
@@ -277,6 +286,10 @@ def _bench(opts: Options, wrk: str, tmp: Path) -> dict[str, Any]:
             for mode in _modes(target):
                 _say(f"bench: {target.name:<8} {_MODE_LABEL[mode]} ...")
                 target.runs[mode] = _measure(opts, wrk, target, mode, mock_port)
+        translation = None
+        ours = next((t for t in targets if t.name == "429chain"), None)
+        if opts.dialects and ours is not None:
+            translation = _translation(opts, wrk, ours)
         profile = None
         if opts.profile:
             profile = _profile(opts, wrk, tmp, mock_port)
@@ -288,9 +301,32 @@ def _bench(opts: Options, wrk: str, tmp: Path) -> dict[str, Any]:
         _say("bench: fastest vs ordered over mocks at 40 ms and 4 ms ...")
         strategies = asyncio.run(measure_strategies(opts.strategy_requests))
     results = _results(opts, wrk, targets, profile, time.monotonic() - started)
+    if translation is not None:
+        results["translation"] = translation
     if strategies is not None:
         results["strategies"] = strategies
     return results
+
+
+def _translation(opts: Options, wrk: str, target: Target) -> dict[str, Any]:
+    """The same stream through chat, Anthropic Messages and Responses (bench/dialects.py)."""
+    dialects.check(target.port, KEY)
+
+    def load(url: str, body: bytes, connections: int, seconds: int) -> WrkResult:
+        return run_wrk(
+            wrk, url, body, key=KEY, connections=connections, seconds=seconds, cpu=opts.load_cpu
+        )
+
+    _say("bench: 429chain  stream via chat, /v1/messages, /v1/responses ...")
+    runs = dialects.measure(
+        target.port,
+        target.pid,
+        load,
+        concurrency=opts.concurrency,
+        seconds=opts.duration,
+        warmup=opts.warmup,
+    )
+    return dialects.results(runs, opts.chunks)
 
 
 def _modes(target: Target) -> tuple[str, ...]:
@@ -623,6 +659,8 @@ def render(results: dict[str, Any]) -> str:
             f"the upstream path; CPU {_num(cache['hit_cpu_us'], '.0f')} µs per hit against "
             f"{_num(cache['upstream_cpu_us'], '.0f')} µs",
         ]
+    if "translation" in results:
+        lines += dialects.render(results["translation"])
     if "strategies" in results:
         lines += ["", *render_strategies(results["strategies"])]
     for warning in results["warnings"]:

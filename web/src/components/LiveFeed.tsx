@@ -2,7 +2,7 @@ import { useState } from "react";
 import { Badge, Card, Group, Stack, Text, Title } from "@mantine/core";
 import type { RequestDetail } from "../api/types";
 import { useFeed } from "./feed";
-import { ms, time } from "./format";
+import { clientApi, ms, time } from "./format";
 import { OutcomeBadge, RequestDrawer } from "./RequestDrawer";
 import { Trail } from "./Trail";
 
@@ -57,6 +57,11 @@ export function LiveFeed() {
                   {r.chain_name ?? r.requested_model ?? "—"}
                 </Text>
                 <OutcomeBadge outcome={r.outcome} status={r.http_status} />
+                {clientApi(r.endpoint) && (
+                  <Badge size="xs" variant="outline" data-testid="feed-api">
+                    {clientApi(r.endpoint)}
+                  </Badge>
+                )}
               </Group>
               <Text size="xs" c="dimmed">
                 {ms(r.latency_ms)}

@@ -41,6 +41,7 @@ export function RequestDrawer({ id, initial, onClose }: { id: string | null; ini
                   ["Time", r.time],
                   ["Chain", r.chain_name ?? "—"],
                   ["Asked for", r.requested_model ?? "—"],
+                  ["Endpoint", r.endpoint ?? "—"],
                   ["Served by", r.provider_id ? `${r.provider_id}/${r.model}` : "nobody"],
                   ["Key", r.key_label],
                   ["Latency", ms(r.latency_ms)],

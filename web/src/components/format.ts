@@ -12,3 +12,9 @@ export const clock = (seconds: number): string => {
   return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 };
 export const time = (epochMs: number): string => new Date(epochMs).toLocaleTimeString();
+/** The client API a request came in on, when it is not OpenAI chat: a short label, else null. */
+export const clientApi = (endpoint: string | null | undefined): string | null => {
+  if (!endpoint || endpoint === "/v1/chat/completions") return null;
+  if (endpoint.startsWith("/v1/messages")) return "anthropic";
+  return endpoint.replace(/^\/v1\//, "");
+};

@@ -5,7 +5,7 @@ import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { api, qs } from "../api/client";
 import type { LoggedRequest, RequestPage } from "../api/types";
 import { OutcomeBadge, RequestDrawer } from "../components/RequestDrawer";
-import { ms, num } from "../components/format";
+import { clientApi, ms, num } from "../components/format";
 import { useConfig } from "../components/useConfig";
 import { useFeed } from "../components/feed";
 import { Trail } from "../components/Trail";
@@ -89,7 +89,10 @@ export function Requests() {
             {(log.data?.requests ?? []).map((r) => (
               <Table.Tr key={r.id} data-testid="log-row">
                 <Table.Td>{new Date(r.timestamp).toLocaleString()}</Table.Td>
-                <Table.Td>{r.chain_name ?? "—"}</Table.Td>
+                <Table.Td>
+                  {r.chain_name ?? "—"}
+                  {clientApi(r.endpoint) && <Text span size="xs" c="dimmed"> via {clientApi(r.endpoint)}</Text>}
+                </Table.Td>
                 <Table.Td>
                   <OutcomeBadge outcome={r.outcome} status={r.http_status} />
                   {r.fallback && <Text span size="xs" c="violet"> fallback</Text>}
