@@ -37,16 +37,16 @@ _TOOL_CHOICES = MappingProxyType({"auto": "auto", "any": "required", "none": "no
 def to_chat(body: dict[str, Any]) -> dict[str, Any]:
     """An Anthropic Messages API request body -> an OpenAI chat completions request body."""
     if not isinstance(body, dict):
-        raise _invalid("The request body must be a JSON object.", None)
+        raise _invalid(None, "The request body must be a JSON object.")
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        raise _invalid("model: a model name (string) is required.", "model")
+        raise _invalid("model", "a model name (string) is required.")
     max_tokens = body.get("max_tokens")
     if type(max_tokens) is not int or max_tokens < 1:
-        raise _invalid("max_tokens: a positive integer is required.", "max_tokens")
+        raise _invalid("max_tokens", "a positive integer is required.")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _invalid("messages: a non-empty list of messages is required.", "messages")
+        raise _invalid("messages", "a non-empty list of messages is required.")
 
     chat_messages: list[dict[str, Any]] = []
     system = body.get("system")
@@ -62,7 +62,7 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
     _tools(body, chat)
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
-        raise _invalid("stream: must be a boolean.", "stream")
+        raise _invalid("stream", "must be a boolean.")
     if stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}
@@ -83,14 +83,11 @@ def wants_thinking(body: dict[str, Any]) -> bool:
 
 def _message(message: Any, where: str, out: list[dict[str, Any]]) -> None:
     if not isinstance(message, dict):
-        raise _invalid(f"{where}: each message must be an object.", where)
+        raise _invalid(where, "each message must be an object.")
     role = message.get("role")
     content = message.get("content")
     if not isinstance(content, (str, list)):
-        raise _invalid(
-            f"{where}.content: a string or a list of content blocks is required.",
-            f"{where}.content",
-        )
+        raise _invalid(f"{where}.content", "a string or a list of content blocks is required.")
     if role == "user":
         _user(content, where, out)
     elif role == "assistant":
@@ -98,7 +95,7 @@ def _message(message: Any, where: str, out: list[dict[str, Any]]) -> None:
     elif role == "system":  # newer API versions allow system turns among the messages
         out.append({"role": "system", "content": _system_text(content, f"{where}.content")})
     else:
-        raise _invalid(f"{where}.role: must be 'user' or 'assistant'.", f"{where}.role")
+        raise _invalid(f"{where}.role", "must be 'user' or 'assistant'.")
 
 
 def _user(content: str | list[Any], where: str, out: list[dict[str, Any]]) -> None:
@@ -159,11 +156,11 @@ def _tool_call(block: dict[str, Any], at: str) -> dict[str, Any]:
     name = block.get("name")
     arguments = block.get("input", {})
     if not isinstance(call_id, str) or not call_id:
-        raise _invalid(f"{at}.id: a tool_use block needs its id.", f"{at}.id")
+        raise _invalid(f"{at}.id", "a tool_use block needs its id.")
     if not isinstance(name, str) or not name:
-        raise _invalid(f"{at}.name: a tool_use block needs its name.", f"{at}.name")
+        raise _invalid(f"{at}.name", "a tool_use block needs its name.")
     if not isinstance(arguments, dict):
-        raise _invalid(f"{at}.input: must be an object.", f"{at}.input")
+        raise _invalid(f"{at}.input", "must be an object.")
     return {
         "id": call_id,
         "type": "function",
@@ -174,7 +171,7 @@ def _tool_call(block: dict[str, Any], at: str) -> dict[str, Any]:
 def _tool_message(block: dict[str, Any], at: str, images: list[dict[str, Any]]) -> dict[str, Any]:
     call_id = block.get("tool_use_id")
     if not isinstance(call_id, str) or not call_id:
-        raise _invalid(f"{at}.tool_use_id: a tool_result block needs it.", f"{at}.tool_use_id")
+        raise _invalid(f"{at}.tool_use_id", "a tool_result block needs it.")
     content = block.get("content")
     texts: list[str] = []
     if isinstance(content, str):
@@ -196,9 +193,7 @@ def _tool_message(block: dict[str, Any], at: str, images: list[dict[str, Any]]) 
             images.append({"type": "text", "text": f"Images returned by tool call {call_id}:"})
             images.extend(pictures)
     elif content is not None:
-        raise _invalid(
-            f"{at}.content: a string or a list of content blocks is required.", f"{at}.content"
-        )
+        raise _invalid(f"{at}.content", "a string or a list of content blocks is required.")
     text = "\n".join(texts)
     if block.get("is_error") is True:
         text = f"Error: {text}" if text else "Error"
@@ -224,22 +219,16 @@ def _image_part(block: dict[str, Any], at: str) -> dict[str, Any]:
     if kind == "base64" and isinstance(source, dict):
         media_type, data = source.get("media_type"), source.get("data")
         if not isinstance(media_type, str) or not isinstance(data, str):
-            raise _invalid(
-                f"{at}.source: a base64 image needs media_type and data strings.",
-                f"{at}.source",
-            )
+            raise _invalid(f"{at}.source", "a base64 image needs media_type and data strings.")
         url = f"data:{media_type};base64,{data}"
     elif kind == "url" and isinstance(source, dict) and isinstance(source.get("url"), str):
         url = source["url"]
     elif kind == "file":
         raise _invalid(
-            f"{at}.source: Files API images are not supported here; send base64 or a URL.",
-            f"{at}.source.type",
+            f"{at}.source.type", "Files API images are not supported here; send base64 or a URL."
         )
     else:
-        raise _invalid(
-            f"{at}.source: an image source of type 'base64' or 'url' is required.", f"{at}.source"
-        )
+        raise _invalid(f"{at}.source", "an image source of type 'base64' or 'url' is required.")
     return {"type": "image_url", "image_url": {"url": url}}
 
 
@@ -267,16 +256,15 @@ def _document_parts(block: dict[str, Any], at: str) -> list[dict[str, Any]]:
                     raise _unsupported(item_kind, "a document", where)
             return parts
     raise _invalid(
-        f"{at}.source: only plain-text and content documents are supported here "
-        "(no PDFs or Files API documents).",
         f"{at}.source",
+        "only plain-text and content documents are supported here (no PDFs, no Files API).",
     )
 
 
 def _search_result_text(block: dict[str, Any], at: str) -> str:
     content = block.get("content")
     if not isinstance(content, list):
-        raise _invalid(f"{at}.content: a list of text blocks is required.", f"{at}.content")
+        raise _invalid(f"{at}.content", "a list of text blocks is required.")
     lines = [f"{block.get('title', '')} ({block.get('source', '')})"]
     lines.extend(_text(item, f"{at}.content.{k}") for k, item in enumerate(content))
     return "\n".join(lines)
@@ -285,7 +273,7 @@ def _search_result_text(block: dict[str, Any], at: str) -> str:
 def _text(block: dict[str, Any], at: str) -> str:
     text = block.get("text")
     if not isinstance(text, str):
-        raise _invalid(f"{at}.text: a text block needs a string text.", f"{at}.text")
+        raise _invalid(f"{at}.text", "a text block needs a string text.")
     return text
 
 
@@ -293,7 +281,7 @@ def _system_text(system: Any, where: str) -> str:
     if isinstance(system, str):
         return system
     if not isinstance(system, list):
-        raise _invalid(f"{where}: a string or a list of text blocks is required.", where)
+        raise _invalid(where, "a string or a list of text blocks is required.")
     texts = []
     for k, block in enumerate(system):
         at = f"{where}.{k}"
@@ -306,10 +294,10 @@ def _system_text(system: Any, where: str) -> str:
 
 def _block_type(block: Any, at: str) -> str:
     if not isinstance(block, dict):
-        raise _invalid(f"{at}: each content block must be an object.", at)
+        raise _invalid(at, "each content block must be an object.")
     kind = block.get("type")
     if not isinstance(kind, str):
-        raise _invalid(f"{at}.type: each content block needs a type.", f"{at}.type")
+        raise _invalid(f"{at}.type", "each content block needs a type.")
     return kind
 
 
@@ -326,12 +314,12 @@ def _sampling(body: dict[str, Any], chat: dict[str, Any]) -> None:
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _invalid(f"{key}: must be a number.", key)
+            raise _invalid(key, "must be a number.")
         chat[key] = value
     stop = body.get("stop_sequences")
     if stop is not None:
         if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-            raise _invalid("stop_sequences: must be a list of strings.", "stop_sequences")
+            raise _invalid("stop_sequences", "must be a list of strings.")
         if stop:
             chat["stop"] = stop
     metadata = body.get("metadata")
@@ -342,10 +330,7 @@ def _sampling(body: dict[str, Any], chat: dict[str, Any]) -> None:
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
         schema = fmt.get("schema")
         if not isinstance(schema, dict):
-            raise _invalid(
-                "output_config.format.schema: a JSON schema object is required.",
-                "output_config.format.schema",
-            )
+            raise _invalid("output_config.format.schema", "a JSON schema object is required.")
         chat["response_format"] = {
             "type": "json_schema",
             "json_schema": {"name": "output", "schema": schema},
@@ -357,22 +342,20 @@ def _tools(body: dict[str, Any], chat: dict[str, Any]) -> None:
     if tools is None:
         return
     if not isinstance(tools, list):
-        raise _invalid("tools: must be a list.", "tools")
+        raise _invalid("tools", "must be a list.")
     functions: list[dict[str, Any]] = []
     for k, tool in enumerate(tools):
         at = f"tools.{k}"
         if not isinstance(tool, dict):
-            raise _invalid(f"{at}: each tool must be an object.", at)
+            raise _invalid(at, "each tool must be an object.")
         if tool.get("type") not in (None, "custom"):
             continue  # a server tool: only Anthropic can run it
         name = tool.get("name")
         schema = tool.get("input_schema")
         if not isinstance(name, str) or not name:
-            raise _invalid(f"{at}.name: a tool needs a name.", f"{at}.name")
+            raise _invalid(f"{at}.name", "a tool needs a name.")
         if not isinstance(schema, dict):
-            raise _invalid(
-                f"{at}.input_schema: a JSON schema object is required.", f"{at}.input_schema"
-            )
+            raise _invalid(f"{at}.input_schema", "a JSON schema object is required.")
         function: dict[str, Any] = {"name": name}
         description = tool.get("description")
         if isinstance(description, str):
@@ -394,25 +377,25 @@ def _tool_choice(choice: Any) -> tuple[str | dict[str, Any], bool] | None:
     if choice is None:
         return None
     if not isinstance(choice, dict):
-        raise _invalid("tool_choice: must be an object.", "tool_choice")
+        raise _invalid("tool_choice", "must be an object.")
     kind = choice.get("type")
     parallel = choice.get("disable_parallel_tool_use") is not True
     if kind == "tool":
         name = choice.get("name")
         if not isinstance(name, str) or not name:
-            raise _invalid("tool_choice.name: the tool's name is required.", "tool_choice.name")
+            raise _invalid("tool_choice.name", "the tool's name is required.")
         return {"type": "function", "function": {"name": name}}, parallel
     if isinstance(kind, str) and kind in _TOOL_CHOICES:
         return _TOOL_CHOICES[kind], parallel
-    raise _invalid("tool_choice.type: must be 'auto', 'any', 'tool' or 'none'.", "tool_choice.type")
+    raise _invalid("tool_choice.type", "must be 'auto', 'any', 'tool' or 'none'.")
 
 
 def _unsupported(kind: str, place: str, at: str) -> ProxyError:
     return _invalid(
-        f"{at}.type: content blocks of type {kind!r} are not supported in {place} here.",
-        f"{at}.type",
+        f"{at}.type", f"content blocks of type {kind!r} are not supported in {place} here."
     )
 
 
-def _invalid(message: str, param: str | None) -> ProxyError:
-    return ProxyError(400, message, param=param)
+def _invalid(param: str | None, problem: str) -> ProxyError:
+    """A 400 whose message starts with the path of the field it is about."""
+    return ProxyError(400, f"{param}: {problem}" if param else problem, param=param)
