@@ -85,6 +85,8 @@ def _message(message: Any, where: str, out: list[dict[str, Any]]) -> None:
     if not isinstance(message, dict):
         raise _invalid(where, "each message must be an object.")
     role = message.get("role")
+    if role not in ("user", "assistant", "system"):  # newer API versions allow system turns
+        raise _invalid(f"{where}.role", "must be 'user' or 'assistant'.")
     content = message.get("content")
     if not isinstance(content, (str, list)):
         raise _invalid(f"{where}.content", "a string or a list of content blocks is required.")
@@ -92,10 +94,8 @@ def _message(message: Any, where: str, out: list[dict[str, Any]]) -> None:
         _user(content, where, out)
     elif role == "assistant":
         _assistant(content, where, out)
-    elif role == "system":  # newer API versions allow system turns among the messages
-        out.append({"role": "system", "content": _system_text(content, f"{where}.content")})
     else:
-        raise _invalid(f"{where}.role", "must be 'user' or 'assistant'.")
+        out.append({"role": "system", "content": _system_text(content, f"{where}.content")})
 
 
 def _user(content: str | list[Any], where: str, out: list[dict[str, Any]]) -> None:
