@@ -35,8 +35,8 @@ def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
-def client(p: Proxy, **kw: Any) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=p.url, api_key=PROXY_KEY, max_retries=0, **kw)
+def client(p: Proxy, key: str = PROXY_KEY) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(base_url=p.url, api_key=key, max_retries=0)
 
 
 async def two_entries(mocks: Any, proxy: Any, **settings: Any) -> tuple[Any, Any, Proxy]:
@@ -136,9 +136,12 @@ async def test_a_stream_with_text_and_tool_arguments(mocks, proxy) -> None:
     a, _, p = await two_entries(mocks, proxy)
     a.script(tool_stream())
     types = []
-    async with client(p) as sdk, sdk.messages.stream(
-        model="default", max_tokens=100, messages=ASK, tools=[WEATHER_TOOL]
-    ) as stream:
+    async with (
+        client(p) as sdk,
+        sdk.messages.stream(
+            model="default", max_tokens=100, messages=ASK, tools=[WEATHER_TOOL]
+        ) as stream,
+    ):
         async for event in stream:
             types.append(event.type)
         message = await stream.get_final_message()
@@ -223,7 +226,7 @@ async def test_all_exhausted_is_an_anthropic_rate_limit_error_with_retry_after(
 
 async def test_errors_use_anthropics_envelope(mocks, proxy) -> None:
     _, _, p = await two_entries(mocks, proxy)
-    async with client(p, api_key="sk-wrong") as sdk:
+    async with client(p, "sk-wrong") as sdk:
         with pytest.raises(anthropic.AuthenticationError) as denied:
             await sdk.messages.create(model="default", max_tokens=50, messages=ASK)
     assert denied.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]

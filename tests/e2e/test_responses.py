@@ -214,7 +214,10 @@ async def test_a_stored_response_is_only_for_the_key_that_made_it(mocks, proxy) 
     config["settings"]["api_keys"] = [PROXY_KEY, "sk-proxy-other-key-0002"]
     p = await proxy(config)
     made = await p.client().responses.create(model="default", input="Hi")
-    other = p.client(api_key="sk-proxy-other-key-0002")
+    other = openai.AsyncOpenAI(
+        base_url=f"{p.url}/v1", api_key="sk-proxy-other-key-0002", max_retries=0
+    )
+    p.clients.append(other)
     with pytest.raises(openai.NotFoundError):
         await other.responses.retrieve(made.id)
 

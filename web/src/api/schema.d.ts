@@ -283,6 +283,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Anthropic Messages API, translated to chat and served by a chat chain.
+         * @description For Claude Code and Anthropic SDKs (`ANTHROPIC_BASE_URL`). `model` picks the chain as on chat. The key goes in `x-api-key` or `Authorization: Bearer`. With `stream: true` the answer is Anthropic's event stream. Errors use Anthropic's envelope.
+         */
+        post: operations["dialect_api.messages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/messages/count_tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An estimate of a Messages request's input tokens (no upstream call). */
+        post: operations["dialect_api.count_tokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -329,6 +366,44 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OpenAI Responses API (stateless subset), translated to chat.
+         * @description For Codex CLI and the Responses clients of OpenAI's SDKs. `store` (default true) keeps the answer for `previous_response_id` for `settings.response_store_ttl_ms`; an unknown id is a 404.
+         */
+        post: operations["dialect_api.create_response"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/responses/{response_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A stored response. */
+        get: operations["dialect_api.get_response"];
+        put?: never;
+        post?: never;
+        /** Forget a stored response. */
+        delete: operations["dialect_api.delete_response"];
         options?: never;
         head?: never;
         patch?: never;
@@ -576,6 +651,25 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AnthropicError
+         * @description Anthropic's error envelope: every error on `/v1/messages`.
+         */
+        AnthropicError: {
+            error: components["schemas"]["AnthropicErrorDetail"];
+            /**
+             * Type
+             * @constant
+             */
+            type: "error";
+        };
+        /** AnthropicErrorDetail */
+        AnthropicErrorDetail: {
+            /** Message */
+            message: string;
+            /** Type */
+            type: string;
+        };
         /**
          * CacheSettings
          * @description The exact-match response cache, proxy-wide (`settings.cache`); off by default.
@@ -1076,6 +1170,32 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * CountTokensRequest
+         * @description An Anthropic token-count request.
+         */
+        CountTokensRequest: {
+            /** Messages */
+            messages: {
+                [key: string]: unknown;
+            }[];
+            /** Model */
+            model: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** DeletedResponse */
+        DeletedResponse: {
+            /** Deleted */
+            deleted: boolean;
+            /** Id */
+            id: string;
+            /**
+             * Object
+             * @constant
+             */
+            object: "response";
+        };
+        /**
          * Embeddings
          * @description The upstream's embeddings, passed through as they came.
          */
@@ -1447,6 +1567,11 @@ export interface components {
             chain_name: string | null;
             /** Completion Tokens */
             completion_tokens: number | null;
+            /**
+             * Endpoint
+             * @description The route it came in on (`/v1/chat/completions`, `/v1/messages`, `/v1/responses`, …); null for requests logged before this was recorded.
+             */
+            endpoint: string | null;
             /** Error */
             error: string | null;
             /**
@@ -1503,6 +1628,108 @@ export interface components {
             limit: number;
             /** Used */
             used: number;
+        };
+        /**
+         * Message
+         * @description An Anthropic Message, translated from the chat completion that served it.
+         */
+        Message: {
+            /** Content */
+            content: {
+                [key: string]: unknown;
+            }[];
+            /** Id */
+            id: string;
+            /** Model */
+            model: string;
+            /**
+             * Role
+             * @constant
+             */
+            role: "assistant";
+            /** Stop Reason */
+            stop_reason: string | null;
+            /** Stop Sequence */
+            stop_sequence: string | null;
+            /**
+             * Type
+             * @constant
+             */
+            type: "message";
+            /** Usage */
+            usage: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * MessagesRequest
+         * @description An Anthropic Messages API request, served by a chat chain.
+         */
+        MessagesRequest: {
+            /** Max Tokens */
+            max_tokens: number;
+            /** Messages */
+            messages: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Model
+             * @description A chain name, or `provider/model`; others: the default chain.
+             */
+            model: string;
+            /**
+             * Stop Sequences
+             * @default null
+             */
+            stop_sequences: string[] | null;
+            /**
+             * Stream
+             * @default false
+             */
+            stream: boolean;
+            /**
+             * System
+             * @default null
+             */
+            system: string | {
+                [key: string]: unknown;
+            }[] | null;
+            /**
+             * Temperature
+             * @default null
+             */
+            temperature: number | null;
+            /**
+             * Thinking
+             * @description `{type: enabled}`: reasoning text becomes `thinking` blocks.
+             * @default null
+             */
+            thinking: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Tool Choice
+             * @default null
+             */
+            tool_choice: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Tools
+             * @default null
+             */
+            tools: {
+                [key: string]: unknown;
+            }[] | null;
+            /**
+             * Top P
+             * @default null
+             */
+            top_p: number | null;
+        } & {
+            [key: string]: unknown;
         };
         /** Model */
         Model: {
@@ -2242,6 +2469,11 @@ export interface components {
             chain_name: string | null;
             /** Completion Tokens */
             completion_tokens: number | null;
+            /**
+             * Endpoint
+             * @description The route it came in on (`/v1/chat/completions`, `/v1/messages`, `/v1/responses`, …); null for requests logged before this was recorded.
+             */
+            endpoint: string | null;
             /** Error */
             error: string | null;
             /**
@@ -2350,6 +2582,108 @@ export interface components {
             requests: components["schemas"]["LoggedRequest"][];
             /** Total */
             total: number;
+        };
+        /**
+         * Response
+         * @description An OpenAI Response object, translated from the chat completion that served it.
+         */
+        Response: {
+            /** Created At */
+            created_at: number;
+            /** Id */
+            id: string;
+            /** Model */
+            model: string;
+            /**
+             * Object
+             * @constant
+             */
+            object: "response";
+            /** Output */
+            output: {
+                [key: string]: unknown;
+            }[];
+            /** Status */
+            status: string;
+            /**
+             * Usage
+             * @default null
+             */
+            usage: {
+                [key: string]: unknown;
+            } | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ResponseRequest
+         * @description An OpenAI Responses API request (the stateless subset, plus `previous_response_id`).
+         */
+        ResponseRequest: {
+            /** Input */
+            input: string | {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Instructions
+             * @default null
+             */
+            instructions: string | null;
+            /**
+             * Max Output Tokens
+             * @default null
+             */
+            max_output_tokens: number | null;
+            /**
+             * Model
+             * @description A chain name, or `provider/model`.
+             * @default null
+             */
+            model: string | null;
+            /**
+             * Previous Response Id
+             * @default null
+             */
+            previous_response_id: string | null;
+            /**
+             * Store
+             * @description Keep the answer for `previous_response_id`.
+             * @default true
+             */
+            store: boolean;
+            /**
+             * Stream
+             * @default false
+             */
+            stream: boolean;
+            /**
+             * Temperature
+             * @default null
+             */
+            temperature: number | null;
+            /**
+             * Text
+             * @default null
+             */
+            text: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Tool Choice
+             * @default null
+             */
+            tool_choice: string | {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Tools
+             * @default null
+             */
+            tools: {
+                [key: string]: unknown;
+            }[] | null;
+        } & {
+            [key: string]: unknown;
         };
         /** Savings */
         Savings: {
@@ -2554,6 +2888,11 @@ export interface components {
              */
             request_timeout_ms: number;
             /**
+             * Response Store Ttl Ms
+             * @default 86400000
+             */
+            response_store_ttl_ms: number;
+            /**
              * State Path
              * @default ./data/429chain-state.db
              */
@@ -2747,6 +3086,14 @@ export interface components {
              */
             until: number;
         };
+        /** TokenCount */
+        TokenCount: {
+            /**
+             * Input Tokens
+             * @description Estimated as the quota tracker estimates a prompt.
+             */
+            input_tokens: number;
+        };
         /** TokenCounts */
         TokenCounts: {
             /** Completion */
@@ -2820,6 +3167,87 @@ export interface components {
         };
     };
     responses: {
+        /** @description Invalid request (bad JSON, a bad parameter, or an edit that would break the config) */
+        AnthropicError400: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AnthropicError"];
+            };
+        };
+        /** @description Missing or invalid key */
+        AnthropicError401: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AnthropicError"];
+            };
+        };
+        /** @description Not found */
+        AnthropicError404: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AnthropicError"];
+            };
+        };
+        /** @description Conflict (in use, the default chain, or the file cannot be edited) */
+        AnthropicError409: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AnthropicError"];
+            };
+        };
+        /** @description Request body too large */
+        AnthropicError413: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AnthropicError"];
+            };
+        };
+        /** @description Every entry is rate-limited (`Retry-After` says for how long) */
+        AnthropicError429: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AnthropicError"];
+            };
+        };
+        /** @description The upstream failed */
+        AnthropicError502: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AnthropicError"];
+            };
+        };
+        /** @description Unavailable (every entry failed, or the store is not open) */
+        AnthropicError503: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AnthropicError"];
+            };
+        };
+        /** @description The upstream timed out */
+        AnthropicError504: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AnthropicError"];
+            };
+        };
         /** @description Invalid request (bad JSON, a bad parameter, or an edit that would break the config) */
         Error400: {
             headers: {
@@ -3421,6 +3849,74 @@ export interface operations {
             503: components["responses"]["Error503"];
         };
     };
+    "dialect_api.messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessagesRequest"];
+            };
+        };
+        responses: {
+            /** @description A completion, or with `stream: true` server-sent events. */
+            200: {
+                headers: {
+                    /** @description Upstream calls made. */
+                    "X-429chain-Attempts"?: string;
+                    /** @description The chain that served. */
+                    "X-429chain-Chain"?: string;
+                    /** @description The upstream model that served. */
+                    "X-429chain-Model"?: string;
+                    /** @description The provider that served. */
+                    "X-429chain-Provider"?: string;
+                    /** @description Entries skipped (cooling down or out of quota). */
+                    "X-429chain-Skipped"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["AnthropicError400"];
+            401: components["responses"]["AnthropicError401"];
+            404: components["responses"]["AnthropicError404"];
+            413: components["responses"]["AnthropicError413"];
+            429: components["responses"]["AnthropicError429"];
+            503: components["responses"]["AnthropicError503"];
+        };
+    };
+    "dialect_api.count_tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CountTokensRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenCount"];
+                };
+            };
+            400: components["responses"]["AnthropicError400"];
+            401: components["responses"]["AnthropicError401"];
+            413: components["responses"]["AnthropicError413"];
+        };
+    };
     "openai_api.list_models": {
         parameters: {
             query?: never;
@@ -3486,6 +3982,97 @@ export interface operations {
                 };
             };
             401: components["responses"]["Error401"];
+        };
+    };
+    "dialect_api.create_response": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResponseRequest"];
+            };
+        };
+        responses: {
+            /** @description A completion, or with `stream: true` server-sent events. */
+            200: {
+                headers: {
+                    /** @description Upstream calls made. */
+                    "X-429chain-Attempts"?: string;
+                    /** @description The chain that served. */
+                    "X-429chain-Chain"?: string;
+                    /** @description The upstream model that served. */
+                    "X-429chain-Model"?: string;
+                    /** @description The provider that served. */
+                    "X-429chain-Provider"?: string;
+                    /** @description Entries skipped (cooling down or out of quota). */
+                    "X-429chain-Skipped"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Response"];
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            404: components["responses"]["Error404"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    "dialect_api.get_response": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A response id (`resp_…`) from `POST /v1/responses`. */
+                response_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Response"];
+                };
+            };
+            401: components["responses"]["Error401"];
+            404: components["responses"]["Error404"];
+        };
+    };
+    "dialect_api.delete_response": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A response id (`resp_…`) from `POST /v1/responses`. */
+                response_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedResponse"];
+                };
+            };
+            401: components["responses"]["Error401"];
+            404: components["responses"]["Error404"];
         };
     };
     "stats_api.capacity": {
