@@ -137,7 +137,8 @@ async def test_sigterm_under_load_loses_no_row_and_leaks_no_key(mocks, tmp_path:
 async def test_what_outlives_the_grace_is_ended_with_a_shutdown_error(
     mocks, tmp_path: Path
 ) -> None:
-    """A 1 s grace: the stream goes on through it, then gets an error event, not [DONE]."""
+    """A 1 s grace: the stream goes on through it, then gets an error event, not [DONE]; an
+    Anthropic stream on /v1/messages gets Anthropic's error event, not message_stop."""
     slow = await mocks(default=Reply(200, None, delay=60))
     long_stream = [chunk(role="assistant", content="x"), *[chunk(content="x")] * 600]
     streamy = await mocks(default=Stream(long_stream, interval=0.1))  # a minute of chunks
@@ -189,16 +190,23 @@ async def test_what_outlives_the_grace_is_ended_with_a_shutdown_error(
             ) as response:
                 return response.status, await response.json()
 
+        async def anthropic_stream() -> list[bytes]:
+            body = {"model": "streamy", "max_tokens": 50, "stream": True}
+            body["messages"] = [{"role": "user", "content": "q"}]
+            async with session.post(f"{url}/v1/messages", json=body, headers=headers) as response:
+                return [line.strip() async for line in response.content if line.strip()]
+
         streaming = asyncio.create_task(stream())
         waiting = asyncio.create_task(non_stream())
+        translated = asyncio.create_task(anthropic_stream())
         for _ in range(500):
-            if slow.in_flight == 1 and streamy.in_flight == 1:
+            if slow.in_flight == 1 and streamy.in_flight == 2:
                 break
             await asyncio.sleep(0.01)
         proc.send_signal(signal.SIGTERM)
         signalled.set()
-        (events, after_signal), (status, answer) = await asyncio.wait_for(
-            asyncio.gather(streaming, waiting), 30
+        (events, after_signal), (status, answer), anthropic_lines = await asyncio.wait_for(
+            asyncio.gather(streaming, waiting, translated), 30
         )
         code = await asyncio.wait_for(proc.wait(), 30)  # the upstreams would take a minute
     assert code in (0, -signal.SIGTERM)
@@ -209,7 +217,17 @@ async def test_what_outlives_the_grace_is_ended_with_a_shutdown_error(
     assert last["error"]["code"] == "shutdown"
     assert set(last["error"]) == {"message", "type", "code", "param"}
     assert (status, answer["error"]["code"]) == (503, "shutdown")  # type: ignore[index]
+    assert anthropic_lines[0] == b"event: message_start"
+    assert anthropic_lines[-2] == b"event: error"
+    assert json.loads(anthropic_lines[-1].removeprefix(b"data: "))["type"] == "error"
+    assert b"event: message_stop" not in anthropic_lines
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT chain, status, outcome FROM requests ORDER BY chain").fetchall()
-    assert rows == [("slow", 503, "shutdown"), ("streamy", 200, "shutdown")]
+        rows = conn.execute(
+            "SELECT chain, status, outcome, endpoint FROM requests ORDER BY chain, endpoint"
+        ).fetchall()
+    assert rows == [
+        ("slow", 503, "shutdown", "/v1/chat/completions"),
+        ("streamy", 200, "shutdown", "/v1/chat/completions"),
+        ("streamy", 200, "shutdown", "/v1/messages"),
+    ]
     assert b"Traceback" not in log.read_bytes()

@@ -534,6 +534,7 @@ async def check_requests(store: Store, pruned: bool) -> None:
         "rate_limited": 0,
         "fallback": True,
         "error": None,
+        "endpoint": None,
     }
     assert [
         r["id"] for r in (await api.request_page(store, Filters(chain="fast")))["requests"]

@@ -105,3 +105,33 @@ async def test_a_429_cools_the_entry_down_and_the_next_request_falls_back(
     await expect(page.get_by_test_id("served-by")).to_have_text("beta/beta-large")
     trail = page.get_by_test_id("playground-trail")
     await expect(trail).to_contain_text(re.compile(r"alpha skipped.*beta 200"))
+
+
+async def test_requests_from_coding_agents_show_their_api_in_feed_log_and_drawer(
+    rig: Rig, page: Page
+) -> None:
+    await login(page, rig.url)
+    await goto(page, "Dashboard")
+    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    async with aiohttp.ClientSession(headers=auth) as http:
+        anthropic_body = {
+            "model": "fast",
+            "max_tokens": 20,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+        async with http.post(rig.url + "/v1/messages", json=anthropic_body) as response:
+            assert response.status == 200
+        async with http.post(
+            rig.url + "/v1/responses", json={"model": "fast", "input": "hi"}
+        ) as response:
+            assert response.status == 200
+
+    rows = page.get_by_test_id("feed-row")
+    await expect(rows.nth(0).get_by_test_id("feed-api")).to_have_text("responses")
+    await expect(rows.nth(1).get_by_test_id("feed-api")).to_have_text("anthropic")
+    await rows.nth(1).click()
+    await expect(page.get_by_role("dialog")).to_contain_text("/v1/messages")
+    await page.keyboard.press("Escape")
+
+    await goto(page, "Requests")
+    await expect(page.get_by_test_id("log-row").first).to_contain_text("via responses")

@@ -229,6 +229,34 @@ async def test_replicas_opening_at_once_apply_each_migration_once(database_url: 
             await s.close()
 
 
+async def test_a_request_log_from_before_endpoints_upgrades_and_keeps_its_rows(
+    database_url: str,
+) -> None:
+    from chain429.storage.migrations import migrate
+    from chain429.storage.store import _create_engine, async_url
+
+    engine = _create_engine(async_url(database_url))  # the schema as 0002 left it
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: migrate(c, MIGRATIONS[:2]))
+        await conn.execute(
+            text(
+                "INSERT INTO requests (id, ts, key_label, stream, status, outcome, "
+                "tokens_estimated, latency_ms, calls, skipped, rate_limited) "
+                "VALUES ('old', 1.0, 'k', false, 200, 'success', false, 5.0, 1, 0, 0)"
+            )
+        )
+    await engine.dispose()
+
+    store = await Store.open(database_url)
+    try:
+        assert store.applied == ["0003_endpoints_and_responses"]
+        await store.insert([make_record(1, id="new", endpoint="/v1/messages")])
+        rows = await store.fetch(select(requests.c.id, requests.c.endpoint).order_by(requests.c.id))
+        assert rows == [{"id": "new", "endpoint": "/v1/messages"}, {"id": "old", "endpoint": None}]
+    finally:
+        await store.close()
+
+
 async def test_sqlite_from_the_previous_release_upgrades_and_keeps_tracker_state(
     tmp_path: Any,
 ) -> None:
@@ -239,7 +267,7 @@ async def test_sqlite_from_the_previous_release_upgrades_and_keeps_tracker_state
 
     store = await Store.open(str(path))
     try:
-        assert store.applied == ["0002_request_log"]
+        assert store.applied == ["0002_request_log", "0003_endpoints_and_responses"]
         await store.insert(make_records(3))
         assert await count(store, requests) == 3
         rows = await store.fetch(select(tracker_state))
@@ -276,7 +304,7 @@ async def test_postgres_from_the_previous_schema_upgrades_and_keeps_tracker_stat
 
         store = await Store.open(url)
         try:
-            assert store.applied == ["0002_request_log"]
+            assert store.applied == ["0002_request_log", "0003_endpoints_and_responses"]
             await store.insert(make_records(3))
             assert await count(store, requests) == 3
             rows = await store.fetch(select(tracker_state.c.key))
