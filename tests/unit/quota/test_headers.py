@@ -325,4 +325,5 @@ def test_unknown_dialect_is_an_error() -> None:
 
 def test_dialect_names_are_the_ones_presets_use() -> None:
     expected = {"openai", "groq", "cerebras", "openrouter", "mistral", "together", "github"}
+    expected.add("anthropic")
     assert frozenset({*expected, "none", "generic"}) == DIALECTS
