@@ -314,6 +314,12 @@ async def test_test_connection_and_list_models(mocks, yaml_proxy, caplog) -> Non
     assert status == 200
     assert data["ok"] is False and data["status"] == 401
     assert "Incorrect API key provided: sk-…cret" in data["error"]
+    # A provider that speaks only Anthropic's Messages API is tested in it.
+    native = {"type": "anthropic-compatible", "api_key": KEY_A, "base_url": a.url}
+    assert (await call(p, "PUT", "/v1/admin/providers/native", native))[0] == 201
+    status, data = await call(p, "POST", "/v1/admin/providers/native/test", {"model": "c"})
+    assert data["ok"] is True
+    assert a.requests[-1].path == "/v1/messages" and a.requests[-1].json["max_tokens"] == 5
     # Nothing listens there: a failed test, and a 502 for the model list.
     dead = {"type": "openai-compatible", "api_key": KEY_C, "base_url": "http://127.0.0.1:9/v1"}
     assert (await call(p, "PUT", "/v1/admin/providers/dead", dead))[0] == 201

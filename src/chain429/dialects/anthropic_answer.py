@@ -116,6 +116,26 @@ def tool_input(arguments: Any) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {"_raw_arguments": arguments}
 
 
+def chat_usage(usage: Any) -> dict[str, int] | None:
+    """An Anthropic `usage` in OpenAI's shape, or None when it carries no counts.
+
+    Anthropic's `input_tokens` leaves out what its prompt cache read or wrote; OpenAI's
+    `prompt_tokens` counts the whole prompt, so those are added back.
+    """
+    if not isinstance(usage, dict):
+        return None
+    names = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    if not any(name in usage for name in (*names, "output_tokens")):
+        return None
+    prompt = sum(_count(usage.get(name)) for name in names)
+    completion = _count(usage.get("output_tokens"))
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
 def error_type(status: int) -> str:
     """Anthropic's error type for an HTTP status."""
     known = _ERROR_TYPES.get(status)

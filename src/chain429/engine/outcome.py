@@ -62,6 +62,20 @@ _ERROR_TYPE_STATUS = {
     "provider_overloaded": 503,
     "timeout": 504,
 }
+# Anthropic's error types (its error bodies and stream `error` events), as the status each
+# comes with: an in-band error is then classified as that reply would be.
+_ANTHROPIC_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
 _TIMEOUT_NAMES = frozenset({"ServerTimeoutError", "TimeoutException"})  # aiohttp, httpx
 _CONNECTION_NAMES = frozenset(
     {"ClientConnectionError", "ClientPayloadError", "ServerDisconnectedError", "TransportError"}
@@ -107,6 +121,18 @@ def classify_stream_error(
         detail = clean_message(error_message(error), _DETAIL_LIMIT)
         return Outcome(OutcomeKind.UPSTREAM_ERROR, status, _join("stream error", detail))
     return _classify(status, {}, {"error": error}, now, daily_reset, None, "fixed")
+
+
+def classify_anthropic_error(event: Mapping[str, Any], *, now: float) -> Outcome:
+    """Classify an Anthropic `{"type": "error", "error": {"type": …}}` seen where an answer
+    should be (a stream's `error` event) as the reply its error type stands for."""
+    error = event.get("error")
+    kind = error.get("type") if isinstance(error, dict) else None
+    status = _ANTHROPIC_TYPE_STATUS.get(kind) if isinstance(kind, str) else None
+    if status is None:
+        detail = clean_message(error_message(event), _DETAIL_LIMIT)
+        return Outcome(OutcomeKind.UPSTREAM_ERROR, None, _join("stream error", detail))
+    return _classify(status, {}, event, now, "utc-midnight", None, "fixed")
 
 
 def classify_exception(exc: BaseException) -> Outcome | None:
@@ -206,7 +232,9 @@ def _classify(
         return _outcome(
             OutcomeKind.CLIENT_ERROR, status, "bad request", now, None, detail, error_body=decoded
         )
-    return _outcome(OutcomeKind.UPSTREAM_ERROR, status, "upstream error", now, retry_hint, detail)
+    # 529 is Anthropic's overload: provider-wide and passing, so it falls through like a 503.
+    phrase = "overloaded" if status == 529 else "upstream error"
+    return _outcome(OutcomeKind.UPSTREAM_ERROR, status, phrase, now, retry_hint, detail)
 
 
 def _too_many(

@@ -1,4 +1,8 @@
-"""Streams: hold back until the first valid event, then relay chunks as they arrive."""
+"""Streams: hold back until the first valid event, then relay chunks as they arrive.
+
+`StreamRelay` relays OpenAI chat streams; `engine/messages_relay.py` subclasses it for
+Anthropic's events, overriding only how events are judged and how the stream ends.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import orjson
 from chain429.engine.normalize import copy_reasoning, total_tokens
 from chain429.engine.outcome import classify_exception, classify_stream_error
 from chain429.engine.upstream import ResponseTooLarge, UpstreamResponse
-from chain429.errors import error_body
+from chain429.errors import ProxyError
 from chain429.providers.sse import SSEEvent, SSEParser, encode_event
 from chain429.quota.headers import RateLimitSnapshot
 from chain429.quota.tracker import QuotaTracker
@@ -35,8 +39,13 @@ async def open_stream(
     timeouts: Timeouts,
     event_bytes: int,
     clock: Callable[[], float],
+    relay: type[StreamRelay] | None = None,
 ) -> StreamRelay | Outcome:
-    """Read until the first valid data event. A failure before it is an outcome, not a reply."""
+    """Read until the first valid data event. A failure before it is an outcome, not a reply.
+
+    `relay` is the class that judges and relays the events: OpenAI chat's by default.
+    """
+    relay_class = relay or StreamRelay
     parser = SSEParser()
     chunks = aiter(response.chunks())
     try:
@@ -45,27 +54,27 @@ async def open_stream(
                 events = _feed(parser, await anext(chunks), event_bytes)
             except StopAsyncIteration:
                 events = parser.close()
-                verdict = _first_event(events, clock)
+                verdict = relay_class.first_event(events, clock)
                 if verdict is None:
                     verdict = Outcome(OutcomeKind.MALFORMED, 200, "stream closed before any chunk")
                 if isinstance(verdict, Outcome):
                     break
             else:
-                verdict = _first_event(events, clock)
+                verdict = relay_class.first_event(events, clock)
                 if verdict is None:
                     continue
                 if isinstance(verdict, Outcome):
                     break
-            relay = StreamRelay(response, chunks, parser, ticket, tracker, snapshot, clock)
-            relay.configure(
+            opened = relay_class(response, chunks, parser, ticket, tracker, snapshot, clock)
+            opened.configure(
                 include_usage=include_usage,
                 normalize=normalize,
                 idle_s=timeouts.idle_s,
                 total_s=timeouts.stream_s,
                 event_bytes=event_bytes,
             )
-            relay.pending = events[verdict:]
-            return relay
+            opened.pending = events[verdict:]
+            return opened
     except BaseException:
         response.close()
         raise
@@ -131,6 +140,12 @@ class StreamRelay:
         self.usage: dict[str, Any] | None = None
         self.outcome: Outcome | None = None  # how the stream ended, once it has
         self._finish_seen = False
+
+    @staticmethod
+    def first_event(events: list[SSEEvent], clock: Callable[[], float]) -> int | Outcome | None:
+        """Where the stream proves itself (the first valid event's index), the outcome that
+        rules it out, or None: nothing decisive yet."""
+        return _first_event(events, clock)
 
     def configure(
         self,
@@ -226,14 +241,17 @@ class StreamRelay:
                 break
             verdict = self._judge(event)
             if isinstance(verdict, Outcome):
-                if verdict.kind is OutcomeKind.SUCCESS:
-                    await self._succeed()
-                    parts.append(DONE)
-                else:
-                    parts.append(await self._fail(verdict))
+                parts.append(await self._conclude(verdict, event))
                 break
             parts.append(self._render(event, verdict))
         return b"".join(parts)
+
+    async def _conclude(self, verdict: Outcome, event: SSEEvent) -> bytes:
+        """`event` ended the stream as `verdict` says: settle it, and say so to the client."""
+        if verdict.kind is OutcomeKind.SUCCESS:
+            await self._succeed()
+            return DONE
+        return await self._fail(verdict)
 
     def _judge(self, event: SSEEvent) -> Outcome | Any:
         """An event's parsed data, or the outcome it ends the stream with.
@@ -296,12 +314,30 @@ class StreamRelay:
 
     async def _fail(self, outcome: Outcome) -> bytes:
         """Tell the client plainly, and count it against the entry."""
+        outcome = await self._settle_failure(outcome)
+        message = f"The upstream stream failed after it started: {outcome.message}"
+        status = _FAILURE_STATUS.get(outcome.kind, 502)
+        return self.error_event(
+            ProxyError(status, message, type="upstream_error", code=outcome.kind.value)
+        )
+
+    async def _settle_failure(self, outcome: Outcome) -> Outcome:
         outcome = outcome.scrubbed(self._ticket.entry.api_key)
         self.outcome = outcome
         await self._tracker.settle(self._ticket, outcome, self._snapshot)
-        message = f"The upstream stream failed after it started: {outcome.message}"
-        body = error_body(message, type="upstream_error", code=outcome.kind.value)
-        return b"data: " + orjson.dumps(body) + b"\n\n"
+        return outcome
+
+    def error_event(self, error: ProxyError) -> bytes:
+        """`error` as an event of this stream's API (the stream ends after it)."""
+        return b"data: " + orjson.dumps(error.body()) + b"\n\n"
+
+
+# The status a failure after the commit stands for, where a client's API has one per status.
+_FAILURE_STATUS = {
+    OutcomeKind.RATE_LIMITED: 429,
+    OutcomeKind.QUOTA_EXHAUSTED: 429,
+    OutcomeKind.TIMEOUT: 504,
+}
 
 
 # What makes an event more than bytes to pass on: the end, an error, usage to read or strip,

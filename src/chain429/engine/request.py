@@ -1,4 +1,8 @@
-"""A client's request: validated once, then rewritten per entry."""
+"""A client's request: validated once, then rewritten per entry.
+
+A request in another API than chat (/v1/messages) is translated to chat for most entries;
+`native` keeps it as the client sent it, for entries whose preset serves that API itself.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,9 @@ class ClientRequest:
     prompt_tokens: int  # estimated from the text, media left out
     images: int = 0  # image parts, counted by each provider's own rule
     max_tokens: int | None = None  # the completion budget the client set, if any
+    # The same request in the client's own API (an Anthropic body, operation MESSAGES), for
+    # entries that speak it natively; None when the client spoke chat (or no API we pass on).
+    native: ClientRequest | None = None
 
     @property
     def model(self) -> str | None:
@@ -32,6 +39,13 @@ class ClientRequest:
     def est_tokens(self) -> int:
         """Prompt plus completion budget, before any provider's rules: for logs and stats."""
         return self.prompt_tokens + self.images * IMAGE_TOKENS + (self.max_tokens or 0)
+
+    def for_entry(self, entry: Entry) -> ClientRequest | None:
+        """What `entry` gets: the native request if it serves that API, else this one if it
+        serves this operation, else None (the entry cannot serve it)."""
+        if self.native is not None and entry.serves(self.native.operation.name):
+            return self.native
+        return self if entry.serves(self.operation.name) else None
 
     def tokens_for(self, entry: Entry) -> int:
         """What `entry`'s provider will count against its token limits for this request.
@@ -73,6 +87,26 @@ def parse_request(raw: bytes, operation: Operation = CHAT) -> ClientRequest:
         raise ProxyError(400, "'max_tokens' must be a non-negative integer.", param="max_tokens")
     prompt, images = _prompt_estimate(raw, body)
     return ClientRequest(operation, body, stream, include_usage, prompt, images, budget)
+
+
+def native_request(
+    chat: ClientRequest, operation: Operation, body: dict[str, Any]
+) -> ClientRequest:
+    """The client's own `body` in `operation`'s API, beside its `chat` translation.
+
+    It carries the chat request's estimate (images counted by each provider's rule, not by
+    their base64) and budget, so an entry reserves the same whichever body it is sent.
+    """
+    operation.check(body)
+    return ClientRequest(
+        operation,
+        body,
+        chat.stream,
+        include_usage=False,
+        prompt_tokens=chat.prompt_tokens,
+        images=chat.images,
+        max_tokens=chat.max_tokens,
+    )
 
 
 def _count(value: object) -> bool:
@@ -120,7 +154,7 @@ def upstream_body(request: ClientRequest, entry: Entry, *, send_stream_options: 
     body["model"] = entry.model
     for name in entry.preset.drop_fields:
         body.pop(name, None)
-    if request.stream:
+    if request.stream and request.operation.api == "openai":  # stream_options is OpenAI's
         if send_stream_options and entry.preset.stream_usage == "send":
             options = body.get("stream_options")
             merged = dict(options) if isinstance(options, dict) else {}

@@ -37,7 +37,11 @@ from typing import Any
 import orjson
 
 from chain429.engine.operations import Operation
-from chain429.engine.outcome import classify_response, classify_stream_error
+from chain429.engine.outcome import (
+    classify_anthropic_error,
+    classify_response,
+    classify_stream_error,
+)
 from chain429.quota.headers import RateLimitSnapshot, Window, parse_rate_limit_headers
 from chain429.quota.hints import decode_error_body, quota_usage
 from chain429.vocabulary import SUCCESS, Entry, Outcome, OutcomeKind
@@ -101,7 +105,10 @@ def _answer(
         data = None
     if isinstance(data, dict) and "error" in data and not data.get(operation.answer_field):
         # OpenRouter answers some failures with HTTP 200 and an in-band error.
-        outcome = classify_stream_error(data, now=now).scrubbed(entry.api_key)
+        in_band = (
+            classify_anthropic_error if operation.api == "anthropic" else classify_stream_error
+        )
+        outcome = in_band(data, now=now).scrubbed(entry.api_key)
         return Settled(outcome, snapshot)
     if not operation.accepts(data):
         return Settled(Outcome(OutcomeKind.MALFORMED, status, "malformed response body"), snapshot)

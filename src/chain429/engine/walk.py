@@ -1,4 +1,9 @@
-"""The waterfall: try a chain's entries in order until one answers; say why each did not."""
+"""The waterfall: try a chain's entries in order until one answers; say why each did not.
+
+Each entry gets the request in the API it speaks: a /v1/messages request goes as the client
+sent it to an entry that serves Anthropic's Messages API natively, and as chat to the others
+(`ClientRequest.for_entry`), all in one walk.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from chain429.engine.messages_relay import MessagesRelay
 from chain429.engine.normalize import copy_reasoning, total_tokens
 from chain429.engine.order import Router
 from chain429.engine.outcome import classify_exception, rejects_stream_options
@@ -36,6 +42,8 @@ from chain429.vocabulary import (
 Clock = Callable[[], float]
 UNUSABLE_KINDS = frozenset({"disabled", "auth_failed", "model_not_found", "unsupported"})
 _UNSET_VAR = re.compile(r"\b([A-Z][A-Z0-9_]*) is (?:not set|empty)")  # a disabled entry's reason
+# Which relay reads a stream in an API other than OpenAI's.
+_RELAYS: dict[str, type[StreamRelay]] = {"anthropic": MessagesRelay}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +89,8 @@ class Served:
     attempts: list[Attempt]
     body: bytes = b""
     stream: StreamRelay | None = None
-    usage: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = None  # OpenAI-shaped, whatever API answered
+    native: bool = False  # the answer is in the client's own API (`ClientRequest.native`)
 
     @property
     def calls(self) -> int:
@@ -170,7 +179,9 @@ class Walker:
     ) -> Served:
         now = self.clock()
         walk = _Walk(chain, request, now + self.timeouts.deadline_s)
-        operation = request.operation.name
+        operation: str = request.operation.name
+        if request.native is not None:
+            operation += f" or {request.native.operation.name}"
         candidates = self.router.order(chain, self.tracker, now)
         for index, entry in enumerate(candidates):
             if self.clock() >= walk.deadline:
@@ -179,13 +190,14 @@ class Walker:
                         Attempt(rest.key, "deadline", None, "not tried: deadline exceeded", True)
                     )
                 break
-            if not entry.serves(operation):
+            sent = request.for_entry(entry)  # the request in the API this entry speaks
+            if sent is None:
                 reason = f"{entry.provider} does not serve {operation}"
                 walk.attempts.append(Attempt(entry.key, "unsupported", None, reason, True))
                 continue
             # Built before anything is reserved: a body we cannot encode is the client's 400.
-            body = self._body(request, entry)
-            ticket = await self._reserve(walk, entry, request.tokens_for(entry))
+            body = self._body(sent, entry)
+            ticket = await self._reserve(walk, entry, sent.tokens_for(entry))
             if isinstance(ticket, Verdict):
                 walk.attempts.append(
                     Attempt(entry.key, ticket.kind, None, ticket.reason, True, 0.0, ticket.free_at)
@@ -193,7 +205,7 @@ class Walker:
                 continue
             if on_reserved is not None:
                 on_reserved()
-            served = await self._try(walk, entry, ticket, body)
+            served = await self._try(walk, entry, ticket, sent, body)
             if served is not None:
                 return served
         raise self._exhausted(walk)
@@ -213,10 +225,12 @@ class Walker:
         send_options = entry.key not in self.no_stream_options
         return upstream_body(request, entry, send_stream_options=send_options)
 
-    async def _try(self, walk: _Walk, entry: Entry, ticket: Ticket, body: bytes) -> Served | None:
+    async def _try(
+        self, walk: _Walk, entry: Entry, ticket: Ticket, request: ClientRequest, body: bytes
+    ) -> Served | None:
         started = self.clock()
         try:
-            result = await self._call(walk, entry, ticket, body)
+            result = await self._call(walk, entry, ticket, request, body)
         except asyncio.CancelledError:
             await self.tracker.cancel(ticket)
             raise
@@ -245,10 +259,10 @@ class Walker:
         return None
 
     async def _call(
-        self, walk: _Walk, entry: Entry, ticket: Ticket, body: bytes
+        self, walk: _Walk, entry: Entry, ticket: Ticket, request: ClientRequest, body: bytes
     ) -> Served | Outcome:
-        """One upstream call. Every outcome it returns has already settled the ticket."""
-        request = walk.request
+        """One upstream call of `request` (the walk's, or its native form). Every outcome it
+        returns has already settled the ticket."""
         # The whole attempt has `timeout_s` (and the walk's deadline); the response headers, and
         # for a stream its first event, must come within the first-byte timeout.
         limit = min(entry.timeout_s, walk.deadline - self.clock())
@@ -260,16 +274,18 @@ class Walker:
                 raw = await _read_closing(response, self.caps.error_bytes, truncate=True)
                 if (
                     request.stream
+                    and request.operation.api == "openai"
                     and entry.key not in self.no_stream_options
                     and rejects_stream_options(response.status, raw)
                 ):
                     self.no_stream_options.add(entry.key)
-                    return await self._call(walk, entry, ticket, self._body(request, entry))
+                    body = self._body(request, entry)
+                    return await self._call(walk, entry, ticket, request, body)
                 return (await self._settle(entry, ticket, response, raw, request)).outcome
             if request.stream:
-                return await self._commit(walk, entry, ticket, response)
+                return await self._commit(walk, entry, ticket, request, response)
             raw = await _read_closing(response, self.caps.body_bytes)
-        return await self._finish(walk, entry, ticket, response, raw)
+        return await self._finish(walk, entry, ticket, request, response, raw)
 
     async def _settle(
         self,
@@ -293,36 +309,50 @@ class Walker:
         return settled
 
     async def _finish(
-        self, walk: _Walk, entry: Entry, ticket: Ticket, response: UpstreamResponse, raw: bytes
+        self,
+        walk: _Walk,
+        entry: Entry,
+        ticket: Ticket,
+        request: ClientRequest,
+        response: UpstreamResponse,
+        raw: bytes,
     ) -> Served | Outcome:
-        settled = await self._settle(entry, ticket, response, raw, walk.request)
+        settled = await self._settle(entry, ticket, response, raw, request)
         data = settled.answer
         if data is None:
             return settled.outcome
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
+        usage = request.operation.usage(data)
         await self.tracker.settle(ticket, settled.outcome, settled.snapshot, total_tokens(usage))
-        if self.normalize and copy_reasoning(data, "message"):
+        native = request is walk.request.native
+        if self.normalize and not native and copy_reasoning(data, "message"):
             raw = orjson.dumps(data)
-        return Served(entry, walk.attempts, body=raw, usage=usage)
+        return Served(entry, walk.attempts, body=raw, usage=usage, native=native)
 
     async def _commit(
-        self, walk: _Walk, entry: Entry, ticket: Ticket, response: UpstreamResponse
+        self,
+        walk: _Walk,
+        entry: Entry,
+        ticket: Ticket,
+        request: ClientRequest,
+        response: UpstreamResponse,
     ) -> Served | Outcome:
-        settled = await self._settle(entry, ticket, response, None, walk.request)
+        settled = await self._settle(entry, ticket, response, None, request)
         opened = await open_stream(
             response,
             ticket,
             self.tracker,
             settled.snapshot,
-            include_usage=walk.request.include_usage,
+            include_usage=request.include_usage,
             normalize=self.normalize,
             timeouts=self.timeouts,
             event_bytes=self.caps.event_bytes,
             clock=self.clock,
+            relay=_RELAYS.get(request.operation.api),
         )
         if isinstance(opened, StreamRelay):
             ticket.first_byte_at = self.clock()
-            return Served(entry, walk.attempts, stream=opened)
+            native = request is walk.request.native
+            return Served(entry, walk.attempts, stream=opened, native=native)
         return opened
 
     def _exhausted(self, walk: _Walk) -> WalkFailed:

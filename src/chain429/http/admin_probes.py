@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from chain429.engine.operations import CHAT
+from chain429.engine.operations import CHAT, MESSAGES
 from chain429.engine.request import parse_request, upstream_body
 from chain429.engine.walk import Attempt, Served, WalkFailed
 from chain429.errors import ProxyError
@@ -105,10 +105,14 @@ async def probe_provider(request: web.Request) -> web.Response:
 
 
 async def _chat_probe(state: AppState, entry: Entry) -> tuple[int, bytes]:
-    chat = _chat({"messages": [{"role": "user", "content": "Say OK."}], "max_tokens": 5})
-    body = upstream_body(chat, entry, send_stream_options=False)
+    # A provider that speaks only Anthropic's Messages API is asked in it (the body is the same).
+    operation = MESSAGES if not entry.serves("chat") and entry.serves("messages") else CHAT
+    ask = {"messages": [{"role": "user", "content": "Say OK."}], "max_tokens": 5}
+    body = upstream_body(
+        parse_request(orjson.dumps(ask), operation), entry, send_stream_options=False
+    )
     async with asyncio.timeout(entry.timeout_s):
-        response = await state.walker.upstream.open(entry, CHAT.path, body)
+        response = await state.walker.upstream.open(entry, operation.path, body)
         try:
             return response.status, await response.read(
                 state.walker.caps.error_bytes, truncate=True

@@ -20,8 +20,8 @@ from aiohttp import web
 from chain429.dialects import anthropic, responses
 from chain429.dialects.anthropic import AnthropicStream
 from chain429.dialects.responses import ResponsesStream
-from chain429.engine.operations import CHAT
-from chain429.engine.request import ClientRequest, parse_request
+from chain429.engine.operations import CHAT, MESSAGES
+from chain429.engine.request import ClientRequest, native_request, parse_request
 from chain429.errors import ProxyError
 from chain429.http.body import read_body
 from chain429.http.openai_api import serve
@@ -51,9 +51,11 @@ async def count_tokens(request: web.Request) -> web.Response:
 
 
 class MessagesExchange:
-    """One Anthropic Messages request: Anthropic in, chat to the walk, Anthropic out."""
+    """One Anthropic Messages request: Anthropic in, chat to the walk, Anthropic out; an entry
+    that speaks Messages itself gets the client's body as it is (`native`)."""
 
     def __init__(self) -> None:
+        self._body: dict[str, Any] = {}
         self._model = ""
         self._thinking = False
         self._message_id = anthropic.new_message_id()
@@ -62,9 +64,13 @@ class MessagesExchange:
     async def prepare(self, raw: bytes, key_label: str) -> bytes:
         body = _object(raw)
         model = body.get("model")
+        self._body = body
         self._model = model if isinstance(model, str) else ""
         self._thinking = anthropic.wants_thinking(body)
         return orjson.dumps(anthropic.to_chat(body))
+
+    def native(self, chat: ClientRequest) -> ClientRequest:
+        return native_request(chat, MESSAGES, self._body)
 
     async def whole(self, body: bytes) -> bytes:
         message = anthropic.from_chat(
@@ -153,6 +159,9 @@ class ResponsesExchange:
         history = await self._history(body.get("previous_response_id"))
         self._chat = responses.to_chat(body, history)
         return orjson.dumps(self._chat)
+
+    def native(self, chat: ClientRequest) -> None:
+        return None  # no preset speaks the Responses API: every entry gets chat
 
     async def whole(self, body: bytes) -> bytes:
         response = responses.from_chat(

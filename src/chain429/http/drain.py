@@ -35,11 +35,16 @@ def shutdown_error() -> ProxyError:
 
 
 async def end_stream(
-    response: web.StreamResponse, translate: Callable[[bytes], Awaitable[bytes]] | None = None
+    response: web.StreamResponse,
+    translate: Callable[[bytes], Awaitable[bytes]] | None = None,
+    *,
+    event: bytes | None = None,
 ) -> None:
     """Close a started stream with an OpenAI-shaped error event (no `[DONE]`), or with that
-    event in the client's own API (`translate`, for /v1/messages and /v1/responses)."""
-    event = b"data: " + orjson.dumps(shutdown_error().body()) + b"\n\n"
+    event in the client's own API (`translate`, for /v1/messages and /v1/responses), or with
+    `event`, the shutdown error as the relay renders it (a native Anthropic stream's own)."""
+    if event is None:
+        event = b"data: " + orjson.dumps(shutdown_error().body()) + b"\n\n"
     with contextlib.suppress(ConnectionError, TimeoutError, RuntimeError):
         async with asyncio.timeout(WRITE_LIMIT_S):
             await response.write(event if translate is None else await translate(event))

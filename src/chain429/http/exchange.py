@@ -4,6 +4,8 @@
 (`openai_api.serve`): auth, the request log, the walk, the wait room and the error handling
 are shared. An `Exchange` is the only difference: it turns the client's body into a chat
 request, and the chat answer (whole, or stream chunk by chunk) back into the client's API.
+Where providers speak the client's API themselves (Anthropic Messages), it also hands over
+the client's own request, which such entries get untranslated; their answers pass through.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ class Exchange(Protocol):
 
     async def prepare(self, raw: bytes, key_label: str) -> bytes:
         """The client's body as a chat completions body; raises ProxyError for bad input."""
+        ...
+
+    def native(self, chat: ClientRequest) -> ClientRequest | None:
+        """The client's request in its own API, beside its `chat` translation, for entries
+        that serve that API natively; None when no operation speaks it."""
         ...
 
     async def whole(self, body: bytes) -> bytes:

@@ -96,6 +96,8 @@ async def _chat(
     if exchange is not None:
         raw = await exchange.prepare(raw, log.record.key_label)
     chat = parse_request(raw, operation)
+    if exchange is not None:
+        chat.native = exchange.native(chat)
     chain = runtime.routes.resolve(
         chat.model, request.headers.get("X-429chain-Chain"), operation.kind
     )
@@ -177,7 +179,7 @@ async def _relay(
     except asyncio.CancelledError:
         if not drain.cut_by_shutdown(request):
             raise
-        await drain.end_stream(response)
+        await drain.end_stream(response, event=relay.error_event(drain.shutdown_error()))
         log.usage(relay.usage)
         log.finish(200, RequestOutcome.SHUTDOWN, drain.MESSAGE)
         return response
@@ -194,6 +196,10 @@ async def _translated(
     exchange: Exchange,
 ) -> web.StreamResponse:
     """Send what the walk got in the client's own API."""
+    if served.native:  # an entry that speaks the client's API answered in it: pass it on
+        if served.stream is None:
+            return _whole(served, headers, log)
+        return await _relay(request, served, headers, log)
     relay = served.stream
     if relay is None:
         log.usage(served.usage)

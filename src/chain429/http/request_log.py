@@ -78,11 +78,17 @@ class RequestLog:
         self.record.calls = self.record.skipped = self.record.rate_limited = 0
 
     def completion(self, body: bytes) -> None:
+        """The answer's text (a chat completion's, or a native Anthropic message's)."""
         if self.content is not None:
             try:
                 data = orjson.loads(body)
-                self.content["completion"] = _clip(str(data["choices"][0]["message"]["content"]))
-            except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+                if data.get("type") == "message":
+                    blocks = data["content"]
+                    text = " ".join(b["text"] for b in blocks if b.get("type") == "text")
+                else:
+                    text = str(data["choices"][0]["message"]["content"])
+                self.content["completion"] = _clip(text)
+            except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
                 pass
 
     def usage(self, usage: dict[str, Any] | None) -> None:

@@ -13,9 +13,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from ruamel.yaml import YAML
 
 Auth = Literal["bearer", "x-api-key", "query", "none"]
-OperationName = Literal["chat", "embeddings", "completions"]
+OperationName = Literal["chat", "embeddings", "completions", "messages"]
 Dialect = Literal[
-    "openai", "groq", "cerebras", "openrouter", "mistral", "together", "github", "none", "generic"
+    "openai",
+    "groq",
+    "cerebras",
+    "openrouter",
+    "mistral",
+    "together",
+    "github",
+    "anthropic",
+    "none",
+    "generic",
 ]
 QuotaScope = Literal["model", "provider"]
 StreamUsage = Literal["send", "strip", "ignored"]

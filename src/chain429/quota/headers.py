@@ -47,6 +47,7 @@ class _Dialect:
     tokenlimit: bool = False  # Together x-tokenlimit-{limit,remaining}
     bysize: bool = False  # Mistral's old ratelimitbysize-* family
     ietf: bool = False  # RateLimit-* draft headers
+    anthropic: bool = False  # anthropic-ratelimit-* (RFC 3339 resets)
 
 
 _DIALECTS: dict[str, _Dialect] = {
@@ -59,13 +60,15 @@ _DIALECTS: dict[str, _Dialect] = {
     "mistral": _Dialect(suffixed=("minute", "minute"), bysize=True),
     "together": _Dialect(bare="second", tokenlimit=True),
     "github": _Dialect(suffixed=("unknown", "unknown")),
+    # Anthropic's limits are per minute: requests, input tokens and output tokens.
+    "anthropic": _Dialect(anthropic=True),
     "none": _Dialect(),
     "generic": _Dialect(suffixed=("minute", "minute"), bare="auto", ietf=True),
 }
 DIALECTS = frozenset(_DIALECTS)
 
 # Lower-cased prefixes of every header any dialect reads; anything else is skipped at once.
-_RELEVANT = ("x-ratelimit", "ratelimit", "retry-after", "x-tokenlimit")
+_RELEVANT = ("x-ratelimit", "ratelimit", "retry-after", "x-tokenlimit", "anthropic-ratelimit")
 _FIELDS = frozenset({"limit", "remaining", "reset"})
 _KINDS: dict[str, Kind] = {"requests": "requests", "req": "requests", "tokens": "tokens"}
 _PERIODS: dict[str, Period] = {
@@ -142,6 +145,8 @@ def parse_rate_limit_headers(
         _read_bysize(h, now, drafts)
     if spec.ietf:
         _read_ietf(h, now, drafts)
+    if spec.anthropic:
+        _read_anthropic(h, now, drafts)
     limit_type = h.get("x-ratelimit-type", "").lower()
     if limit_type:
         _read_limit_type(limit_type, retry_at, drafts)
@@ -257,6 +262,35 @@ def _read_bare(
     # can only be the daily one.
     far = draft.reset_at is not None and draft.reset_at - now > 3600
     drafts[("requests", "day" if far else "unknown")] = draft
+
+
+def _read_anthropic(h: dict[str, str], now: float, drafts: _Drafts) -> None:
+    """anthropic-ratelimit-*: requests per minute, and one tokens-per-minute counter.
+
+    `tokens-*` is, in Anthropic's words, the most restrictive token limit in effect, so it
+    is the counter when sent; otherwise the input or output family with less left stands in.
+    """
+    _read_fields(h, now, drafts, "requests", "minute", *_anthropic_names("requests"))
+    tightest: _Draft | None = None
+    for family in ("tokens", "input-tokens", "output-tokens"):
+        draft = _read_fields(h, now, {}, "tokens", "minute", *_anthropic_names(family))
+        if draft is not None and (family == "tokens" or _less_left(draft, tightest)):
+            tightest = draft
+            if family == "tokens":
+                break
+    if tightest is not None:
+        drafts[("tokens", "minute")] = tightest
+
+
+def _anthropic_names(family: str) -> tuple[str, str, str]:
+    prefix = f"anthropic-ratelimit-{family}-"
+    return prefix + "limit", prefix + "remaining", prefix + "reset"
+
+
+def _less_left(draft: _Draft, other: _Draft | None) -> bool:
+    if other is None or other.remaining is None:
+        return True
+    return draft.remaining is not None and draft.remaining < other.remaining
 
 
 def _read_bysize(h: dict[str, str], now: float, drafts: _Drafts) -> None:

@@ -113,7 +113,8 @@ def parse_duration(text: str) -> float | None:
 
 
 def parse_retry_after(value: str, now: float) -> float | None:
-    """Absolute epoch from a Retry-After or reset value (delta s, Go duration, epoch, HTTP-date)."""
+    """Absolute epoch from a Retry-After or reset value: delta s, Go duration, epoch, HTTP-date
+    or RFC 3339 time."""
     value = value.strip()
     if not value:
         return None
@@ -129,7 +130,10 @@ def parse_retry_after(value: str, now: float) -> float | None:
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
-        return None
+        try:  # an RFC 3339 time, as Anthropic gives its resets: "2026-01-01T00:00:30Z"
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            return None
     if when.tzinfo is None:  # "-0000" means UTC in RFC 5322
         when = when.replace(tzinfo=UTC)
     return _clamp(when.timestamp(), now)

@@ -1,4 +1,7 @@
-"""Test doubles shared by the tests, the benchmarks and the demo: a scripted mock provider."""
+"""Test doubles shared by the tests, the benchmarks and the demo: a scripted mock provider.
+
+Anthropic Messages bodies (for its native `/v1/messages`) are built by `testing.anthropic`.
+"""
 
 from chain429.testing.budget import Budget
 from chain429.testing.dialects import Dialect, go_duration

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import UTC, datetime
 from typing import Any, Literal
 
+from chain429.testing.anthropic import anthropic_error
 from chain429.testing.budget import BudgetTracker, Kind, Period, Rejection
 from chain429.testing.responses import error_body
 
-Dialect = Literal["openai", "groq", "cerebras", "openrouter", "none"]
-DIALECTS: tuple[Dialect, ...] = ("openai", "groq", "cerebras", "openrouter", "none")
+Dialect = Literal["openai", "groq", "cerebras", "openrouter", "anthropic", "none"]
+DIALECTS: tuple[Dialect, ...] = ("openai", "groq", "cerebras", "openrouter", "anthropic", "none")
 
 
 def go_duration(seconds: float) -> str:
@@ -42,6 +44,7 @@ _HEADER_SPECS: dict[Dialect, tuple[tuple[Kind, tuple[Period, ...], str, bool], .
         ("tokens", ("minute",), "tokens-minute", False),
     ),
     "openrouter": (),  # X-RateLimit-* only on its own 429s (see rejection_response)
+    "anthropic": (),  # anthropic-ratelimit-*, see _anthropic_headers
     "none": (),  # Gemini-like: no rate-limit headers at all
 }
 
@@ -49,6 +52,8 @@ _HEADER_SPECS: dict[Dialect, tuple[tuple[Kind, tuple[Period, ...], str, bool], .
 def rate_limit_headers(dialect: Dialect, tracker: BudgetTracker) -> dict[str, str]:
     """The rate-limit headers every response carries under `dialect`."""
     now = tracker.clock()
+    if dialect == "anthropic":
+        return _anthropic_headers(tracker, now)
     headers: dict[str, str] = {}
     for kind, periods, suffix, go in _HEADER_SPECS[dialect]:
         window = next((w for p in periods if (w := tracker.window(kind, p))), None)
@@ -72,6 +77,8 @@ def rejection_response(
     headers: dict[str, str] = {}
     if dialect == "openrouter":
         return status, *_openrouter_answer(rejection, time.time() if now is None else now)
+    if dialect == "anthropic":
+        return 429, _anthropic_body(rejection), {"retry-after": _retry_after(rejection)}
     if dialect != "none" and not rejection.too_large:
         headers["retry-after"] = str(max(1, math.ceil(rejection.retry_after)))
     if dialect == "none":
@@ -79,6 +86,38 @@ def rejection_response(
     if dialect == "cerebras":
         return status, _cerebras_body(rejection), headers
     return status, _openai_body(dialect, rejection, model), headers
+
+
+def _anthropic_headers(tracker: BudgetTracker, now: float) -> dict[str, str]:
+    """Anthropic's per-minute counters, each reset an RFC 3339 time (when it is full again)."""
+    headers: dict[str, str] = {}
+    for kind in ("requests", "tokens"):
+        window = tracker.window(kind, "minute")
+        if window is None:
+            continue
+        reset = datetime.fromtimestamp(math.ceil(now + window.reset(now)), UTC)
+        headers[f"anthropic-ratelimit-{kind}-limit"] = str(window.limit)
+        headers[f"anthropic-ratelimit-{kind}-remaining"] = str(window.remaining(now))
+        headers[f"anthropic-ratelimit-{kind}-reset"] = reset.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return headers
+
+
+def _anthropic_body(r: Rejection) -> dict[str, Any]:
+    if r.kind == "concurrent":
+        what = f"{r.limit} concurrent requests"
+    else:
+        what = f"{r.limit:,} {r.kind} per {r.period or 'minute'}"
+    message = (
+        f"This request would exceed the rate limit for your organization (org-mock) of {what}. "
+        "For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the "
+        "response headers for current usage. Please reduce the prompt length or the maximum "
+        "tokens requested, or try again later."
+    )
+    return anthropic_error(429, message)
+
+
+def _retry_after(r: Rejection) -> str:
+    return str(max(1, math.ceil(60.0 if math.isinf(r.retry_after) else r.retry_after)))
 
 
 _ABBREV = {

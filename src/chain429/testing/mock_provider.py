@@ -1,4 +1,9 @@
-"""A scripted OpenAI-compatible upstream on loopback, for e2e tests, benchmarks and the demo."""
+"""A scripted OpenAI-compatible upstream on loopback, for e2e tests, benchmarks and the demo.
+
+It also answers `POST /v1/messages` as a provider that speaks Anthropic's Messages API natively
+would: Anthropic messages, named events, error envelopes and (`header_dialect="anthropic"`)
+`anthropic-ratelimit-*` headers, with `x-api-key` auth and a required `anthropic-version`.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
+from chain429.testing.anthropic import anthropic_error, message, message_events
 from chain429.testing.budget import Budget, BudgetTracker
 from chain429.testing.dialects import Dialect, rate_limit_headers, rejection_response
 from chain429.testing.responses import (
@@ -33,7 +39,7 @@ from chain429.testing.steps import Drop, Hang, Pause, Reply, Step, Stream, Strea
 
 DEFAULT_TEXT = "Hello! This is the mock provider answering."
 # Providers that document continuously refilling buckets (reset = time until full).
-TOKEN_BUCKET_DIALECTS = frozenset({"openai", "groq", "cerebras"})
+TOKEN_BUCKET_DIALECTS = frozenset({"openai", "groq", "cerebras", "anthropic"})
 # ... and those whose daily counters are buckets too (providers.md: Groq's RPD "refills
 # continuously"; Cerebras' capacity is a token bucket).
 DAILY_BUCKET_DIALECTS = frozenset({"groq", "cerebras"})
@@ -141,6 +147,7 @@ class MockProvider:
         # Embeddings and legacy completions share the script, budget and steps with chat.
         app.router.add_post("/v1/embeddings", self._chat)
         app.router.add_post("/v1/completions", self._chat)
+        app.router.add_post("/v1/messages", self._chat)  # Anthropic's API, answered natively
         app.router.add_get("/v1/models", self._models)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # handler_cancellation: a handler whose client went away (Hang, a long Pause) is
@@ -190,13 +197,11 @@ class MockProvider:
         raw = await request.read()
         payload = self._record(request, raw)
         self.calls += 1
-        if self.api_key is not None and (
-            request.headers.get("Authorization") != f"Bearer {self.api_key}"
-        ):
-            return self._send(401, error_body(401, "Incorrect API key provided."))
-        if not isinstance(payload, dict):
-            message = "We could not parse the JSON body of your request."
-            return self._send(400, error_body(400, message))
+        native = request.path.endswith("/messages")
+        refusal = self._refusal(request, payload, native)
+        if refusal is not None:
+            status, text = refusal
+            return self._send(status, self._error(native, status, text))
         model = payload.get("model")
         if not isinstance(model, str) or not model:
             model = "mock-model"
@@ -264,8 +269,14 @@ class MockProvider:
         if step.delay:
             await asyncio.sleep(step.delay)
         body = step.body
+        native = path.endswith("/messages")
         if body is None:
-            if step.status < 400 and path.endswith("/embeddings"):
+            if native:
+                usage = (prompt_tokens(payload), estimate_tokens(self.reply_text))
+                body = message(self.reply_text, model, usage)
+                if step.status >= 400:
+                    body = anthropic_error(step.status)
+            elif step.status < 400 and path.endswith("/embeddings"):
                 body = embeddings(payload.get("input"), model, payload.get("encoding_format"))
             elif step.status < 400:
                 usage = (prompt_tokens(payload), estimate_tokens(self.reply_text))
@@ -295,7 +306,11 @@ class MockProvider:
         if step.delay_first:
             await asyncio.sleep(step.delay_first)
         events = step.events
-        if events is None and request.path.endswith("/v1/completions"):
+        native = request.path.endswith("/v1/messages")
+        if events is None and native:
+            usage = (prompt_tokens(payload), estimate_tokens(self.reply_text))
+            events = list(message_events(self.reply_text, model, usage))
+        elif events is None and request.path.endswith("/v1/completions"):
             events = self._text_events(payload, model)
         elif events is None:
             events = self._default_events(payload, model, le)
@@ -309,14 +324,14 @@ class MockProvider:
                 continue
             if sent and step.interval:
                 await asyncio.sleep(step.interval)
-            await response.write(_frame(event, le))
+            await response.write(_frame(event, le, named=native))
             sent += 1
         if reset_after is not None:
             # No chunked-encoding terminator: the client sees the body cut off mid-stream.
             if request.transport is not None:
                 request.transport.abort()
             return response
-        if step.done:
+        if step.done and not native:  # Anthropic's streams end with message_stop, no [DONE]
             await response.write(b"data: [DONE]" + le + le)
         return response
 
@@ -353,6 +368,25 @@ class MockProvider:
         return events
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _refusal(self, request: web.Request, payload: Any, native: bool) -> tuple[int, str] | None:
+        """What a provider says before reading the request: a bad key, a missing header, junk."""
+        if native:
+            if self.api_key is not None and request.headers.get("x-api-key") != self.api_key:
+                return 401, "invalid x-api-key"
+            if "anthropic-version" not in request.headers:
+                return 400, "anthropic-version: header is required"
+        elif self.api_key is not None and (
+            request.headers.get("Authorization") != f"Bearer {self.api_key}"
+        ):
+            return 401, "Incorrect API key provided."
+        if not isinstance(payload, dict):
+            return 400, "We could not parse the JSON body of your request."
+        return None
+
+    @staticmethod
+    def _error(native: bool, status: int, text: str) -> dict[str, Any]:
+        return anthropic_error(status, text) if native else error_body(status, text)
 
     def _allowance(self, payload: dict[str, Any]) -> int:
         """Completion tokens a request reserves: its max_tokens, else the default reply's size."""
@@ -401,10 +435,14 @@ class MockProvider:
         return web.Response(status=status, body=data, headers=headers)
 
 
-def _frame(event: str | bytes | Mapping[str, Any], le: bytes) -> bytes:
-    """One SSE event on the wire: bytes as given, text or JSON as `data:` lines."""
+def _frame(event: str | bytes | Mapping[str, Any], le: bytes, *, named: bool = False) -> bytes:
+    """One SSE event on the wire: bytes as given, text or JSON as `data:` lines; `named`
+    (Anthropic's streams) puts a JSON event's `type` in an `event:` line first."""
     if isinstance(event, bytes):
         return event
+    kind = event.get("type") if named and isinstance(event, Mapping) else None
+    if isinstance(kind, str):
+        return b"event: " + kind.encode() + le + _frame(event, le)
     if isinstance(event, str):
         data = event.encode()
     else:  # orjson takes dicts, not any Mapping

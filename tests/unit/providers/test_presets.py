@@ -48,9 +48,9 @@ def test_presets_file_ships_inside_the_package() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(REQUIRED | set(load_presets())))
-def test_base_url_is_https_except_openai_compatible(name: str) -> None:
+def test_base_url_is_https_except_the_compatible_types(name: str) -> None:
     preset = get_preset(name)
-    if name == "openai-compatible":
+    if name in ("openai-compatible", "anthropic-compatible"):  # the config names the server
         assert preset.base_url is None
     else:
         assert preset.base_url is not None

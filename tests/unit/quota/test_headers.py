@@ -318,6 +318,44 @@ def test_exhausted_means_remaining_zero() -> None:
     assert [w.exhausted for w in snapshot.windows] == [False, True]
 
 
+def test_anthropic_headers_give_requests_and_the_binding_token_counter() -> None:
+    """Anthropic's per-minute counters, resets as RFC 3339 times; `tokens-*` is the most
+    restrictive token limit in effect, so it stands for the input and output families."""
+    headers = {
+        "anthropic-ratelimit-requests-limit": "50",
+        "anthropic-ratelimit-requests-remaining": "49",
+        "anthropic-ratelimit-requests-reset": "2026-09-07T16:53:22Z",
+        "anthropic-ratelimit-tokens-limit": "38000",
+        "anthropic-ratelimit-tokens-remaining": "12000",
+        "anthropic-ratelimit-tokens-reset": "2026-09-07T16:54:00Z",
+        "anthropic-ratelimit-input-tokens-limit": "30000",
+        "anthropic-ratelimit-input-tokens-remaining": "25000",
+        "anthropic-ratelimit-input-tokens-reset": "2026-09-07T16:53:30Z",
+        "anthropic-ratelimit-output-tokens-limit": "8000",
+        "anthropic-ratelimit-output-tokens-remaining": "8000",
+        "anthropic-ratelimit-output-tokens-reset": "2026-09-07T16:53:20Z",
+        "retry-after": "7",
+        "request-id": "req_011",
+    }
+    assert parse_rate_limit_headers("anthropic", headers, NOW) == snap(
+        W("requests", "minute", 50, 49, NOW + 2),
+        W("tokens", "minute", 38000, 12000, NOW + 40),
+        retry_at=NOW + 7,
+    )
+    # Without the combined family, the input or output counter with less left stands in.
+    for name in [k for k in headers if k.startswith("anthropic-ratelimit-tokens-")]:
+        del headers[name]
+    headers["anthropic-ratelimit-output-tokens-remaining"] = "0"
+    snapshot = parse_rate_limit_headers("anthropic", headers, NOW)
+    assert snapshot is not None
+    assert snapshot.windows[1] == W("tokens", "minute", 8000, 0, NOW)
+    # Other dialects ignore Anthropic's headers.
+    assert (
+        parse_rate_limit_headers("generic", {"anthropic-ratelimit-requests-limit": "5"}, NOW)
+        is None
+    )
+
+
 def test_unknown_dialect_is_an_error() -> None:
     with pytest.raises(ValueError, match="groqq"):
         parse_rate_limit_headers("groqq", fx.GROQ_200_HEADERS, NOW)
@@ -325,4 +363,5 @@ def test_unknown_dialect_is_an_error() -> None:
 
 def test_dialect_names_are_the_ones_presets_use() -> None:
     expected = {"openai", "groq", "cerebras", "openrouter", "mistral", "together", "github"}
+    expected.add("anthropic")
     assert frozenset({*expected, "none", "generic"}) == DIALECTS

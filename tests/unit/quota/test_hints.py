@@ -96,6 +96,8 @@ def test_parse_duration(text: str, seconds: float | None) -> None:
         ("Mon, 07 Sep 2026 10:00:00 -0700", at("2026-09-07T17:00:00+00:00")),
         ("Mon, 07 Sep 2026 17:00:00 -0000", at("2026-09-07T17:00:00+00:00")),
         ("Mon, 07 Sep 2026 12:00:00 GMT", NOW),  # already past: retry now
+        ("2026-09-07T17:00:00Z", at("2026-09-07T17:00:00+00:00")),  # RFC 3339 (Anthropic)
+        ("2026-09-07T10:00:00.250-07:00", at("2026-09-07T17:00:00.250+00:00")),
         ("1788825600000", 1788825600.0),  # epoch ms (OpenRouter)
         ("1788825600", 1788825600.0),  # epoch seconds
         ("99999999", NOW + MAX_HORIZON),  # 3 years as a delta: clamped
