@@ -151,7 +151,7 @@ def route_table() -> tuple[Route, ...]:
             dialect_api.messages,
             "proxy",
             "anthropic",
-            "Anthropic Messages API, translated to chat and served by a chat chain.",
+            "Anthropic Messages API, served by a chat chain (natively where an entry speaks it).",
             dialects.Message,
             dialects.MessagesRequest,
             errors=(400, 401, 404, 413, 429, 503),
@@ -159,8 +159,10 @@ def route_table() -> tuple[Route, ...]:
             envelope="anthropic",
             description="For Claude Code and Anthropic SDKs (`ANTHROPIC_BASE_URL`). `model` "
             "picks the chain as on chat. The key goes in `x-api-key` or `Authorization: "
-            "Bearer`. With `stream: true` the answer is Anthropic's event stream. Errors use "
-            "Anthropic's envelope.",
+            "Bearer`. Entries whose preset speaks Messages (`anthropic-compatible`) get the "
+            "body as sent; the others get it translated to chat, and their answer back. With "
+            "`stream: true` the answer is Anthropic's event stream. Errors use Anthropic's "
+            "envelope.",
         ),
         Route(
             "POST",

@@ -293,8 +293,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Anthropic Messages API, translated to chat and served by a chat chain.
-         * @description For Claude Code and Anthropic SDKs (`ANTHROPIC_BASE_URL`). `model` picks the chain as on chat. The key goes in `x-api-key` or `Authorization: Bearer`. With `stream: true` the answer is Anthropic's event stream. Errors use Anthropic's envelope.
+         * Anthropic Messages API, served by a chat chain (natively where an entry speaks it).
+         * @description For Claude Code and Anthropic SDKs (`ANTHROPIC_BASE_URL`). `model` picks the chain as on chat. The key goes in `x-api-key` or `Authorization: Bearer`. Entries whose preset speaks Messages (`anthropic-compatible`) get the body as sent; the others get it translated to chat, and their answer back. With `stream: true` the answer is Anthropic's event stream. Errors use Anthropic's envelope.
          */
         post: operations["dialect_api.messages"];
         delete?: never;
