@@ -290,11 +290,21 @@ def first_line(proc: subprocess.Popen[str]) -> str:
     return proc.stdout.readline()
 
 
+def line_starting(proc: subprocess.Popen[str], prefix: str) -> str:
+    """The first line that starts with `prefix`, past any UI build's output (`make run`
+    builds a stale UI first); "" if the output ends before it."""
+    for _ in range(1000):
+        line = first_line(proc)
+        if line.startswith(prefix) or not line:
+            return line
+    return ""
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_run_without_config_or_keys_is_the_demo(tmp_path: Path) -> None:
     proc = make_run(tmp_path, CHAIN429_CONFIG=str(tmp_path / "absent.yaml"))
     try:
-        line = first_line(proc)
+        line = line_starting(proc, "make run: ")
         assert line.startswith("make run: no ")
         assert "running the demo" in line
         assert "export GROQ_API_KEY=" in line
