@@ -3,9 +3,11 @@
 Not sent upstream, and not refused either: `metadata`, `store`, `previous_response_id` (the
 caller resolves it into `history`), `truncation`, `reasoning`, `include`, `service_tier`,
 `prompt_cache_key`, `safety_identifier`, `text.verbosity`, `max_tool_calls`, `top_logprobs`,
-`stream_options` and any field this module does not know. Refused with a 400, because answering
-without them would be wrong rather than merely plainer: `background: true`, `conversation`,
-`prompt` (stored prompt templates), tools other than functions, `file_id` images, files.
+`stream_options` and any field this module does not know. Tools other than functions are
+dropped (see `_tools`), and with no tool left, `tool_choice` and `parallel_tool_calls` go too
+(chat APIs refuse them without tools). Refused with a 400, because answering without them
+would be wrong rather than merely plainer: `background: true`, `conversation`, `prompt`
+(stored prompt templates), `file_id` images, files.
 """
 
 from __future__ import annotations
@@ -52,11 +54,13 @@ def to_chat(body: dict[str, Any], history: list[Message] | None = None) -> dict[
     if "model" in body:
         chat["model"] = body["model"]
     chat["messages"] = messages
-    tools = body.get("tools")
-    if tools:
-        chat["tools"] = _tools(tools)
-    if body.get("tool_choice") is not None:
-        chat["tool_choice"] = _tool_choice(body["tool_choice"])
+    chat_tools = _tools(body["tools"]) if body.get("tools") is not None else []
+    if chat_tools:
+        chat["tools"] = chat_tools
+        if body.get("tool_choice") is not None:
+            chat["tool_choice"] = _tool_choice(body["tool_choice"])
+        if body.get("parallel_tool_calls") is not None:
+            chat["parallel_tool_calls"] = body["parallel_tool_calls"]
     text = body.get("text")
     if text is not None:
         response_format = _response_format(text)
@@ -64,7 +68,7 @@ def to_chat(body: dict[str, Any], history: list[Message] | None = None) -> dict[
             chat["response_format"] = response_format
     if body.get("max_output_tokens") is not None:
         chat["max_tokens"] = body["max_output_tokens"]
-    for name in ("temperature", "top_p", "parallel_tool_calls", "user"):
+    for name in ("temperature", "top_p", "user"):
         if body.get(name) is not None:
             chat[name] = body[name]
     if body.get("stream"):
@@ -200,18 +204,19 @@ def _tool_result(item: dict[str, Any], where: str) -> Message:
 
 
 def _tools(tools: Any) -> list[dict[str, Any]]:
+    """Function tools, as chat tools. Every other kind (`web_search`, `file_search`, `mcp`,
+    `namespace`, `custom`, …) is dropped, not refused: OpenAI runs those itself and no chat
+    provider can, while coding agents (Codex CLI) send some with every request and would get
+    nothing done if the whole request were refused."""
     if not isinstance(tools, list):
         raise _bad("`tools` must be a list.", "tools")
     chat_tools = []
     for index, tool in enumerate(tools):
         at = f"tools.{index}"
-        kind = tool.get("type") if isinstance(tool, dict) else None
-        if kind != "function":
-            raise _bad(
-                f"`{at}.type`: {kind!r} tools are not supported by this proxy; "
-                "only function tools are.",
-                f"{at}.type",
-            )
+        if not isinstance(tool, dict):
+            raise _bad(f"`{at}` must be an object.", at)
+        if tool.get("type") != "function":
+            continue
         function: dict[str, Any] = {"name": _string(tool, "name", at)}
         for name in ("description", "parameters", "strict"):
             if tool.get(name) is not None:

@@ -9,6 +9,8 @@ import pytest
 from chain429.dialects.responses import to_chat
 from chain429.errors import ProxyError
 
+FUNCTION: Any = [{"type": "function", "name": "f", "parameters": {"type": "object"}}]
+
 
 def bad(body: dict[str, Any]) -> ProxyError:
     with pytest.raises(ProxyError) as caught:
@@ -192,7 +194,8 @@ def test_tools_tool_choice_and_text_format() -> None:
 
 @pytest.mark.parametrize("choice", ["auto", "none", "required"])
 def test_tool_choice_options_pass(choice: str) -> None:
-    assert to_chat({"input": "x", "tool_choice": choice})["tool_choice"] == choice
+    chat = to_chat({"input": "x", "tools": FUNCTION, "tool_choice": choice})
+    assert chat["tool_choice"] == choice
 
 
 def test_text_formats() -> None:
@@ -210,6 +213,7 @@ def test_settings_pass_and_server_state_fields_do_not() -> None:
             "max_output_tokens": 50,
             "temperature": 0.2,
             "top_p": 0.9,
+            "tools": FUNCTION,
             "parallel_tool_calls": False,
             "user": "u1",
             "stream": True,
@@ -231,6 +235,9 @@ def test_settings_pass_and_server_state_fields_do_not() -> None:
         "max_tokens": 50,
         "temperature": 0.2,
         "top_p": 0.9,
+        "tools": [
+            {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+        ],
         "parallel_tool_calls": False,
         "user": "u1",
         "stream": True,
@@ -298,14 +305,10 @@ def test_stream_false_is_not_sent() -> None:
             "input.0.output.0.type",
         ),
         ({"input": "x", "instructions": ["a"]}, "instructions"),
-        ({"input": "x", "tools": [{"type": "web_search"}]}, "tools.0.type"),
-        (
-            {"input": "x", "tools": [{"type": "function", "name": "f"}, {"type": "mcp"}]},
-            "tools.1.type",
-        ),
+        ({"input": "x", "tools": ["web_search"]}, "tools.0"),
         ({"input": "x", "tools": [{"type": "function"}]}, "tools.0.name"),
-        ({"input": "x", "tool_choice": {"type": "file_search"}}, "tool_choice"),
-        ({"input": "x", "tool_choice": "sometimes"}, "tool_choice"),
+        ({"input": "x", "tools": FUNCTION, "tool_choice": {"type": "file_search"}}, "tool_choice"),
+        ({"input": "x", "tools": FUNCTION, "tool_choice": "sometimes"}, "tool_choice"),
         ({"input": "x", "text": {"format": {"type": "yaml"}}}, "text.format.type"),
         (
             {"input": "x", "text": {"format": {"type": "json_schema", "schema": {}}}},
@@ -324,7 +327,33 @@ def test_problems_are_400s_naming_the_field(body: dict[str, Any], param: str) ->
     assert bad(body).param == param
 
 
-def test_unsupported_tool_message_names_the_tool() -> None:
-    error = bad({"input": "x", "tools": [{"type": "web_search_preview"}]})
-    assert "web_search_preview" in error.message
-    assert "not supported by this proxy" in error.message
+def test_tools_no_chat_provider_runs_are_dropped() -> None:
+    # What Codex CLI sends: hosted web search and a namespace of sub-agent tools beside its own.
+    chat = to_chat(
+        {
+            "input": "x",
+            "tools": [
+                {"type": "web_search", "external_web_access": False},
+                *FUNCTION,
+                {"type": "namespace", "name": "multi_agent_v1", "tools": FUNCTION},
+                {"type": "custom", "name": "apply_patch"},
+            ],
+            "tool_choice": "auto",
+            "parallel_tool_calls": True,
+        }
+    )
+    assert [t["function"]["name"] for t in chat["tools"]] == ["f"]
+    assert chat["tool_choice"] == "auto" and chat["parallel_tool_calls"] is True
+
+
+def test_with_no_tool_left_tool_choice_goes_too() -> None:
+    chat = to_chat(
+        {
+            "input": "x",
+            "tools": [{"type": "web_search"}],
+            "tool_choice": "auto",
+            "parallel_tool_calls": False,
+        }
+    )
+    assert "tools" not in chat and "tool_choice" not in chat
+    assert "parallel_tool_calls" not in chat
