@@ -193,6 +193,32 @@ async def test_the_sync_client_streams_and_not(mocks, proxy) -> None:
     assert await asyncio.to_thread(talk) == ("Sunny in Paris.", "Sunny in Paris.")
 
 
+async def test_the_sync_client_streams_a_tool_call_its_result_and_the_answer(mocks, proxy) -> None:
+    a, _, p = await two_entries(mocks, proxy)
+    a.script(tool_stream(), Stream([chunk("It is "), chunk("22C."), chunk(finish_reason="stop")]))
+
+    def agent_turns() -> str:
+        with anthropic.Anthropic(base_url=p.url, api_key=PROXY_KEY, max_retries=0) as sdk:
+            ask: Any = dict(model="default", max_tokens=100, tools=[WEATHER_TOOL])
+            with sdk.messages.stream(messages=ASK, **ask) as stream:
+                first = stream.get_final_message()
+            use = first.content[-1]
+            assert use.type == "tool_use" and use.input == {"city": "Paris"}
+            result: Any = {"type": "tool_result", "tool_use_id": use.id, "content": "22C"}
+            history: Any = [
+                *ASK,
+                {"role": "assistant", "content": first.content},
+                {"role": "user", "content": [result]},
+            ]
+            with sdk.messages.stream(messages=history, **ask) as stream:
+                return "".join(stream.text_stream)
+
+    assert await asyncio.to_thread(agent_turns) == "It is 22C."
+    sent = a.requests[-1].json["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool"]
+    assert json.loads(sent[1]["tool_calls"][0]["function"]["arguments"]) == {"city": "Paris"}
+
+
 @pytest.mark.parametrize("stream", [False, True])
 async def test_a_429_on_the_first_entry_falls_through(mocks, proxy, stream: bool) -> None:
     a, b, p = await two_entries(mocks, proxy)

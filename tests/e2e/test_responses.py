@@ -172,6 +172,30 @@ async def test_the_sync_client_streams_and_not(mocks, proxy) -> None:
     assert await asyncio.to_thread(talk) == ("Sunny in Paris.", "Sunny in Paris.")
 
 
+async def test_the_sync_client_streams_a_tool_call_its_output_and_the_answer(mocks, proxy) -> None:
+    a, _, p = await two_entries(mocks, proxy)
+    a.script(tool_stream(), Stream([chunk("It is "), chunk("22C."), chunk(finish_reason="stop")]))
+
+    def agent_turns() -> str:
+        with openai.OpenAI(base_url=f"{p.url}/v1", api_key=PROXY_KEY, max_retries=0) as sdk:
+            with sdk.responses.stream(
+                model="default", input="Weather in Paris?", tools=[WEATHER_TOOL]
+            ) as stream:
+                first = stream.get_final_response()
+            call = first.output[-1]
+            assert call.type == "function_call" and call.name == "get_weather"
+            output: Any = {"type": "function_call_output", "call_id": call.call_id, "output": "22C"}
+            with sdk.responses.stream(
+                model="default", previous_response_id=first.id, input=[output], tools=[WEATHER_TOOL]
+            ) as stream:
+                return stream.get_final_response().output_text
+
+    assert await asyncio.to_thread(agent_turns) == "It is 22C."
+    sent = a.requests[-1].json["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool"]
+    assert sent[2] == {"role": "tool", "tool_call_id": "call_9", "content": "22C"}
+
+
 @pytest.mark.parametrize("stream", [False, True])
 async def test_a_429_on_the_first_entry_falls_through(mocks, proxy, stream: bool) -> None:
     a, b, p = await two_entries(mocks, proxy)
