@@ -61,8 +61,8 @@ class ClientRequest:
         return self.prompt_tokens + self.images * preset.image_tokens + budget
 
 
-def parse_request(raw: bytes, operation: Operation = CHAT) -> ClientRequest:
-    """Validate just enough to route and to send; everything else is the upstream's business."""
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object, or the client's 400."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -71,6 +71,12 @@ def parse_request(raw: bytes, operation: Operation = CHAT) -> ClientRequest:
         ) from None
     if not isinstance(body, dict):
         raise ProxyError(400, "The request body must be a JSON object.", code="invalid_json")
+    return body
+
+
+def parse_request(raw: bytes, operation: Operation = CHAT) -> ClientRequest:
+    """Validate just enough to route and to send; everything else is the upstream's business."""
+    body = json_object(raw)
     operation.check(body)
     model = body.get("model")
     if model is not None and not isinstance(model, str):

@@ -21,7 +21,7 @@ from chain429.dialects import anthropic, responses
 from chain429.dialects.anthropic import AnthropicStream
 from chain429.dialects.responses import ResponsesStream
 from chain429.engine.operations import CHAT, MESSAGES
-from chain429.engine.request import ClientRequest, native_request, parse_request
+from chain429.engine.request import ClientRequest, json_object, native_request, parse_request
 from chain429.errors import ProxyError
 from chain429.http.body import read_body
 from chain429.http.openai_api import serve
@@ -44,7 +44,7 @@ async def count_tokens(request: web.Request) -> web.Response:
     state = request.app[STATE]
     runtime = state.runtime
     runtime.keys.require(request.headers)
-    body = _object(await read_body(request, runtime.settings.max_body_bytes))
+    body = json_object(await read_body(request, runtime.settings.max_body_bytes))
     body.setdefault("max_tokens", 1)  # count_tokens takes no max_tokens; to_chat needs one
     chat = parse_request(orjson.dumps(anthropic.to_chat(body)), CHAT)
     return web.json_response({"input_tokens": _input_tokens(chat)})
@@ -62,7 +62,7 @@ class MessagesExchange:
         self._stream: AnthropicStream | None = None
 
     async def prepare(self, raw: bytes, key_label: str) -> bytes:
-        body = _object(raw)
+        body = json_object(raw)
         model = body.get("model")
         self._body = body
         self._model = model if isinstance(model, str) else ""
@@ -153,7 +153,7 @@ class ResponsesExchange:
         self._stream: ResponsesStream | None = None
 
     async def prepare(self, raw: bytes, key_label: str) -> bytes:
-        body = _object(raw)
+        body = json_object(raw)
         self._request, self._key_label = body, key_label
         self._keep = body.get("store") is not False and self._ttl_s > 0
         history = await self._history(body.get("previous_response_id"))
@@ -232,18 +232,6 @@ def _no_response(response_id: str, param: str) -> ProxyError:
 
 
 # -- shared ------------------------------------------------------------------------------------
-
-
-def _object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ProxyError(
-            400, f"The request body is not valid JSON: {exc}", code="invalid_json"
-        ) from None
-    if not isinstance(body, dict):
-        raise ProxyError(400, "The request body must be a JSON object.", code="invalid_json")
-    return body
 
 
 def _input_tokens(chat: ClientRequest) -> int:

@@ -7,21 +7,9 @@ import re
 from http import HTTPStatus
 from typing import Any
 
-MESSAGE_ID = "msg_mock"
+from chain429.dialects.anthropic import error_type
 
-# Anthropic's error type for each status it documents.
-_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
+MESSAGE_ID = "msg_mock"
 
 
 def anthropic_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
@@ -92,5 +80,5 @@ def anthropic_error(
         except ValueError:
             message = "Overloaded" if status == 529 else f"Error {status}"
     if type is None:
-        type = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+        type = error_type(status)
     return {"type": "error", "error": {"type": type, "message": message}, "request_id": "req_mock"}
