@@ -40,6 +40,22 @@ def test_two_refusals_and_what_was_sent_between_give_the_rate() -> None:
     assert bucket.free_at(T0 + 200, 100) == pytest.approx(T0 + 200)  # 100 is there now
 
 
+def test_three_points_learn_what_every_estimate_says_too_much() -> None:
+    """Each estimate is 10 above what the upstream charges (JSON around the text): two
+    unknowns, rate and offset, from points taken at two paces of requests."""
+    bucket = first_refusal(300, 100)  # the bucket held 290 of the truth at T0+100
+    for _ in range(2):  # 2 x 140 charged: 10 left
+        bucket.settle(T0 + 100, 150, charged=True)
+    bucket.refused(300, T0 + 200, T0 + 380, None)  # 110 there, 290 at 1 token/s: 180 s
+    bucket.settle(T0 + 380, 300, charged=True)  # 290 charged: empty
+    bucket.refused(300, T0 + 500, T0 + 670, None)  # 120 there: 170 s
+    assert (bucket.rate, bucket.offset) == (pytest.approx(1.0), pytest.approx(10.0))
+    for _ in range(2):
+        bucket.settle(T0 + 670, 150, charged=True)  # 290 - 2 x 140: 10 left, i.e. 20 by ours
+    assert bucket.available(T0 + 670) == pytest.approx(20)
+    assert bucket.free_at(T0 + 670, 150) == pytest.approx(T0 + 800)
+
+
 def test_what_is_in_flight_holds_its_share() -> None:
     bucket = first_refusal(300, 100)
     bucket.reserve(200)
@@ -66,7 +82,7 @@ def test_a_refusal_far_below_the_line_starts_a_new_one() -> None:
     """The bucket filled up in a quiet spell and was spent again: the old points say nothing."""
     bucket = first_refusal(300, 100)
     bucket.refused(300, T0 + 10_000, T0 + 10_300, None)
-    assert bucket.first.at == bucket.last.at == T0 + 10_300
+    assert [p.at for p in bucket.points] == [T0 + 10_300]
     assert bucket.rate == pytest.approx(1.0)  # bounded by this refusal's size over its wait
 
 
@@ -82,5 +98,5 @@ def test_the_line_survives_a_dump_without_what_was_in_flight() -> None:
     bucket.refused(300, T0 + 200, T0 + 400, None)
     loaded = DrainedBucket.load(bucket.dump())
     assert loaded.reserved == 0
-    assert loaded.first == bucket.first and loaded.last == bucket.last
-    assert loaded.rate == bucket.rate and loaded.spent == bucket.spent
+    assert loaded.points == bucket.points
+    assert (loaded.rate, loaded.offset, loaded.spent) == (bucket.rate, bucket.offset, bucket.spent)
