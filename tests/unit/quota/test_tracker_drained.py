@@ -157,3 +157,18 @@ def test_a_restart_forgets_nothing(tracker: MemoryTracker, clock: Clock) -> None
     verdict = fresh.blocked(e, 300)
     assert isinstance(verdict, Verdict) and verdict.kind == "quota_exhausted"
     assert verdict.free_at == pytest.approx(clock.now + 100)
+
+
+def test_a_request_in_flight_holds_its_share(tracker: MemoryTracker, clock: Clock) -> None:
+    e = cerebras()
+    answer(tracker, e, 300, 429, retry_after=100)
+    clock.now += 100
+    assert isinstance(tracker.acquire(e, 300), Ticket)  # not answered yet
+    assert fits_in(tracker, e, 300) == pytest.approx(100)
+
+
+def test_headroom_shows_what_the_line_says_is_back(tracker: MemoryTracker, clock: Clock) -> None:
+    e = cerebras()
+    answer(tracker, e, 300, 429, retry_after=100)  # 300 at NOW+100, 3 tokens/s at most
+    clock.now += 50
+    assert tracker.headroom(e).tokens == pytest.approx(150)
