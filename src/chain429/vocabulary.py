@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from chain429.config.schema import RateLimits
 from chain429.providers.presets import DailyReset, Preset
@@ -156,6 +156,8 @@ class Outcome:
     # A 429 whose own rate-limit headers show the exhausted counter: the learned counters
     # hold back exactly the requests that do not fit, so no cooldown is needed.
     explained: bool = False
+    # The counter a daily 429's body names ("Tokens per day limit exceeded"), when it says.
+    counter: Literal["requests", "tokens"] | None = None
 
     @property
     def action(self) -> Action:

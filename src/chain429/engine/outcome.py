@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from chain429.engine.upstream import ResponseTooLarge
 from chain429.providers.presets import Refill
@@ -15,6 +15,7 @@ from chain429.quota.hints import (
     body_retry_delay,
     body_text,
     clean_message,
+    daily_counter,
     decode_error_body,
     error_message,
     is_cloudflare_daily,
@@ -267,7 +268,10 @@ def _too_many(
             daily_reset = "utc-midnight"  # whatever the provider type says
         at = _long_retry_at(windows, retry_hint, delay, now, daily_reset, period, refill)
         phrase = "monthly quota exhausted" if period == "month" else "daily quota exhausted"
-        return _outcome(OutcomeKind.QUOTA_EXHAUSTED, 429, phrase, now, at, daily=True)
+        counter = daily_counter(decoded) if period == "day" else None
+        return _outcome(
+            OutcomeKind.QUOTA_EXHAUSTED, 429, phrase, now, at, daily=True, counter=counter
+        )
     if retry_hint is None:
         resets = [w.reset_at for w in windows if w.exhausted and w.reset_at is not None]
         retry_hint = max(resets) if resets else None
@@ -397,11 +401,14 @@ def _outcome(
     *,
     daily: bool = False,
     error_body: Any = None,
+    counter: Literal["requests", "tokens"] | None = None,
 ) -> Outcome:
     message = f"{status} {phrase}"
     if retry_at is not None:
         message += f" ({'resets' if daily else 'retry'} in {_span(retry_at - now)})"
-    return Outcome(kind, status, _join(message, detail), retry_at, daily, error_body)
+    return Outcome(
+        kind, status, _join(message, detail), retry_at, daily, error_body, counter=counter
+    )
 
 
 def _join(message: str, detail: str) -> str:

@@ -67,6 +67,8 @@ _USAGE = re.compile(
     r"Limit (\d+),(?: Used (\d+),)? Requested ~?(\d+)",
     re.I,
 )
+# Which counter a daily 429 names: Cerebras' "Tokens per day limit exceeded", OpenAI's "(TPD)".
+_DAILY_COUNTER = re.compile(r"\b(tokens?|requests?) per day\b|\((tpd|rpd)\)", re.I)
 # After a calendar reset, a provider whose clock runs a little behind ours still says "daily
 # quota spent" for a while: its reset is minutes away, not a day.
 RESET_GRACE_S = 300.0
@@ -275,6 +277,15 @@ def quota_usage(body: Any) -> Usage | None:
         int(used) if used is not None else None,
         int(match.group(5)),
     )
+
+
+def daily_counter(body: Any) -> Literal["requests", "tokens"] | None:
+    """The kind of counter a daily 429's body says is spent, if it names one."""
+    match = _DAILY_COUNTER.search(body_text(body))
+    if match is None:
+        return None
+    named = (match.group(1) or match.group(2)).lower()
+    return "requests" if named.startswith(("request", "rpd")) else "tokens"
 
 
 def _cloudflare_daily(body: Any) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from chain429.quota.drained import DrainedBucket
 from chain429.quota.learned import LearnedWindow
 from chain429.quota.state import Cooldown, EntryState, QuotaState
 from chain429.quota.windows import SLIDING, FixedWindow, SlidingWindow
@@ -58,6 +59,8 @@ def _quota_row(quota: QuotaState, now: float) -> dict[str, Any]:
             manual[name] = {"type": kind, **counter.dump()}
     if manual:
         row["manual"] = manual
+    if quota.drained is not None and not quota.drained.expired(now):
+        row["drained"] = quota.drained.dump()
     return row
 
 
@@ -106,4 +109,7 @@ def _quota_state(row: dict[str, Any]) -> QuotaState:
             counter = SLIDING[name.rpartition("_")[2]]()
         counter.load(data)
         quota.manual[name] = counter
+    drained = row.get("drained")
+    if drained:
+        quota.drained = DrainedBucket.load(drained)
     return quota

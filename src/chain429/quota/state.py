@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chain429.quota.drained import DrainedBucket
 from chain429.quota.learned import LearnedWindow
 from chain429.quota.windows import FixedWindow, SlidingWindow
 from chain429.vocabulary import Entry
@@ -50,6 +51,7 @@ class QuotaState:
     in_flight: int = 0
     in_flight_tokens: int = 0
     answered: bool = False  # the upstream has answered at least once since start-up
+    drained: DrainedBucket | None = None  # a spent daily bucket no header shows, from its 429s
 
 
 def quota_key(entry: Entry) -> str:

@@ -21,6 +21,7 @@ from itertools import islice
 from typing import Any, Protocol
 
 from chain429.config.schema import RateLimits, Settings
+from chain429.quota.drained import DAY_S, DrainedBucket
 from chain429.quota.headers import RateLimitSnapshot
 from chain429.quota.hints import next_daily_reset
 from chain429.quota.learned import PERIOD_S, LearnedWindow
@@ -255,6 +256,8 @@ class MemoryTracker:
             quota = self._quotas.get(quota_key(entry))
             if quota is not None:
                 verdict = self._learned_verdict(quota, est_tokens, now)
+            if verdict is None and quota is not None and quota.drained is not None:
+                verdict = self._drained_verdict(entry, quota, quota.drained, est_tokens, now)
             if verdict is None and entry.limits is not None:
                 verdict = self._manual_verdict(entry, est_tokens, now)
             if verdict is None and quota is not None:
@@ -306,6 +309,24 @@ class MemoryTracker:
                 )
                 return Verdict(reason, kind, free_at)
         return None
+
+    def _drained_verdict(
+        self, entry: Entry, quota: QuotaState, bucket: DrainedBucket, est_tokens: int, now: float
+    ) -> Verdict | None:
+        if bucket.expired(now):
+            quota.drained = None
+            self.dirty.add(quota_key(entry))
+            return None
+        cost = bucket.cost(est_tokens)
+        left = bucket.available(now)
+        if cost <= 0 or left >= cost:
+            return None
+        free_at = bucket.free_at(now, cost)
+        reason = (
+            f"{bucket.kind}/day spent, refilling at ~{bucket.rate * 3600:.0f}/h: "
+            f"this request fits in {_seconds(free_at - now)}"
+        )
+        return Verdict(reason, "quota_exhausted", free_at)
 
     def _manual_verdict(self, entry: Entry, est_tokens: int, now: float) -> Verdict | None:
         limits = entry.limits
@@ -369,6 +390,8 @@ class MemoryTracker:
         if quota is not None:
             for window in quota.learned.values():
                 consider(window.kind, window.period, window.available(now))
+            if quota.drained is not None:
+                consider(quota.drained.kind, "day", quota.drained.available(now))
         limits = entry.limits
         if limits is not None:
             for name, kind, period in MANUAL:
@@ -413,6 +436,8 @@ class MemoryTracker:
         if self._policy.proactive:
             for window in quota.learned.values():
                 window.reserved += 1 if window.kind == "requests" else est_tokens
+            if quota.drained is not None:
+                quota.drained.reserve(quota.drained.cost(est_tokens))
             if entry.limits is not None:
                 self._reserve_manual(entry, quota, entry.limits, est_tokens, now)
         self.dirty.add(quota_key(entry))
@@ -466,6 +491,11 @@ class MemoryTracker:
             self._settle_tokens(quota, ticket, used_tokens)
         elif _refused(outcome):
             self._unreserve(quota, ticket)
+        if quota.drained is not None:
+            cost = quota.drained.cost(ticket.est_tokens)
+            quota.drained.settle(ticket.started_at, cost, charged=not _refused(outcome))
+        if _drains(entry, outcome):
+            self._learn_drained(entry, quota, ticket, outcome)
         if snapshot is not None:
             self._observe(quota, snapshot, entry.preset.refill == "continuous")
             if self._persister is not None and _spends_a_long_cap(snapshot):
@@ -490,6 +520,26 @@ class MemoryTracker:
         predicted = verdict.free_at if verdict is not None and verdict.free_at else now
         if outcome.retry_at > predicted + 1.0:
             self._cool(self.state(ticket.entry), outcome, outcome.retry_at, now)
+
+    def _learn_drained(
+        self, entry: Entry, quota: QuotaState, ticket: Ticket, outcome: Outcome
+    ) -> None:
+        """A spent daily bucket no header shows: a new point on its line (see `drained`)."""
+        kind, fits_at = outcome.counter, outcome.retry_at
+        assert kind is not None and fits_at is not None
+        size = 1.0 if kind == "requests" else float(ticket.est_tokens)
+        if size <= 0:
+            return
+        limits = entry.limits
+        daily = getattr(limits, f"{kind}_per_day") if limits is not None else None
+        ceiling = daily / DAY_S if daily else None
+        bucket = quota.drained
+        if bucket is None or bucket.kind != kind:
+            quota.drained = DrainedBucket.learn(
+                kind, size, ticket.started_at, fits_at, ceiling, self.clock()
+            )
+        else:
+            bucket.refused(size, ticket.started_at, fits_at, ceiling)
 
     def _observe_latency(self, ticket: Ticket, outcome: Outcome, now: float) -> None:
         """Successes and timeouts teach an entry's speed; time to first token for a stream."""
@@ -527,6 +577,8 @@ class MemoryTracker:
             if known is not None and known.observed_at > snapshot.observed_at:
                 continue  # state only moves forward: a late response does not undo a newer one
             reserved = quota.in_flight if window.kind == "requests" else quota.in_flight_tokens
+            if quota.drained is not None and key == f"{quota.drained.kind}/day":
+                quota.drained = None  # the headers show the counter now: they know better
             quota.learned[key] = LearnedWindow.observe(
                 window, snapshot.observed_at, reserved, continuous=continuous
             )
@@ -545,7 +597,9 @@ class MemoryTracker:
             # every model of the provider, not just the one that hit it.
             shared = outcome.daily and ticket.entry.preset.quota_scope == "provider"
             target = self._provider_state(ticket.entry.provider) if shared else state
-            self._cool(target, outcome, self._long_cooldown_end(target, ticket, outcome, now), now)
+            until = self._long_cooldown_end(target, ticket, outcome, now)
+            if until is not None:
+                self._cool(target, outcome, until, now)
         elif action is Action.COOLDOWN_PROVIDER:
             provider = self._provider_state(ticket.entry.provider)
             self._cool(provider, outcome, now + self._policy.cooldown_max_s, now)
@@ -565,17 +619,32 @@ class MemoryTracker:
 
     def _long_cooldown_end(
         self, state: EntryState, ticket: Ticket, outcome: Outcome, now: float
-    ) -> float:
-        """A stated reset, else the longest cooldown. A token bucket's daily 429 states when
-        *this* request fits, while the bucket's size is unknown: each such 429 in a row doubles
-        the wait, so a spent daily cap no header shows is not re-probed every couple of minutes.
+    ) -> float | None:
+        """A stated reset, else the longest cooldown; None: no cooldown. A token bucket's daily
+        429 states when *this* request fits, while the bucket's size is unknown: each such 429 in
+        a row doubles the wait, so a spent daily cap no header shows is not re-probed every
+        couple of minutes. The first of a row cools nothing when the bucket's line is known
+        (`drained`): it holds back each request until it fits, and a smaller one fits sooner.
         """
         if outcome.retry_at is None:
             return now + self._policy.cooldown_max_s
         if ticket.entry.preset.refill != "continuous" or not outcome.daily:
             return outcome.retry_at
         state.spent_daily += 1
+        if state.spent_daily == 1 and self._paced(ticket.entry, outcome):
+            return None
         return now + (outcome.retry_at - now) * 2.0 ** (state.spent_daily - 1)
+
+    def _paced(self, entry: Entry, outcome: Outcome) -> bool:
+        """Whether the line of a drained bucket paces this entry after this 429."""
+        quota = self._quotas.get(quota_key(entry))
+        drained = quota.drained if quota is not None else None
+        return (
+            self._policy.proactive
+            and drained is not None
+            and drained.kind == outcome.counter
+            and _drains(entry, outcome)
+        )
 
     def _succeeded(self, state: EntryState, ticket: Ticket) -> None:
         state.failures = 0
@@ -652,6 +721,18 @@ def _refused(outcome: Outcome) -> bool:
     status = outcome.status
     return (status is not None and 400 <= status < 500) or (
         outcome.kind is OutcomeKind.CONNECTION_ERROR and status is None
+    )
+
+
+def _drains(entry: Entry, outcome: Outcome) -> bool:
+    """A daily 429 of a steadily refilling bucket that names its counter and when this request
+    fits: a point on the bucket's line. (A 429 its headers explain lost these on the way.)"""
+    return (
+        outcome.kind is OutcomeKind.QUOTA_EXHAUSTED
+        and outcome.daily
+        and outcome.counter is not None
+        and outcome.retry_at is not None
+        and entry.preset.refill == "continuous"
     )
 
 

@@ -761,3 +761,15 @@ def test_rejects_stream_options(status: int, body: bytes | str, rejects: bool) -
 def test_local_exceptions_are_not_the_upstreams_fault(exc: BaseException) -> None:
     """A fault of ours must never be charged to an entry (it would feed every breaker)."""
     assert classify_exception(exc) is None
+
+
+def test_a_daily_429_names_its_counter() -> None:
+    """The tracker draws the line of a spent tokens-per-day bucket from it (quota.drained)."""
+    body = b'{"message": "Tokens per day limit exceeded - too many tokens processed."}'
+    outcome = classify_response(
+        429, {"retry-after": "100"}, body, now=NOW, dialect="cerebras", refill="continuous"
+    )
+    assert (outcome.kind, outcome.daily, outcome.counter) == (K.QUOTA_EXHAUSTED, True, "tokens")
+    assert outcome.retry_at == pytest.approx(NOW + 100)
+    minute = classify_response(429, {}, fx.CEREBRAS_429_TPM, now=NOW, dialect="cerebras")
+    assert minute.counter is None

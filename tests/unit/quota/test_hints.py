@@ -410,3 +410,25 @@ def test_http_date_without_zone_is_utc_whatever_the_local_zone(
         monkeypatch.undo()
         time.tzset()
     assert got == at("2026-09-07T17:00:00+00:00")
+
+
+@pytest.mark.parametrize(
+    ("raw", "counter"),
+    [
+        pytest.param(
+            b'{"message": "Tokens per day limit exceeded - too many tokens processed."}',
+            "tokens",
+            id="cerebras-tpd",
+        ),
+        pytest.param(
+            b'{"message": "Requests per day limit exceeded - too many requests sent."}',
+            "requests",
+            id="cerebras-rpd",
+        ),
+        pytest.param(fx.OPENAI_429_RPD, "requests", id="openai-rpd"),
+        pytest.param(fx.GROQ_429_TPD, "tokens", id="groq-tpd"),
+        pytest.param(fx.CEREBRAS_429_TPM, None, id="per-minute-names-no-daily-counter"),
+    ],
+)
+def test_daily_counter(raw: bytes, counter: str | None) -> None:
+    assert hints.daily_counter(decode_error_body(raw)) == counter

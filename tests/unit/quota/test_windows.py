@@ -6,7 +6,7 @@ import pytest
 
 from chain429.quota.headers import Window
 from chain429.quota.learned import LearnedWindow
-from chain429.quota.windows import FixedWindow, SlidingWindow
+from chain429.quota.windows import FixedWindow, SlidingWindow, minute_window
 
 
 def test_sliding_window_forgets_after_the_span() -> None:
@@ -43,6 +43,25 @@ def test_sliding_window_round_trips_through_dump() -> None:
     copy = SlidingWindow(86_400.0, 60.0)
     copy.load(window.dump())
     assert copy.used(1000.0) == 7
+
+
+def test_a_minute_slot_frees_a_margin_after_our_send_plus_the_minute() -> None:
+    """The upstream counts a request when it arrives, after our send: a request sent at a
+    bucket's very end must not free its slot at that end plus the minute."""
+    window = minute_window()
+    window.add(100.0499, 1)  # the end of the bucket [100.0, 100.05)
+    assert window.free_at(120.0, need=1, limit=1) >= 100.0499 + 60 + 0.1
+    assert window.used(160.14) == 1
+    assert window.used(160.16) == 0
+
+
+def test_minute_counts_kept_by_an_older_version_still_count() -> None:
+    """Its buckets were a quarter second wide: each still counts until its own end."""
+    window = minute_window()
+    window.load({"buckets": [[400, 1], [401, 2]]})  # [100, 100.25) and [100.25, 100.5)
+    assert window.used(160.3) == 3
+    assert window.used(160.4) == 2
+    assert window.used(160.61) == 0
 
 
 def test_fixed_window_resets_at_its_boundary() -> None:
