@@ -85,9 +85,7 @@ def settle(
     if status == 429:
         snapshot = _with_body_counter(snapshot, body, outcome, now)
     if outcome.kind in _QUOTA and _explains(snapshot, est_tokens):
-        outcome = Outcome(
-            outcome.kind, outcome.status, outcome.message, outcome.retry_at, explained=True
-        )
+        outcome = replace(outcome, explained=True)  # daily and counter stay: the tracker reads them
     return Settled(outcome, snapshot)
 
 

@@ -128,6 +128,8 @@ def test_a_groq_tokens_per_day_429_holds_back_only_requests_that_do_not_fit(
     e = make("groq")
     outcome = answer(tracker, e, 429, {}, fx.GROQ_429_TPD, est_tokens=3619)
     assert (outcome.kind, outcome.explained) == (OutcomeKind.QUOTA_EXHAUSTED, True)
+    # Explained by its counters, still a daily 429 of the token counter (the tracker reads both).
+    assert (outcome.daily, outcome.counter) == (True, "tokens")
     assert tracker.blocked(e, 2000) is None
     big = tracker.blocked(e, 3619)
     assert big is not None and big.free_at is not None
