@@ -317,3 +317,24 @@ async def test_the_request_log_records_the_endpoint(mocks, proxy) -> None:
     assert rows[0]["endpoint"] == "/v1/messages"
     assert rows[0]["provider_id"] == "a" and rows[0]["outcome"] == "success"
     assert rows[0]["prompt_tokens"] > 0 and rows[0]["tokens_estimated"] is False
+
+
+async def test_a_body_too_deep_to_forward_is_a_400_not_a_500(mocks, proxy) -> None:
+    a, _, p = await two_entries(mocks, proxy)
+    deep: Any = {}
+    for _ in range(300):  # orjson reads 1024 levels but writes only 254
+        deep = {"a": deep}
+    tools = [{"name": "t", "input_schema": deep}]
+    async with aiohttp.ClientSession(headers={"x-api-key": PROXY_KEY}) as http:
+        for path, body in (
+            (
+                "/v1/messages",
+                {"model": "default", "max_tokens": 5, "messages": ASK, "tools": tools},
+            ),
+            ("/v1/messages/count_tokens", {"model": "default", "messages": ASK, "tools": tools}),
+        ):
+            async with http.post(f"{p.url}{path}", data=json.dumps(body)) as response:
+                assert response.status == 400, path
+                error = await response.json()
+            assert error["error"]["type"] == "invalid_request_error"
+    assert a.calls == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import aiohttp
@@ -294,3 +295,20 @@ async def test_the_request_log_records_the_endpoint(mocks, proxy) -> None:
                 break
             await asyncio.sleep(0.1)
     assert rows[0]["endpoint"] == "/v1/responses" and rows[0]["outcome"] == "success"
+
+
+async def test_a_body_too_deep_to_forward_is_a_400_not_a_500(mocks, proxy) -> None:
+    a, _, p = await two_entries(mocks, proxy)
+    deep: Any = {}
+    for _ in range(300):  # orjson reads 1024 levels but writes only 254
+        deep = {"a": deep}
+    tools = [{"type": "function", "name": "t", "parameters": deep}]
+    body = json.dumps({"model": "default", "input": "Hi", "tools": tools})
+    async with (
+        aiohttp.ClientSession(headers=p.auth) as http,
+        http.post(f"{p.url}/v1/responses", data=body) as response,
+    ):
+        assert response.status == 400
+        error = (await response.json())["error"]
+    assert error["code"] == "invalid_json"
+    assert a.calls == 0

@@ -168,6 +168,11 @@ def upstream_body(request: ClientRequest, entry: Entry, *, send_stream_options: 
             body["stream_options"] = merged
         elif not send_stream_options or entry.preset.stream_usage == "strip":
             body.pop("stream_options", None)
+    return encode(body)
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    """A body as JSON, or the client's 400: orjson reads deeper nesting than it writes."""
     try:
         return orjson.dumps(body)
     except TypeError as exc:

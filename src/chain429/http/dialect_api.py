@@ -21,7 +21,13 @@ from chain429.dialects import anthropic, responses
 from chain429.dialects.anthropic import AnthropicStream
 from chain429.dialects.responses import ResponsesStream
 from chain429.engine.operations import CHAT, MESSAGES
-from chain429.engine.request import ClientRequest, json_object, native_request, parse_request
+from chain429.engine.request import (
+    ClientRequest,
+    encode,
+    json_object,
+    native_request,
+    parse_request,
+)
 from chain429.errors import ProxyError
 from chain429.http.body import read_body
 from chain429.http.openai_api import serve
@@ -46,7 +52,7 @@ async def count_tokens(request: web.Request) -> web.Response:
     runtime.keys.require(request.headers)
     body = json_object(await read_body(request, runtime.settings.max_body_bytes))
     body.setdefault("max_tokens", 1)  # count_tokens takes no max_tokens; to_chat needs one
-    chat = parse_request(orjson.dumps(anthropic.to_chat(body)), CHAT)
+    chat = parse_request(encode(anthropic.to_chat(body)), CHAT)
     return web.json_response({"input_tokens": _input_tokens(chat)})
 
 
@@ -67,7 +73,7 @@ class MessagesExchange:
         self._body = body
         self._model = model if isinstance(model, str) else ""
         self._thinking = anthropic.wants_thinking(body)
-        return orjson.dumps(anthropic.to_chat(body))
+        return encode(anthropic.to_chat(body))
 
     def native(self, chat: ClientRequest) -> ClientRequest:
         return native_request(chat, MESSAGES, self._body)
@@ -158,7 +164,7 @@ class ResponsesExchange:
         self._keep = body.get("store") is not False and self._ttl_s > 0
         history = await self._history(body.get("previous_response_id"))
         self._chat = responses.to_chat(body, history)
-        return orjson.dumps(self._chat)
+        return encode(self._chat)
 
     def native(self, chat: ClientRequest) -> None:
         return None  # no preset speaks the Responses API: every entry gets chat
