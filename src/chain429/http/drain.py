@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 
-import orjson
 from aiohttp import web
 
 from chain429.errors import ProxyError
@@ -34,18 +32,10 @@ def shutdown_error() -> ProxyError:
     return ProxyError(503, MESSAGE, type="server_error", code="shutdown")
 
 
-async def end_stream(
-    response: web.StreamResponse,
-    translate: Callable[[bytes], Awaitable[bytes]] | None = None,
-    *,
-    event: bytes | None = None,
-) -> None:
-    """Close a started stream with an OpenAI-shaped error event (no `[DONE]`), or with that
-    event in the client's own API (`translate`, for /v1/messages and /v1/responses), or with
-    `event`, the shutdown error as the relay renders it (a native Anthropic stream's own)."""
-    if event is None:
-        event = b"data: " + orjson.dumps(shutdown_error().body()) + b"\n\n"
+async def end_stream(response: web.StreamResponse, event: bytes) -> None:
+    """Close a started stream with `event`, the shutdown error in the stream's own API (the
+    relay's `error_event`, translated for /v1/messages and /v1/responses); no `[DONE]`."""
     with contextlib.suppress(ConnectionError, TimeoutError, RuntimeError):
         async with asyncio.timeout(WRITE_LIMIT_S):
-            await response.write(event if translate is None else await translate(event))
+            await response.write(event)
             await response.write_eof()

@@ -7,6 +7,7 @@ with the cache on goes through `http/cached.py` first.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from aiohttp import web
@@ -162,14 +163,19 @@ async def _relay(
     headers: dict[str, str],
     log: RequestLog,
     sink: list[bytes] | None = None,
+    translation: tuple[Exchange, bytes] | None = None,
 ) -> web.StreamResponse:
+    """Relay a committed stream; the cache keeps what the client got in `sink`, and an
+    exchange (with its opening events) turns the chat stream into the client's own API."""
     relay = served.stream
     assert relay is not None
     response = web.StreamResponse(headers=headers | STREAM_HEADERS)
     await response.prepare(request)
     try:
         async with aclosing(relay.events()) as events:
-            if sink is None:
+            if translation is not None:
+                await _translate(response, events, *translation)
+            elif sink is None:
                 async for part in events:
                     await response.write(part)
             else:  # the cache keeps what the client got, to store once the stream ends well
@@ -179,12 +185,26 @@ async def _relay(
     except asyncio.CancelledError:
         if not drain.cut_by_shutdown(request):
             raise
-        await drain.end_stream(response, event=relay.error_event(drain.shutdown_error()))
+        event = relay.error_event(drain.shutdown_error())
+        if translation is not None:
+            event = await translation[0].feed(event)
+        await drain.end_stream(response, event)
         log.usage(relay.usage)
         log.finish(200, RequestOutcome.SHUTDOWN, drain.MESSAGE)
         return response
     await response.write_eof()
     return _streamed(response, relay, log)
+
+
+async def _translate(
+    response: web.StreamResponse, events: AsyncIterator[bytes], exchange: Exchange, opening: bytes
+) -> None:
+    await response.write(opening)
+    async for part in events:
+        out = await exchange.feed(part)
+        if out:
+            await response.write(out)
+    await response.write(await exchange.end())
 
 
 async def _translated(
@@ -200,32 +220,15 @@ async def _translated(
         if served.stream is None:
             return _whole(served, headers, log)
         return await _relay(request, served, headers, log)
-    relay = served.stream
-    if relay is None:
-        log.usage(served.usage)
-        log.completion(served.body)
-        body = await exchange.whole(served.body)
-        log.finish(200, RequestOutcome.SUCCESS)
-        return web.Response(body=body, content_type="application/json", headers=headers)
-    response = web.StreamResponse(headers=headers | STREAM_HEADERS)
-    await response.prepare(request)
-    await response.write(exchange.begin(chat))
-    try:
-        async with aclosing(relay.events()) as events:
-            async for part in events:
-                out = await exchange.feed(part)
-                if out:
-                    await response.write(out)
-        await response.write(await exchange.end())
-    except asyncio.CancelledError:
-        if not drain.cut_by_shutdown(request):
-            raise
-        await drain.end_stream(response, exchange.feed)
-        log.usage(relay.usage)
-        log.finish(200, RequestOutcome.SHUTDOWN, drain.MESSAGE)
-        return response
-    await response.write_eof()
-    return _streamed(response, relay, log)
+    if served.stream is not None:
+        return await _relay(
+            request, served, headers, log, translation=(exchange, exchange.begin(chat))
+        )
+    log.usage(served.usage)
+    log.completion(served.body)
+    body = await exchange.whole(served.body)
+    log.finish(200, RequestOutcome.SUCCESS)
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 def _streamed(
