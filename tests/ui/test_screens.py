@@ -15,14 +15,25 @@ PAGES = ("Dashboard", "Requests", "Providers", "Chains", "Playground", "Settings
 
 
 async def seed(rig: Rig) -> None:
-    """Some traffic: plain answers, and one that falls back after a 429."""
+    """Some traffic: plain answers, one that falls back after a 429, and one each from a
+    coding agent's API (Anthropic Messages, OpenAI Responses)."""
     rig.alpha.script(Reply(200), Reply(200), Reply(429, headers={"Retry-After": "300"}))
+    messages = [{"role": "user", "content": "hi"}]
+    agents = [
+        ("/v1/messages", {"model": "fast", "max_tokens": 20, "messages": messages}),
+        ("/v1/responses", {"model": "fast", "input": "hi"}),
+    ]
+    chats = [
+        (
+            "/v1/chat/completions",
+            {"model": "fast", "messages": [{"role": "user", "content": f"hi {i}"}]},
+        )
+        for i in range(5)
+    ]
     async with aiohttp.ClientSession() as http:
-        for i in range(5):
+        for path, body in chats + agents:
             async with http.post(
-                rig.url + "/v1/chat/completions",
-                json={"model": "fast", "messages": [{"role": "user", "content": f"hi {i}"}]},
-                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                rig.url + path, json=body, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
             ) as response:
                 assert response.status == 200
 
