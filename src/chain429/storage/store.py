@@ -263,8 +263,25 @@ def _sqlite_connect(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     for pragma in SQLITE_PRAGMAS:  # busy_timeout first: switching to WAL may wait for a lock
-        cursor.execute(f"PRAGMA {pragma}")
+        if pragma.startswith("journal_mode"):
+            _switch_to_wal(cursor, pragma)
+        else:
+            cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any, pragma: str, tries: int = 100) -> None:
+    """Replicas opening a new file at once: SQLite refuses a second switch to WAL with
+    "locked" at once, without its busy handler, while the first is under way. Try again (at
+    start-up only, for at most busy_timeout's 5 s) until the switch, or the other's, is done."""
+    for attempt in range(tries):
+        try:
+            cursor.execute(f"PRAGMA {pragma}")
+            return
+        except Exception as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_begin(conn: Connection) -> None:
