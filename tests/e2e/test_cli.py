@@ -621,3 +621,73 @@ async def test_upstream_keys_never_reach_the_logs(
     assert "Tried 3: bad/m (401 invalid API key)" in logs  # the failures were logged ...
     assert key not in logs  # ... without the key
     assert key[-12:] not in logs
+
+
+STATS_PATHS = (
+    "/v1/stats/requests",
+    "/v1/stats/summary?since=0",
+    "/v1/stats/timeseries?bucket=minute",
+    "/v1/stats/health",
+    "/v1/stats/savings",
+)
+
+# Loaded by the child through PYTHONPATH: logs each import (thread, module, time), and makes the
+# worker thread's import of SQLAlchemy's ORM slow, so that stats requests surely meet it.
+IMPORT_WATCH = """
+import sys, threading, time
+_log = open(%r, "a", buffering=1)
+def _watch(event, args):
+    if event != "import":
+        return
+    name = args[0]
+    _log.write(f"{threading.get_ident()} {time.monotonic()} {name}\\n")
+    worker = threading.current_thread() is not threading.main_thread()
+    if worker and name.startswith("sqlalchemy.orm"):
+        time.sleep(0.03)
+sys.addaudithook(_watch)
+"""
+
+SQL_MODULES = ("sqlalchemy", "chain429.storage.queries", "chain429.storage.tables")
+
+
+def test_stats_asked_while_the_log_opens_wait_for_it(tmp_path: Path, spawn: Spawner) -> None:
+    # The log store imports SQLAlchemy in a worker thread after the server listens. A stats
+    # handler that imported the queries meanwhile met SQLAlchemy's modules half-made: a 500, seen
+    # in CI's container test. No thread may import SQLAlchemy while the worker does.
+    watch_dir, imports = tmp_path / "watch", tmp_path / "imports.log"
+    watch_dir.mkdir()
+    (watch_dir / "sitecustomize.py").write_text(IMPORT_WATCH % str(imports))
+    proxy = spawn("-c", str(simple_config(tmp_path)), env={"PYTHONPATH": str(watch_dir)})
+
+    async def ask_all() -> list[tuple[str, int]]:
+        headers = {"Authorization": f"Bearer {PROXY_KEY}"}
+        answers: list[tuple[str, int]] = []
+        async with aiohttp.ClientSession(proxy.url, headers=headers) as session:
+
+            async def ask(path: str) -> tuple[str, int]:
+                async with session.get(path) as response:
+                    await response.read()
+                    return path, response.status
+
+            while len(answers) < 4 * len(STATS_PATHS):
+                try:
+                    answers += await asyncio.gather(*(ask(p) for p in STATS_PATHS))
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.005)  # not listening yet
+        return answers
+
+    answers = asyncio.run(asyncio.wait_for(ask_all(), 60))
+    assert [status for _, status in answers] == [200] * len(answers), answers
+    assert proxy.stop() in CLEAN_EXIT
+    assert_no_traceback(proxy.err)
+    events = [line.split(" ", 2) for line in imports.read_text().splitlines()]
+    worker = next(thread for thread, _, name in events if name.startswith("sqlalchemy.ext.async"))
+    span = [
+        float(t) for thread, t, name in events if thread == worker and name.startswith("sqlalchemy")
+    ]
+    meanwhile = [
+        name
+        for thread, t, name in events
+        if thread != worker and min(span) <= float(t) <= max(span) and name.startswith(SQL_MODULES)
+    ]
+    assert meanwhile == []

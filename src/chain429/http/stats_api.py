@@ -10,7 +10,9 @@ exclusive), `chain`, `provider`, `model`, `key` (a key label). `/v1/stats/reques
 `outcome`, `q` (error text), `limit` (default 50, at most 500) and `offset`.
 
 `storage.queries` (SQLAlchemy: ~0.5 s to import) is imported by the handlers on first use, so
-importing this module at startup stays cheap; `stats_shapes` turns its rows into the JSON.
+importing this module at startup stays cheap; `stats_shapes` turns its rows into the JSON. A
+handler imports it only once the store's opening is over (`_settled`): that opening imports
+SQLAlchemy in a worker thread, and SQLAlchemy's modules, half-made meanwhile, answered a 500.
 """
 
 from __future__ import annotations
@@ -55,25 +57,25 @@ MAX_POINTS = 10_000
 
 
 async def summary(request: web.Request) -> web.Response:
+    _, store, filters = await _open(request)
     from chain429.storage import queries
 
-    _, store, filters = await _open(request)
     return SummaryReply.reply({"summary": shape.summary(await queries.summary(store, filters))})
 
 
 async def providers(request: web.Request) -> web.Response:
+    _, store, filters = await _open(request)
     from chain429.storage import queries
 
-    _, store, filters = await _open(request)
     return ProvidersReply.reply(
         {"providers": shape.groups(await queries.providers(store, filters))}
     )
 
 
 async def provider(request: web.Request) -> web.Response:
+    _, store, filters = await _open(request)
     from chain429.storage import queries
 
-    _, store, filters = await _open(request)
     provider_id = request.match_info["provider_id"]
     usage = await queries.provider(store, provider_id, filters)
     if usage is None:
@@ -82,16 +84,16 @@ async def provider(request: web.Request) -> web.Response:
 
 
 async def chains(request: web.Request) -> web.Response:
+    _, store, filters = await _open(request)
     from chain429.storage import queries
 
-    _, store, filters = await _open(request)
     return ChainsReply.reply({"chains": shape.groups(await queries.chains(store, filters))})
 
 
 async def chain(request: web.Request) -> web.Response:
+    _, store, filters = await _open(request)
     from chain429.storage import queries
 
-    _, store, filters = await _open(request)
     name = request.match_info["chain_name"]
     usage = await queries.chain(store, name, filters)
     if usage is None:
@@ -100,16 +102,16 @@ async def chain(request: web.Request) -> web.Response:
 
 
 async def models(request: web.Request) -> web.Response:
+    _, store, filters = await _open(request)
     from chain429.storage import queries
 
-    _, store, filters = await _open(request)
     return ModelsReply.reply({"models": shape.groups(await queries.models(store, filters))})
 
 
 async def keys(request: web.Request) -> web.Response:
+    _, store, filters = await _open(request)
     from chain429.storage import queries
 
-    _, store, filters = await _open(request)
     return KeysReply.reply({"keys": shape.groups(await queries.keys(store, filters))})
 
 
@@ -117,9 +119,9 @@ async def keys(request: web.Request) -> web.Response:
 
 
 async def requests(request: web.Request) -> web.Response:
+    state = await _settled(request)
     from chain429.storage import queries
 
-    state = _admin(request)
     filters = _filters(request)
     limit = _int_param(request, "limit", 50)
     offset = _int_param(request, "offset", 0)
@@ -133,9 +135,9 @@ async def requests(request: web.Request) -> web.Response:
 
 
 async def request_detail(request: web.Request) -> web.Response:
+    state = await _settled(request)
     from chain429.storage import queries
 
-    state = _admin(request)
     store = await _store(state)
     request_id = request.match_info["request_id"]
     detail = await queries.request_detail(store, request_id)
@@ -148,9 +150,9 @@ async def request_detail(request: web.Request) -> web.Response:
 
 
 async def timeseries(request: web.Request) -> web.Response:
+    state = await _settled(request)
     from chain429.storage import queries
 
-    state = _admin(request)
     filters = _filters(request)
     name = request.query.get("bucket", "hour")
     if name not in queries.BUCKETS:
@@ -176,9 +178,9 @@ async def timeseries(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
+    state = await _settled(request)
     from chain429.storage import queries
 
-    state = _admin(request)
     known = [p.id for p in state.runtime.config.providers]
     store = await _store(state)
     now = time.time()
@@ -187,9 +189,9 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def savings(request: web.Request) -> web.Response:
+    state = await _settled(request)
     from chain429.storage import queries
 
-    state = _admin(request)
     config = state.runtime.config  # read once: a reload while the query runs changes nothing
     filters = _filters(request)
     store = await _store(state)
@@ -222,22 +224,36 @@ def _admin(request: web.Request) -> AppState:
     return state
 
 
+async def _settled(request: web.Request) -> AppState:
+    """The admin check, then the wait for the store's opening to be over (bounded): until it
+    is, no handler may import SQLAlchemy, which a worker thread is still importing."""
+    state = _admin(request)
+    await state.store.get()
+    if not state.store.ready:
+        raise _unavailable(state)
+    return state
+
+
 async def _store(state: AppState) -> Store:
     store = await state.store.get()
     if store is None:
-        detail = f": {state.store.error}" if state.store.error else ""
-        raise ProxyError(
-            503,
-            f"The request log store is not available{detail}.",
-            type="server_error",
-            code="store_unavailable",
-        )
+        raise _unavailable(state)
     return store
+
+
+def _unavailable(state: AppState) -> ProxyError:
+    detail = f": {state.store.error}" if state.store.error else ""
+    return ProxyError(
+        503,
+        f"The request log store is not available{detail}.",
+        type="server_error",
+        code="store_unavailable",
+    )
 
 
 async def _open(request: web.Request) -> tuple[AppState, Store, Filters]:
     """Admin check, then the filters (400s before 503s), then the store."""
-    state = _admin(request)
+    state = await _settled(request)
     filters = _filters(request)
     return state, await _store(state), filters
 
