@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from chain429.storage.records import AttemptRecord, RequestRecord, is_fallback
 from chain429.storage.sqlite import create_private, file_identity, private_sidecars
+from chain429.vocabulary import RequestOutcome
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -438,7 +439,7 @@ def _rollup_rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
         if t is None:
             t = totals[key] = _DayTotals()
         t.requests += 1
-        if outcome == "success":
+        if outcome == RequestOutcome.SUCCESS:
             t.successes += 1
             t.fallbacks += is_fallback(outcome, calls)
         else:
