@@ -120,6 +120,20 @@ async def test_admin_routes_need_an_admin_key(mocks, yaml_proxy) -> None:
         assert_error(data, "invalid_api_key")
 
 
+async def test_an_admin_key_may_do_what_a_proxy_key_may(mocks, yaml_proxy) -> None:
+    # The UI logs in with the admin key and sends it to the proxy routes too (the quota panel,
+    # the playground); the demo's admin and proxy keys differ.
+    _, _, p = await start(mocks, yaml_proxy)
+    body = {"model": "default", "messages": [{"role": "user", "content": "hi"}]}
+    for key in (ADMIN_KEY, PROXY_KEY):
+        assert (await call(p, "GET", "/v1/ratelimits", key=key))[0] == 200
+        assert (await call(p, "GET", "/v1/models", key=key))[0] == 200
+        assert (await call(p, "POST", "/v1/chat/completions", body, key=key))[0] == 200
+    status, data = await call(p, "GET", "/v1/ratelimits", key="sk-nobody-000000000000")
+    assert status == 401
+    assert_error(data, "invalid_api_key")
+
+
 async def test_config_is_shown_with_every_key_masked(mocks, yaml_proxy) -> None:
     _, _, p = await start(mocks, yaml_proxy)
     status, data = await call(p, "GET", "/v1/admin/config")

@@ -29,6 +29,11 @@ def caps_for(settings: Settings) -> Caps:
 
 
 def key_checks(settings: Settings) -> tuple[KeyCheck, KeyCheck]:
-    """Proxy keys and admin keys; admin keys default to the proxy keys."""
+    """Proxy keys and admin keys; admin keys default to the proxy keys.
+
+    An admin key is a proxy key too, when the proxy has keys at all: the more trusted key must
+    not be refused what the lesser may do (the UI's playground and quota panel send it).
+    """
     admin = settings.admin_keys if settings.admin_keys is not None else settings.api_keys
-    return KeyCheck(settings.api_keys), KeyCheck(admin)
+    proxy = [*settings.api_keys, *admin] if settings.api_keys else []
+    return KeyCheck(dict.fromkeys(proxy)), KeyCheck(admin)
