@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from typing import Any
 
 import aiohttp
@@ -25,9 +26,13 @@ async def cached_proxy(mocks: Any, proxy: Any, **cache: Any) -> tuple[Any, Any]:
 
 async def ask(client: Any, **kw: Any) -> Any:
     kw.setdefault("temperature", 0)
-    return await client.chat.completions.with_raw_response.create(
-        model="default", messages=MESSAGES, **kw
-    )
+    kw.setdefault("model", "default")
+    return await client.chat.completions.with_raw_response.create(messages=MESSAGES, **kw)
+
+
+async def said(client: Any, **kw: Any) -> str:
+    """What the cache header said about this request."""
+    return str((await ask(client, **kw)).headers["x-429chain-cache"])
 
 
 async def test_a_cache_hit_makes_no_upstream_call_and_is_logged_as_such(mocks, proxy) -> None:
@@ -59,6 +64,18 @@ async def test_no_cache_goes_upstream_and_no_store_neither_reads_nor_stores(mock
     await ask(client, max_tokens=7, extra_headers={"Cache-Control": "no-store"})
     again = await ask(client, max_tokens=7)
     assert again.headers["x-429chain-cache"] == "miss" and a.calls == 5
+
+
+async def test_no_cache_stores_the_fresh_answer_for_the_next_request(mocks, proxy) -> None:
+    """The first request of a body carries no-cache: nothing was stored before it, so only
+    its own answer can make the plain request after it a hit."""
+    a, p = await cached_proxy(mocks, proxy)
+    client = p.client()
+    fresh = await ask(client, extra_headers={"Cache-Control": "no-cache"})
+    assert fresh.headers["x-429chain-cache"] == "miss" and a.calls == 1
+    plain = await ask(client)
+    assert plain.headers["x-429chain-cache"] == "hit" and a.calls == 1
+    assert plain.parse().choices[0].message.content == fresh.parse().choices[0].message.content
 
 
 async def test_nondeterministic_requests_bypass_unless_allowed(mocks, proxy) -> None:
@@ -159,3 +176,136 @@ async def test_hits_reach_the_request_log_the_stats_and_the_savings(mocks, proxy
     assert providers["cache"]["total_requests"] == 1
     assert savings["cache"]["saved"] > 0
     assert savings["cache"]["saved"] == savings["a"]["saved"]  # the same answer, priced alike
+
+
+class Clock:
+    """Wall time plus a jump the test makes: the app (its cache's TTLs included) sees the
+    jump, so no sleep is needed, and each jump clears a TTL by seconds, not milliseconds."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+async def test_answers_expire_after_the_ttl_a_chain_may_set_its_own(mocks, proxy) -> None:
+    a = await mocks()
+    config = make_config(
+        {"a": a}, {"default": ["a/m"], "short": ["a/m"]}, {"cache": {"enabled": True, "ttl_s": 60}}
+    )
+    config["chains"][1]["cache"] = {"ttl_s": 5}
+    clock = Clock()
+    p = await proxy(config, clock=clock)
+    client = p.client()
+    for chain in ("default", "short"):
+        assert await said(client, model=chain) == "miss"
+    assert a.calls == 2
+    clock.offset = 2.0  # within both TTLs
+    for chain in ("default", "short"):
+        assert await said(client, model=chain) == "hit"
+    assert a.calls == 2
+    clock.offset = 8.0  # past the chain's own 5 s, within the global 60 s
+    assert await said(client, model="short") == "miss"
+    assert await said(client, model="default") == "hit"
+    assert a.calls == 3
+    clock.offset = 70.0  # past the global TTL too
+    assert await said(client, model="default") == "miss"
+    assert await said(client, model="default") == "hit"
+    assert a.calls == 4
+
+
+async def test_max_entries_evicts_the_least_recently_used_answer(mocks, proxy) -> None:
+    a, p = await cached_proxy(mocks, proxy, max_entries=2)
+    client = p.client()
+    assert [await said(client, max_tokens=1), await said(client, max_tokens=2)] == ["miss"] * 2
+    assert await said(client, max_tokens=1) == "hit"  # 1 is now the more recently used
+    assert await said(client, max_tokens=3) == "miss"  # a third answer: 2 goes, not 1 (first in)
+    assert await said(client, max_tokens=1) == "hit"
+    assert await said(client, max_tokens=2) == "miss"
+    assert a.calls == 4
+
+
+async def test_max_bytes_bounds_the_cache_and_an_oversize_answer_is_not_kept(mocks, proxy) -> None:
+    small, big = await mocks(), await mocks(reply_text="word " * 400)
+    config = make_config(
+        {"s": small, "b": big},
+        {"default": ["s/m"], "big": ["b/m"]},
+        {"cache": {"enabled": True, "max_bytes": 1024}},
+    )
+    client = (await proxy(config)).client()
+    # About 350 bytes an answer: two fit in 1 kB, a third pushes out the least recently used.
+    assert [await said(client, max_tokens=n) for n in (1, 2, 3)] == ["miss"] * 3
+    assert await said(client, max_tokens=1) == "miss"  # it went when 3 came; now 2 goes
+    assert await said(client, max_tokens=3) == "hit"
+    assert await said(client, max_tokens=2) == "miss"  # and 1 goes
+    # A 2 kB answer is never kept, and offering it to the cache pushes nothing out.
+    assert [await said(client, model="big"), await said(client, model="big")] == ["miss"] * 2
+    assert [await said(client, max_tokens=3), await said(client, max_tokens=2)] == ["hit"] * 2
+    assert (small.calls, big.calls) == (5, 2)
+
+
+async def test_a_chain_switches_the_cache_on_or_off_for_itself(mocks, proxy) -> None:
+    # Off globally, on for one chain: only that chain caches.
+    a = await mocks()
+    config = make_config({"a": a}, {"cached": ["a/m"], "plain": ["a/m"]})
+    config["chains"][0]["cache"] = True
+    client = (await proxy(config)).client()
+    assert [await said(client, model="cached") for _ in range(2)] == ["miss", "hit"]
+    for _ in range(2):
+        assert "x-429chain-cache" not in (await ask(client, model="plain")).headers
+    assert a.calls == 3
+    # On globally, off for one chain: that chain always goes upstream and says nothing.
+    b = await mocks()
+    config = make_config(
+        {"b": b}, {"cached": ["b/m"], "plain": ["b/m"]}, {"cache": {"enabled": True}}
+    )
+    config["chains"][1]["cache"] = False
+    client = (await proxy(config)).client()
+    for _ in range(2):
+        assert "x-429chain-cache" not in (await ask(client, model="plain")).headers
+    assert [await said(client, model="cached") for _ in range(2)] == ["miss", "hit"]
+    assert b.calls == 3
+
+
+WEATHER: Any = {
+    "type": "function",
+    "function": {
+        "name": "weather",
+        "description": "The weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+# One field each, added to an otherwise identical request; each changes the answer.
+VARIANTS: dict[str, Any] = {
+    "tools": [WEATHER],
+    "response_format": {"type": "json_object"},
+    "top_p": 0.5,
+    "n": 2,
+}
+
+
+@pytest.mark.parametrize("field", list(VARIANTS))
+async def test_tools_response_format_top_p_and_n_are_part_of_the_key(
+    mocks, proxy, field: str
+) -> None:
+    # Nondeterministic requests cached too, so top_p and n are cached and not bypassed.
+    a, p = await cached_proxy(mocks, proxy, cache_nondeterministic=True)
+    client = p.client()
+    assert await said(client, seed=7) == "miss"
+    variant = {"seed": 7, field: VARIANTS[field]}
+    assert await said(client, **variant) == "miss"
+    assert await said(client, **variant) == "hit"
+    assert await said(client, seed=7) == "hit"
+    assert a.calls == 2
+    assert a.requests[1].json[field] == VARIANTS[field]  # the SDK sent the field as given
+
+
+async def test_top_p_without_a_seed_and_n_above_one_bypass_by_default(mocks, proxy) -> None:
+    a, p = await cached_proxy(mocks, proxy)
+    client = p.client()
+    for extra in ({"top_p": 0.5}, {"n": 2}, {"top_p": 0.5}, {"n": 2}):
+        assert await said(client, **extra) == "bypass"
+    assert await said(client, top_p=0.5, seed=7) == "miss"
+    assert await said(client, top_p=0.5, seed=7) == "hit"
+    assert a.calls == 5

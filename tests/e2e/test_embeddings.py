@@ -7,9 +7,11 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from chain429.testing import Reply, error_body
 from tests.e2e.conftest import make_config
+from tests.e2e.test_request_log import settled
 
 pytestmark = pytest.mark.asyncio
 
@@ -94,3 +96,96 @@ async def test_legacy_completions_pass_through_streaming_included(mocks, proxy) 
     stream = await client.completions.create(model="default", prompt="Say hi", stream=True)
     text = "".join([c.choices[0].text async for c in stream if c.choices])
     assert text == b.reply_text
+
+
+async def test_embeddings_reserve_their_input_only_no_completion_budget(mocks, proxy) -> None:
+    """`a` allows 1000 tokens a minute; the input is about 520. A completion budget reserved
+    on top (the stray max_tokens here, or a preset's reservation for requests without one)
+    would not fit, and `a` would be passed over for `b`."""
+    a, b = await mocks(), await mocks()
+    config = make_config(
+        {"a": a, "b": b},
+        {"vectors": ["a/e1", "b/e2"]},
+        provider_extra={"a": {"rate_limits": {"tokens_per_minute": 1000}}},
+    )
+    config["chains"][0]["kind"] = "embeddings"
+    p = await proxy(config)
+    raw = await p.client().embeddings.with_raw_response.create(
+        model="vectors", input="word " * 400, extra_body={"max_tokens": 1000}
+    )
+    assert raw.headers["x-429chain-provider"] == "a" and raw.headers["x-429chain-skipped"] == "0"
+    assert (a.calls, b.calls) == (1, 0)
+    # Once settled, the quota view charges `a` the input tokens the upstream reported.
+    async with (
+        aiohttp.ClientSession(headers=p.auth) as http,
+        http.get(f"{p.url}/v1/ratelimits") as response,
+    ):
+        reports = {r["entry"]: r for r in (await response.json())["ratelimits"]}
+    spent = reports["a/e1"]["manual"]["tokens_per_minute"]
+    assert spent == {"limit": 1000, "used": raw.parse().usage.prompt_tokens}
+
+
+def metric_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_embeddings_and_legacy_completions_reach_the_log_the_stats_and_metrics(
+    mocks, proxy
+) -> None:
+    a, _, p = await embeddings_proxy(mocks, proxy)
+    client = p.client()
+    vectors = await client.embeddings.create(model="vectors", input=["one", "two"])
+    text = await client.completions.create(model="chat", prompt="Say hi", max_tokens=5)
+    stream = await client.completions.create(
+        model="chat", prompt="Say hi", stream=True, stream_options={"include_usage": True}
+    )
+    streamed = [c async for c in stream]
+    assert streamed[-1].usage is not None
+    await settled(p)
+    async with aiohttp.ClientSession(headers=p.auth) as http:
+
+        async def get(path: str) -> Any:
+            async with http.get(f"{p.url}{path}") as response:
+                assert response.status == 200, path
+                return await (response.text() if path == "/metrics" else response.json())
+
+        rows = (await get("/v1/stats/requests"))["requests"]
+        details = [await get(f"/v1/stats/requests/{row['id']}") for row in rows]
+        summary = (await get("/v1/stats/summary"))["summary"]
+        chains = {c["chain_name"]: c for c in (await get("/v1/stats/chains"))["chains"]}
+        metrics = metric_samples(await get("/metrics"))
+    logged = sorted(
+        (d["endpoint"], d["chain_name"], d["provider_id"], d["model"], d["stream"], d["outcome"])
+        for d in details
+    )
+    assert logged == [
+        ("/v1/completions", "chat", "a", "chat-model", False, "success"),
+        ("/v1/completions", "chat", "a", "chat-model", True, "success"),
+        ("/v1/embeddings", "vectors", "a", "e1", False, "success"),
+    ]
+    embedded = next(d for d in details if d["endpoint"] == "/v1/embeddings")
+    assert embedded["prompt_tokens"] == vectors.usage.prompt_tokens
+    assert (embedded["completion_tokens"], embedded["tokens_estimated"]) == (0, False)
+    assert [step["outcome"] for step in embedded["attempt_log"]] == ["success"]
+    completed = [d for d in details if d["endpoint"] == "/v1/completions"]
+    assert text.usage is not None and streamed[-1].usage is not None
+    assert sorted(d["completion_tokens"] for d in completed) == sorted(
+        [text.usage.completion_tokens, streamed[-1].usage.completion_tokens]
+    )
+    assert (summary["total_requests"], summary["successful_requests"]) == (3, 3)
+    prompt = sum(d["prompt_tokens"] for d in details)
+    assert summary["total_prompt_tokens"] == prompt
+    assert (chains["vectors"]["total_requests"], chains["chat"]["total_requests"]) == (1, 2)
+
+    def value(name: str, **labels: str) -> float:
+        return metrics[(name, tuple(sorted(labels.items())))]
+
+    served = {"provider": "a", "outcome": "success", "status": "200"}
+    assert value("chain429_requests_total", chain="vectors", **served) == 1
+    assert value("chain429_requests_total", chain="chat", **served) == 2
+    assert value("chain429_tokens_total", provider="a", kind="prompt") == prompt
+    assert a.calls == 3

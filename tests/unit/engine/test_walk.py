@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from chain429.config.schema import RateLimits
-from chain429.engine.operations import CHAT, Operation
+from chain429.engine.operations import CHAT, EMBEDDINGS, Operation
 from chain429.engine.request import ClientRequest, parse_request
 from chain429.engine.walk import Caps, Served, Timeouts, Walker, WalkFailed
 from chain429.errors import ProxyError
@@ -380,3 +380,14 @@ def test_a_request_without_max_tokens_counts_what_the_provider_reserves() -> Non
     assert ask(max_tokens=50).tokens_for(entry("c", preset="cerebras")) == (
         ask(max_tokens=50).prompt_tokens + 50
     )
+
+
+def test_embeddings_count_their_input_only_whatever_the_preset_reserves() -> None:
+    """No completion budget: neither a preset's reservation for requests without max_tokens
+    (Cerebras: 8192) nor a max_tokens the client sent anyway."""
+    cerebras = entry("c", preset="cerebras")
+    for extra in ({}, {"max_tokens": 500}):
+        body = orjson.dumps({"model": "c", "input": "word " * 100, **extra})
+        request = parse_request(body, EMBEDDINGS)
+        assert request.prompt_tokens == len(body) // 4
+        assert request.tokens_for(cerebras) == request.prompt_tokens
