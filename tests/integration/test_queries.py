@@ -669,6 +669,52 @@ async def check_all(store: Store, pruned: bool) -> None:
     await check_savings(store)
 
 
+class CountingFetcher:
+    """The real store, counting the rows each statement brings back."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.rows = store, 0
+
+    async def fetch(self, statement: Any) -> list[dict[str, Any]]:
+        rows = await self.store.fetch(statement)
+        self.rows += len(rows)
+        return rows
+
+
+async def check_timeseries_reads_aggregates(store: Store) -> None:
+    # 3,000 successes with 3,000 different latencies, one day bucket: the percentiles come from
+    # a few hundred latency bins, not 3,000 rows, and stay within the bins' 10 %.
+    latencies = [20 + i * 1.61 for i in range(3_000)]  # 20 ms to about 4.85 s
+    await store.insert(
+        [
+            RequestRecord(
+                f"many-{i}", T2 + 86_400 * 3 + i, "k", "big", None, "groq", "m", False, 200,
+                "success", latency_ms=latency, calls=1,
+            )
+            for i, latency in enumerate(latencies)
+        ]
+    )  # fmt: skip
+    fetcher = CountingFetcher(store)
+    day = D2 + 86_400 * 3
+    points = await queries.timeseries(fetcher, Filters(chain="big"), 86_400, day, day + 86_400)
+    (point,) = [shape.time_point(p) for p in points]
+    assert point["requests"] == 3_000
+    assert fetcher.rows < 400
+    exact = sorted(latencies)
+    for p, field in ((0.5, "latency_p50_ms"), (0.95, "latency_p95_ms")):
+        truth = shape.percentile(exact, p)
+        assert truth is not None
+        assert 0.9 * truth <= point[field] <= truth
+
+
+async def test_sqlite_timeseries_reads_aggregates(sqlite_store: Store) -> None:
+    await check_timeseries_reads_aggregates(sqlite_store)
+
+
+async def test_postgres_timeseries_reads_aggregates(pg_store: Store) -> None:
+    await check_timeseries_reads_aggregates(pg_store)
+
+
 async def test_sqlite_every_figure(sqlite_store: Store) -> None:
     await check_all(sqlite_store, pruned=False)
 

@@ -57,6 +57,27 @@ def percentile(sorted_values: Sequence[float], p: float) -> float | None:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
 
 
+def binned_percentile(counts: Sequence[tuple[float, int]], p: float) -> float | None:
+    """`percentile` over values given as (value, how many), sorted by value."""
+    total = sum(n for _, n in counts)
+    if not total:
+        return None
+    rank = (total - 1) * p
+    low = math.floor(rank)
+    return _nth(counts, low) + (_nth(counts, min(low + 1, total - 1)) - _nth(counts, low)) * (
+        rank - low
+    )
+
+
+def _nth(counts: Sequence[tuple[float, int]], index: int) -> float:
+    seen = 0
+    for value, n in counts:
+        seen += n
+        if index < seen:
+            return value
+    return counts[-1][0]
+
+
 # Request columns -> the JSON names of a group's labels.
 LABELS = {
     "provider": "provider_id",
@@ -194,8 +215,8 @@ def time_point(b: Bucket) -> dict[str, Any]:
         "completion_tokens": b.completion_tokens,
         "total_tokens": b.total_tokens,
         "avg_latency_ms": round1(b.latency_ms_sum / b.requests) if b.requests else 0.0,
-        "latency_p50_ms": round1_opt(percentile(b.success_latencies, 0.50)),
-        "latency_p95_ms": round1_opt(percentile(b.success_latencies, 0.95)),
+        "latency_p50_ms": round1_opt(binned_percentile(b.success_latencies, 0.50)),
+        "latency_p95_ms": round1_opt(binned_percentile(b.success_latencies, 0.95)),
     }
 
 

@@ -6,7 +6,9 @@ Every statement is SQLAlchemy Core and runs unchanged on SQLite and Postgres:
   bucket size rendered as a literal so Postgres sees the same expression in SELECT and GROUP BY);
 - grouping is on plain columns (no bound parameters in GROUP BY expressions);
 - averages, rates and percentiles are computed in Python (`http.stats_shapes`) from sums and
-  fetched latencies, so no dialect's AVG type (Postgres NUMERIC) leaks out.
+  fetched latencies, so no dialect's AVG type (Postgres NUMERIC) leaks out; the time series
+  fetches latencies as counts per two-digit bin (`time_buckets.latency_bin`), so a chart over a
+  month reads aggregates, not a row per request.
 
 Totals (summary, providers, chains, models, keys, savings) add the `daily_rollups` of pruned days
 to the retained rows. Rollups keep requests, successes, failures, fallbacks, 429s met, tokens and

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Float, literal_column, select
+from sqlalchemy import Float, case, func, literal_column, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -53,9 +53,20 @@ def bucket_of(column: Any, size: int) -> ColumnElement[float]:
 # -- time series -----------------------------------------------------------------------------
 
 
+def latency_bin(column: Any) -> ColumnElement[float]:
+    """A latency rounded down to two significant digits (1 ms steps below 100 ms, 10 ms below
+    1 s, 100 ms below 10 s, then 1 s): percentiles come from counts per bin, not raw rows, so
+    a month of requests is a few hundred rows per bucket, at most 10 % off (about 1 % mostly)."""
+    steps = ((100, 1), (1_000, 10), (10_000, 100))
+    whens = [(column < limit, _floor(column / step) * step) for limit, step in steps]
+    binned: ColumnElement[float] = case(*whens, else_=_floor(column / 1_000) * 1_000)
+    return binned
+
+
 @dataclass(slots=True)
 class Bucket:
-    """One time bucket's sums; `success_latencies` (sorted) are the retained rows' only."""
+    """One time bucket's sums; `success_latencies` are the retained rows' only: (latency bin,
+    how many), by bin."""
 
     start: int  # epoch seconds
     requests: int = 0
@@ -68,7 +79,7 @@ class Bucket:
     completion_tokens: int = 0
     total_tokens: int = 0
     latency_ms_sum: float = 0.0
-    success_latencies: list[float] = field(default_factory=list)
+    success_latencies: list[tuple[float, int]] = field(default_factory=list)
 
     def add(self, row: Mapping[str, Any], failures: int) -> None:
         self.requests += as_int(row["requests"])
@@ -103,10 +114,16 @@ async def timeseries(
         point = buckets.setdefault(start, Bucket(start))
         point.add(row, as_int(row["requests"]) - as_int(row["successes"]))
         point.entries_skipped += as_int(row["entries_skipped"])
-    lat_stmt = select(slot, R.c.latency_ms).where(*where, success)
+    binned = latency_bin(R.c.latency_ms).label("bin")
+    lat_stmt = (
+        select(slot, binned, func.count().label("n"))
+        .where(*where, success)
+        .group_by(literal_column("bucket"), literal_column("bin"))
+    )
     for row in await store.fetch(lat_stmt):
         start = int(float(row["bucket"]))
-        buckets.setdefault(start, Bucket(start)).success_latencies.append(float(row["latency_ms"]))
+        pair = (float(row["bin"]), as_int(row["n"]))
+        buckets.setdefault(start, Bucket(start)).success_latencies.append(pair)
     if bucket == DAY:
         day = select(D.c.day, *rollup_sums()).where(*filters.rollups()).group_by(D.c.day)
         for row in await store.fetch(day):
