@@ -34,6 +34,53 @@ async def test_a_body_nested_too_deep_to_forward_is_a_400_and_opens_no_breaker(
     assert len(a.requests) == 1
 
 
+DEEP = "[" * 300 + "]" * 300  # orjson reads it (1024 levels) but cannot write it (254)
+
+
+async def test_a_tool_use_input_nested_too_deep_is_anthropics_400(mocks, proxy) -> None:
+    """/v1/messages and its count_tokens translate a tool_use's input to a JSON string."""
+    a = await mocks()
+    p = await proxy(make_config({"a": a}, {"default": ["a/m"]}))
+    tool_use = '{"type":"tool_use","id":"t1","name":"f","input":{"a":' + DEEP + "}}"
+    raw = (
+        '{"model":"default","max_tokens":5,"messages":[{"role":"user","content":"hi"},'
+        '{"role":"assistant","content":[' + tool_use + "]},"
+        '{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}]}'
+    )
+    async with aiohttp.ClientSession(headers=p.auth) as http:
+        for path in ("/v1/messages", "/v1/messages/count_tokens"):
+            async with http.post(p.url + path, data=raw) as r:
+                assert r.status == 400, path
+                answer = await r.json()
+            assert answer["type"] == "error"
+            assert answer["error"]["type"] == "invalid_request_error"
+            assert answer["error"]["message"].startswith("messages.1.content.0.input:")
+    assert a.requests == []
+
+
+async def test_a_responses_setting_nested_too_deep_to_echo_is_a_400_before_the_upstream(
+    mocks, proxy
+) -> None:
+    """A Response echoes settings that are not forwarded (metadata, truncation...): one too
+    deep to write back is refused up front, not a 500 after the upstream answered."""
+    a = await mocks()
+    p = await proxy(make_config({"a": a}, {"default": ["a/m"]}))
+    async with aiohttp.ClientSession(headers=p.auth) as http:
+        for field in ("metadata", "truncation", "store", "parallel_tool_calls"):
+            for stream in ("false", "true"):
+                raw = '{"model":"default","input":"hi","stream":%s,"%s":%s}' % (
+                    stream,
+                    field,
+                    DEEP,
+                )
+                async with http.post(p.url + "/v1/responses", data=raw) as r:
+                    assert r.status == 400, (field, stream)
+                    error = (await r.json())["error"]
+                assert set(error) == {"message", "type", "code", "param"}
+                assert error["code"] == "invalid_json"
+    assert a.requests == []
+
+
 async def test_an_answer_over_max_response_bytes_is_malformed_and_the_walk_moves_on(
     mocks, proxy
 ) -> None:

@@ -164,6 +164,10 @@ class ResponsesExchange:
         self._keep = body.get("store") is not False and self._ttl_s > 0
         history = await self._history(body.get("previous_response_id"))
         self._chat = responses.to_chat(body, history)
+        # The Response echoes settings that are not forwarded (metadata, truncation, store...):
+        # one nested too deep to write back is the client's 400 now, not a 500 once the
+        # upstream has answered.
+        encode(responses.response_base(body, response_id=self._id, created_at=self._created_at))
         return encode(self._chat)
 
     def native(self, chat: ClientRequest) -> None:
