@@ -68,11 +68,7 @@ async def test_a_responses_setting_nested_too_deep_to_echo_is_a_400_before_the_u
     async with aiohttp.ClientSession(headers=p.auth) as http:
         for field in ("metadata", "truncation", "store", "parallel_tool_calls"):
             for stream in ("false", "true"):
-                raw = '{"model":"default","input":"hi","stream":%s,"%s":%s}' % (
-                    stream,
-                    field,
-                    DEEP,
-                )
+                raw = f'{{"model":"default","input":"hi","stream":{stream},"{field}":{DEEP}}}'
                 async with http.post(p.url + "/v1/responses", data=raw) as r:
                     assert r.status == 400, (field, stream)
                     error = (await r.json())["error"]
