@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from chain429.testing import Reply, Stream
 from tests.e2e.conftest import make_config
+
+ADMIN_KEY = "sk-admin-hostile-000000001"
 
 pytestmark = pytest.mark.asyncio
 
@@ -88,6 +92,48 @@ async def test_an_answer_over_max_response_bytes_is_malformed_and_the_walk_moves
     p = await proxy(config)
     raw = await p.client().chat.completions.with_raw_response.create(model="default", messages=HI)
     assert raw.headers["x-429chain-provider"] == "b"
+
+
+# Four times the 1 MB cap once decoded, a few KB on the wire (and in Content-Length).
+BOMB = gzip.compress(b'{"choices":[{"message":{"content":"' + b"x" * 4_000_000 + b'"}}]}')
+GZIP = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+
+
+async def test_a_compressed_answer_over_max_response_bytes_is_malformed_too(mocks, proxy) -> None:
+    a, b = await mocks(default=Reply(200, BOMB, GZIP)), await mocks()
+    config = make_config(
+        {"a": a, "b": b}, {"default": ["a/m", "b/m"]}, {"max_response_bytes": 1_000_000}
+    )
+    p = await proxy(config)
+    raw = await p.client().chat.completions.with_raw_response.create(model="default", messages=HI)
+    assert raw.headers["x-429chain-provider"] == "b"
+    assert len(a.requests) == 1
+
+
+async def test_the_admin_model_list_is_read_under_max_response_bytes(proxy) -> None:
+    async def models(request: web.Request) -> web.Response:
+        return web.Response(body=BOMB, headers=GZIP)
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+        settings = {"max_response_bytes": 1_000_000, "admin_keys": [ADMIN_KEY]}
+        p = await proxy(make_config({"a": url}, {"default": ["a/m"]}, settings))
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        async with (
+            aiohttp.ClientSession(headers=admin) as http,
+            http.get(p.url + "/v1/admin/providers/a/models") as r,
+        ):
+            assert r.status == 502
+            error = (await r.json())["error"]
+        assert error["code"] == "upstream_error"
+        assert "too large" in error["message"]
+    finally:
+        await runner.cleanup()
 
 
 async def test_a_redirect_is_not_followed(mocks, proxy) -> None:
