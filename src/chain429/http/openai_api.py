@@ -194,6 +194,11 @@ async def _relay(
         log.finish(200, RequestOutcome.SHUTDOWN, drain.MESSAGE)
         return response
     await response.write_eof()
+    stopped = translation[0].stopped() if translation is not None else None
+    if stopped is not None:
+        log.usage(relay.usage)
+        log.finish(200, RequestOutcome.STREAM_FAILED, stopped)
+        return response
     return _streamed(response, relay, log)
 
 
@@ -205,6 +210,8 @@ async def _translate(
         out = await exchange.feed(part)
         if out:
             await response.write(out)
+        if exchange.stopped() is not None:
+            return  # the client's stream has ended: leaving closes the upstream
     await response.write(await exchange.end())
 
 
