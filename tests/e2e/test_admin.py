@@ -153,49 +153,47 @@ async def test_config_is_shown_with_every_key_masked(mocks, yaml_proxy) -> None:
 
 async def test_edits_keep_comments_references_and_quoting(mocks, yaml_proxy, caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    _, _, p = await start(mocks, yaml_proxy)
-    c = await MockProvider(api_key=KEY_C).__aenter__()
-    try:
-        new = {"type": "openai-compatible", "api_key": "${C_KEY}", "baseUrl": c.url}
-        status, data = await call(p, "PUT", "/v1/admin/providers/c", new)
-        assert status == 201, data
-        assert data["created"] is True
-        assert data["provider"]["apiKey"] == "${C_KEY}"  # answered in the spelling it was sent
-        status, _ = await call(p, "PATCH", "/v1/admin/providers/a", {"timeout_ms": 5000})
-        assert status == 200
-        chain = {"entries": ["c/m9", {"provider": "a", "model": "m1"}]}
-        status, data = await call(p, "PUT", "/v1/admin/chains/fast", chain)
-        assert status == 201, data
-        status, _ = await call(p, "DELETE", "/v1/admin/chains/spare")
-        assert status == 200
-        text = p.config_path.read_text()
-        for kept in (
-            "# 429chain test config (header comment)",
-            'api_keys: ["sk-proxy-test-key-0001"]  # inline: the proxy key',
-            "# Providers section comment",
-            "# provider a, literal key",
-            f'api_key: "{KEY_A}"   # inline on a\'s key',
-            "# provider b, key from the environment",
-            "api_key: ${B_KEY}",
-            "# Chains section comment",
-            "- name: default  # the default chain",
-            "api_key: ${C_KEY}",
-            "timeout_ms: 5000",
-        ):
-            assert kept in text, kept
-        assert KEY_B not in text and KEY_C not in text  # references were never resolved
-        assert "spare" not in text
-        assert text.index("api_key: ${C_KEY}") < text.index("# Chains section comment")
-        assert stat.S_IMODE(p.config_path.stat().st_mode) == 0o600
-        # The runtime serves what the file says.
-        assert p.state.routes.chains.keys() == {"default", "fast"}
-        reply = await p.client().chat.completions.create(
-            model="fast", messages=[{"role": "user", "content": "hi"}]
-        )
-        assert reply.choices[0].message.content
-        assert c.requests[-1].headers["authorization"] == f"Bearer {KEY_C}"
-    finally:
-        await c.close()
+    _, b, p = await start(mocks, yaml_proxy)
+    # A second provider on b's host, reading b's variable: the API may write that reference,
+    # as the variable already goes there (see test_a_secret_goes_..._where_it_went_before).
+    new = {"type": "openai-compatible", "api_key": "${B_KEY}", "baseUrl": b.url}
+    status, data = await call(p, "PUT", "/v1/admin/providers/c", new)
+    assert status == 201, data
+    assert data["created"] is True
+    assert data["provider"]["apiKey"] == "${B_KEY}"  # answered in the spelling it was sent
+    status, _ = await call(p, "PATCH", "/v1/admin/providers/a", {"timeout_ms": 5000})
+    assert status == 200
+    chain = {"entries": ["c/m9", {"provider": "a", "model": "m1"}]}
+    status, data = await call(p, "PUT", "/v1/admin/chains/fast", chain)
+    assert status == 201, data
+    status, _ = await call(p, "DELETE", "/v1/admin/chains/spare")
+    assert status == 200
+    text = p.config_path.read_text()
+    for kept in (
+        "# 429chain test config (header comment)",
+        'api_keys: ["sk-proxy-test-key-0001"]  # inline: the proxy key',
+        "# Providers section comment",
+        "# provider a, literal key",
+        f'api_key: "{KEY_A}"   # inline on a\'s key',
+        "# provider b, key from the environment",
+        "# Chains section comment",
+        "- name: default  # the default chain",
+        "timeout_ms: 5000",
+    ):
+        assert kept in text, kept
+    assert text.count("api_key: ${B_KEY}") == 2  # b's, and the new provider's
+    assert KEY_B not in text  # references were never resolved
+    assert "spare" not in text
+    assert text.index("id: c") < text.index("# Chains section comment")
+    assert stat.S_IMODE(p.config_path.stat().st_mode) == 0o600
+    # The runtime serves what the file says.
+    assert p.state.routes.chains.keys() == {"default", "fast"}
+    reply = await p.client().chat.completions.create(
+        model="fast", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert reply.choices[0].message.content
+    assert b.requests[-1].json["model"] == "m9"
+    assert b.requests[-1].headers["authorization"] == f"Bearer {KEY_B}"
 
 
 async def test_two_concurrent_edits_are_both_kept(mocks, yaml_proxy) -> None:
@@ -465,9 +463,19 @@ async def test_env_references_through_the_api_only_in_api_key_and_for_key_variab
     assert status == 400, data
     assert_error(data, "env_reference_refused")
     assert p.config_path.read_text() == before
-    # A key field naming a key-like variable is fine; the provider that holds one keeps it.
-    status, data = await call(p, "PATCH", "/v1/admin/providers/a", {"api_key": "${C_KEY}"})
-    assert status == 200, data
+    # Key-like means *_API_KEY or *_TOKEN: a bare *_KEY names too many other secrets.
+    for name in ("C_KEY", "AWS_SECRET_ACCESS_KEY", "SECRET_KEY"):
+        body = {"api_key": f"${{{name}}}"}
+        status, data = await call(p, "PATCH", "/v1/admin/providers/a", body)
+        assert status == 400, (name, data)
+        assert_error(data, "env_reference_refused")
+        assert "*_API_KEY or *_TOKEN" in data["error"]["message"]
+    assert p.config_path.read_text() == before
+    # A key-like variable at its provider type's own host is fine (unset here: the provider
+    # is off until it is set); the provider that holds a reference keeps it.
+    body = {"type": "groq", "api_key": "${GROQ_API_KEY}"}
+    status, data = await call(p, "PUT", "/v1/admin/providers/g", body)
+    assert status == 201, data
     status, data = await call(p, "PATCH", "/v1/admin/providers/b", {"timeout_ms": 9000})
     assert status == 200, data
     status, data = await call(p, "PATCH", "/v1/admin/providers/a", {"name": "$${LITERAL}"})
@@ -496,6 +504,54 @@ async def test_a_new_host_needs_the_api_key_again(mocks, yaml_proxy) -> None:
     status, data = await call(p, "PATCH", "/v1/admin/providers/a", body)
     assert status == 200, data
     assert "sk-new-key-for-elsewhere-01" in p.config_path.read_text()
+
+
+async def test_a_secret_goes_through_the_api_only_where_it_went_before(mocks, yaml_proxy) -> None:
+    """The audit's probe: one PATCH moved a provider to the admin's own host with
+    `api_key: ${AWS_SECRET_ACCESS_KEY}`, and the next request carried that secret there.
+    Neither in one edit nor in two, nor with a new provider, does a variable reach a host
+    the config did not send it to."""
+    a = await mocks(api_key=KEY_A, models=["m1"])
+    b = await mocks(api_key=KEY_B)
+    secrets = {"AWS_SECRET_ACCESS_KEY": "aws-secret-0123456789", "OPENAI_API_KEY": "sk-oa-0042"}
+    env = {"B_KEY": KEY_B, "C_KEY": KEY_C, **secrets}
+    p = await yaml_proxy(config_text(a, b), env=env)
+    attacker = await mocks()
+    for method, path, body in (
+        ("PATCH", "a", {"base_url": attacker.url, "api_key": "${AWS_SECRET_ACCESS_KEY}"}),
+        ("PATCH", "a", {"base_url": attacker.url, "api_key": "${OPENAI_API_KEY}"}),
+        ("PUT", "evil", {"type": "openai", "base_url": attacker.url, "api_key": "${B_KEY}"}),
+    ):
+        status, data = await call(p, method, f"/v1/admin/providers/{path}", body)
+        assert status == 400, (body, data)
+        assert_error(data, "env_reference_refused")
+    # b's own reference sent back is b's stored key: a new host needs the key itself.
+    body = {"base_url": attacker.url, "api_key": "${B_KEY}"}
+    status, data = await call(p, "PATCH", "/v1/admin/providers/b", body)
+    assert status == 409, data
+    assert_error(data, "api_key_required")
+    # Two steps: the move with a literal key is fine; the variable after it is not.
+    body = {"base_url": attacker.url, "api_key": "sk-attackers-own-key-0001"}
+    status, data = await call(p, "PATCH", "/v1/admin/providers/a", body)
+    assert status == 200, data
+    status, data = await call(p, "PATCH", "/v1/admin/providers/a", {"api_key": "${OPENAI_API_KEY}"})
+    assert status == 400, data
+    assert_error(data, "env_reference_refused")
+    assert data["error"]["param"] == "providers[0].api_key"
+    assert "write the key itself" in data["error"]["message"]
+    async with aiohttp.ClientSession() as http:
+        chat = {"model": "a/m1", "messages": [{"role": "user", "content": "hi"}]}
+        headers = {"Authorization": f"Bearer {PROXY_KEY}"}
+        async with http.post(p.url + "/v1/chat/completions", json=chat, headers=headers) as r:
+            assert r.status == 200
+    seen = " ".join(str(req.headers) for req in attacker.requests)
+    assert "sk-attackers-own-key-0001" in seen
+    for secret in (*secrets.values(), KEY_B):
+        assert secret not in seen
+    # A variable goes where the config already sends it: a second provider on b's host.
+    body = {"type": "openai-compatible", "base_url": b.url, "api_key": "${B_KEY}"}
+    status, data = await call(p, "PUT", "/v1/admin/providers/b2", body)
+    assert status == 201, data
 
 
 async def test_oversized_values_and_files_are_refused(mocks, yaml_proxy) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chain429.testing import Stream
+from chain429.testing import Stream, chunk
 from tests.e2e.conftest import make_config
 
 pytestmark = pytest.mark.asyncio
@@ -132,6 +132,26 @@ async def test_a_stream_that_broke_is_not_stored(mocks, proxy) -> None:
             pass
     raw = await ask(client)
     assert raw.headers["x-429chain-cache"] == "miss"
+    assert a.calls == 2
+
+
+async def test_a_stream_past_max_response_bytes_is_relayed_whole_but_not_stored(
+    mocks, proxy
+) -> None:
+    """The cache holds a stream's parts until it ends; past the bound (here
+    max_response_bytes, below the cache's own) it lets them go and stores nothing."""
+    long_stream = [chunk(role="assistant", content="x"), *[chunk(content="y" * 1000)] * 50]
+    a = await mocks(default=Stream(long_stream))
+    settings = {"cache": {"enabled": True}, "max_response_bytes": 20_000}
+    p = await proxy(make_config({"a": a}, {"default": ["a/m"]}, settings))
+    client = p.client()
+    for _ in range(2):
+        raw = await client.chat.completions.with_raw_response.create(
+            model="default", messages=MESSAGES, temperature=0, stream=True
+        )
+        assert raw.headers["x-429chain-cache"] == "miss"
+        text = "".join([c.choices[0].delta.content or "" async for c in raw.parse() if c.choices])
+        assert text == "x" + "y" * 50_000  # the client got all of it
     assert a.calls == 2
 
 

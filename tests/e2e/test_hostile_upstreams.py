@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from chain429.testing import Reply, Stream
 from tests.e2e.conftest import make_config
+
+ADMIN_KEY = "sk-admin-hostile-000000001"
 
 pytestmark = pytest.mark.asyncio
 
@@ -34,6 +38,49 @@ async def test_a_body_nested_too_deep_to_forward_is_a_400_and_opens_no_breaker(
     assert len(a.requests) == 1
 
 
+DEEP = "[" * 300 + "]" * 300  # orjson reads it (1024 levels) but cannot write it (254)
+
+
+async def test_a_tool_use_input_nested_too_deep_is_anthropics_400(mocks, proxy) -> None:
+    """/v1/messages and its count_tokens translate a tool_use's input to a JSON string."""
+    a = await mocks()
+    p = await proxy(make_config({"a": a}, {"default": ["a/m"]}))
+    tool_use = '{"type":"tool_use","id":"t1","name":"f","input":{"a":' + DEEP + "}}"
+    raw = (
+        '{"model":"default","max_tokens":5,"messages":[{"role":"user","content":"hi"},'
+        '{"role":"assistant","content":[' + tool_use + "]},"
+        '{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}]}'
+    )
+    async with aiohttp.ClientSession(headers=p.auth) as http:
+        for path in ("/v1/messages", "/v1/messages/count_tokens"):
+            async with http.post(p.url + path, data=raw) as r:
+                assert r.status == 400, path
+                answer = await r.json()
+            assert answer["type"] == "error"
+            assert answer["error"]["type"] == "invalid_request_error"
+            assert answer["error"]["message"].startswith("messages.1.content.0.input:")
+    assert a.requests == []
+
+
+async def test_a_responses_setting_nested_too_deep_to_echo_is_a_400_before_the_upstream(
+    mocks, proxy
+) -> None:
+    """A Response echoes settings that are not forwarded (metadata, truncation...): one too
+    deep to write back is refused up front, not a 500 after the upstream answered."""
+    a = await mocks()
+    p = await proxy(make_config({"a": a}, {"default": ["a/m"]}))
+    async with aiohttp.ClientSession(headers=p.auth) as http:
+        for field in ("metadata", "truncation", "store", "parallel_tool_calls"):
+            for stream in ("false", "true"):
+                raw = f'{{"model":"default","input":"hi","stream":{stream},"{field}":{DEEP}}}'
+                async with http.post(p.url + "/v1/responses", data=raw) as r:
+                    assert r.status == 400, (field, stream)
+                    error = (await r.json())["error"]
+                assert set(error) == {"message", "type", "code", "param"}
+                assert error["code"] == "invalid_json"
+    assert a.requests == []
+
+
 async def test_an_answer_over_max_response_bytes_is_malformed_and_the_walk_moves_on(
     mocks, proxy
 ) -> None:
@@ -45,6 +92,48 @@ async def test_an_answer_over_max_response_bytes_is_malformed_and_the_walk_moves
     p = await proxy(config)
     raw = await p.client().chat.completions.with_raw_response.create(model="default", messages=HI)
     assert raw.headers["x-429chain-provider"] == "b"
+
+
+# Four times the 1 MB cap once decoded, a few KB on the wire (and in Content-Length).
+BOMB = gzip.compress(b'{"choices":[{"message":{"content":"' + b"x" * 4_000_000 + b'"}}]}')
+GZIP = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+
+
+async def test_a_compressed_answer_over_max_response_bytes_is_malformed_too(mocks, proxy) -> None:
+    a, b = await mocks(default=Reply(200, BOMB, GZIP)), await mocks()
+    config = make_config(
+        {"a": a, "b": b}, {"default": ["a/m", "b/m"]}, {"max_response_bytes": 1_000_000}
+    )
+    p = await proxy(config)
+    raw = await p.client().chat.completions.with_raw_response.create(model="default", messages=HI)
+    assert raw.headers["x-429chain-provider"] == "b"
+    assert len(a.requests) == 1
+
+
+async def test_the_admin_model_list_is_read_under_max_response_bytes(proxy) -> None:
+    async def models(request: web.Request) -> web.Response:
+        return web.Response(body=BOMB, headers=GZIP)
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+        settings = {"max_response_bytes": 1_000_000, "admin_keys": [ADMIN_KEY]}
+        p = await proxy(make_config({"a": url}, {"default": ["a/m"]}, settings))
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        async with (
+            aiohttp.ClientSession(headers=admin) as http,
+            http.get(p.url + "/v1/admin/providers/a/models") as r,
+        ):
+            assert r.status == 502
+            error = (await r.json())["error"]
+        assert error["code"] == "upstream_error"
+        assert "too large" in error["message"]
+    finally:
+        await runner.cleanup()
 
 
 async def test_a_redirect_is_not_followed(mocks, proxy) -> None:

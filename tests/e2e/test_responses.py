@@ -10,7 +10,7 @@ import aiohttp
 import openai
 import pytest
 
-from chain429.testing import Reply, Stream, chunk, completion, error_body, usage_chunk
+from chain429.testing import Pause, Reply, Stream, chunk, completion, error_body, usage_chunk
 from tests.e2e.conftest import PROXY_KEY, Proxy, make_config
 
 pytestmark = pytest.mark.asyncio
@@ -295,6 +295,37 @@ async def test_the_request_log_records_the_endpoint(mocks, proxy) -> None:
                 break
             await asyncio.sleep(0.1)
     assert rows[0]["endpoint"] == "/v1/responses" and rows[0]["outcome"] == "success"
+
+
+async def test_a_stream_past_max_response_bytes_ends_failed_and_is_not_kept(mocks, proxy) -> None:
+    """What the Response keeps is capped: past max_response_bytes the stream ends with
+    response.failed at once (the upstream's pause of a minute is never waited for), the
+    Response is not stored, and the log says the stream failed."""
+    a = await mocks()
+    a.script(Stream([chunk(role="assistant", content="x"), *[chunk("y" * 1000)] * 50, Pause(60)]))
+    config = make_config({"a": a}, {"default": ["a/m1"]}, {"max_response_bytes": 20_000})
+    p = await proxy(config)
+    sdk = p.client()
+
+    async def read() -> list[Any]:
+        stream = await sdk.responses.create(model="default", input="Hi", stream=True)
+        return [event async for event in stream]
+
+    got = await asyncio.wait_for(read(), 30)
+    assert got[-1].type == "response.failed"
+    assert "20000-byte cap" in got[-1].response.error.message
+    deltas = "".join(e.delta for e in got if e.type == "response.output_text.delta")
+    assert 10_000 < len(deltas) <= 20_000  # all it kept, and it went out as it came
+    with pytest.raises(openai.NotFoundError):
+        await sdk.responses.retrieve(got[-1].response.id)
+    async with aiohttp.ClientSession(headers=p.auth) as http:
+        for _ in range(100):
+            async with http.get(f"{p.url}/v1/stats/requests") as response:
+                rows = (await response.json())["requests"]
+            if rows:
+                break
+            await asyncio.sleep(0.1)
+    assert rows[0]["outcome"] == "stream_failed"
 
 
 async def test_a_body_too_deep_to_forward_is_a_400_not_a_500(mocks, proxy) -> None:

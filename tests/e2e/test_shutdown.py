@@ -21,6 +21,7 @@ pytestmark = pytest.mark.asyncio
 
 PROXY_KEY = "sk-proxy-shutdown-0001"
 UPSTREAM_KEY = "sk-upstream-SECRET-known-0042"
+GRACE_S = 3  # long enough that a doubled grace (6 s) is far from one grace plus a busy loop
 CONFIG = """\
 version: 1
 settings:
@@ -137,8 +138,9 @@ async def test_sigterm_under_load_loses_no_row_and_leaks_no_key(mocks, tmp_path:
 async def test_what_outlives_the_grace_is_ended_with_a_shutdown_error(
     mocks, tmp_path: Path
 ) -> None:
-    """A 1 s grace: the stream goes on through it, then gets an error event, not [DONE]; an
-    Anthropic stream on /v1/messages gets Anthropic's error event, not message_stop."""
+    """A 3 s grace: the stream goes on through it, then gets an error event, not [DONE]; an
+    Anthropic stream on /v1/messages gets Anthropic's error event, not message_stop. The cut
+    comes after one grace, not two (aiohttp's own shutdown waited twice)."""
     slow = await mocks(default=Reply(200, None, delay=60))
     long_stream = [chunk(role="assistant", content="x"), *[chunk(content="x")] * 600]
     streamy = await mocks(default=Stream(long_stream, interval=0.1))  # a minute of chunks
@@ -162,7 +164,7 @@ async def test_what_outlives_the_grace_is_ended_with_a_shutdown_error(
             "-p",
             str(port),
             "--shutdown-grace",
-            "1",
+            str(GRACE_S),
             stdout=sink,
             stderr=sink,
         )
@@ -171,9 +173,9 @@ async def test_what_outlives_the_grace_is_ended_with_a_shutdown_error(
     async with aiohttp.ClientSession() as session:
         await wait_healthy(url, session)
 
-        async def stream() -> tuple[list[bytes], int]:
+        async def stream() -> tuple[list[bytes], int, float]:
             body = {"model": "streamy", "messages": [{"role": "user", "content": "q"}]}
-            events, after_signal = [], 0
+            events, after_signal, last_at = [], 0, 0.0
             async with session.post(
                 f"{url}/v1/chat/completions", json=body | {"stream": True}, headers=headers
             ) as response:
@@ -181,7 +183,8 @@ async def test_what_outlives_the_grace_is_ended_with_a_shutdown_error(
                     if line.startswith(b"data: "):
                         events.append(line.strip())
                         after_signal += signalled.is_set()
-            return events, after_signal
+                        last_at = time.monotonic()
+            return events, after_signal, last_at
 
         async def non_stream() -> tuple[int, dict[str, object]]:
             body = {"model": "slow", "messages": [{"role": "user", "content": "q"}]}
@@ -203,15 +206,21 @@ async def test_what_outlives_the_grace_is_ended_with_a_shutdown_error(
             if slow.in_flight == 1 and streamy.in_flight == 2:
                 break
             await asyncio.sleep(0.01)
+        signalled_at = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         signalled.set()
-        (events, after_signal), (status, answer), anthropic_lines = await asyncio.wait_for(
+        (events, after_signal, cut_at), (status, answer), anthropic_lines = await asyncio.wait_for(
             asyncio.gather(streaming, waiting, translated), 30
         )
         code = await asyncio.wait_for(proc.wait(), 30)  # the upstreams would take a minute
     assert code in (0, -signal.SIGTERM)
     # The stream went on during the grace, then ended with an OpenAI-shaped error event.
     assert after_signal >= 2
+    # One grace, not two. The cut cannot come before the grace (the clock started before the
+    # signal was sent). Past it, only the signal's delivery and the loop's scheduling remain:
+    # milliseconds when idle, so a bound of grace + 2 s leaves a busy machine 100x that. A
+    # doubled grace cuts at 6 s or later, past the bound by at least 1 s.
+    assert GRACE_S <= cut_at - signalled_at < 2 * GRACE_S - 1
     assert b"[DONE]" not in b"".join(events)
     last = json.loads(events[-1].removeprefix(b"data: "))
     assert last["error"]["code"] == "shutdown"

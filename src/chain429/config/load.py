@@ -49,12 +49,25 @@ _API_KEY_FIELDS = ("api_key", "apiKey")
 # What the management API may write as `${VAR}`: a key field, naming a key-like variable. A
 # reference elsewhere (a name, a header, a URL) would let an admin read or send out any secret
 # of the server's environment; hand-written files are trusted and may use any variable.
-_KEY_VARIABLE_RE = re.compile(r"^[A-Za-z0-9_]*_(API_KEY|TOKEN|KEY)$", re.IGNORECASE)
+# A bare `*_KEY` is not key-like enough: AWS_SECRET_ACCESS_KEY, SECRET_KEY, SSH_KEY... The one
+# such name the example config gives a provider key is allowed by name.
+_KEY_VARIABLE_RE = re.compile(r"^[A-Za-z0-9_]*_(API_KEY|TOKEN)$", re.IGNORECASE)
+_KEY_VARIABLES = frozenset({"LOCAL_LLM_KEY"})  # config/example.yaml's local provider
+
+
+def referenced_names(text: str) -> list[str]:
+    """The variables `text` reads (`${A}`, `${B:-x}`); an escaped `$${C}` reads none."""
+    return [m.group(2) for m in _REF_RE.finditer(text) if not m.group(1)]
+
+
+def key_like(name: str) -> bool:
+    """May an edit through the API name this variable (in an api_key)?"""
+    return bool(_KEY_VARIABLE_RE.match(name)) or name.upper() in _KEY_VARIABLES
 
 
 def api_reference_problem(path: str, text: str) -> str | None:
     """Why an edit through the API may not write `text` (holding `${...}`) at `path`, or None."""
-    names = [m.group(2) for m in _REF_RE.finditer(text) if not m.group(1)]
+    names = referenced_names(text)
     if not names:
         return None
     field = path.rsplit(".", 1)[-1]
@@ -63,11 +76,11 @@ def api_reference_problem(path: str, text: str) -> str | None:
             f"{path}: ${{VAR}} references may be written through the API only in api_key; "
             "write the value itself (or edit the file by hand)"
         )
-    bad = [name for name in names if not _KEY_VARIABLE_RE.match(name)]
+    bad = [name for name in names if not key_like(name)]
     if bad:
         return (
             f"{path}: ${{{bad[0]}}} is not allowed through the API; only variables named "
-            "*_API_KEY, *_TOKEN or *_KEY may be referenced (or edit the file by hand)"
+            "*_API_KEY or *_TOKEN may be referenced (or edit the file by hand)"
         )
     return None
 

@@ -161,10 +161,14 @@ def _tool_call(block: dict[str, Any], at: str) -> dict[str, Any]:
         raise _invalid(f"{at}.name", "a tool_use block needs its name.")
     if not isinstance(arguments, dict):
         raise _invalid(f"{at}.input", "must be an object.")
+    try:
+        encoded = orjson.dumps(arguments).decode()
+    except TypeError as exc:  # orjson reads 1024 levels deep but writes only 254
+        raise _invalid(f"{at}.input", f"cannot be forwarded: {exc}.") from None
     return {
         "id": call_id,
         "type": "function",
-        "function": {"name": name, "arguments": orjson.dumps(arguments).decode()},
+        "function": {"name": name, "arguments": encoded},
     }
 
 

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import secrets
 
-from chain429.dialects.responses_answer import conversation, from_chat
+from chain429.dialects.responses_answer import conversation, from_chat, response_base
 from chain429.dialects.responses_request import to_chat
 from chain429.dialects.responses_stream import ResponsesStream
 
-__all__ = ["ResponsesStream", "conversation", "from_chat", "new_response_id", "to_chat"]
+__all__ = [
+    "ResponsesStream",
+    "conversation",
+    "from_chat",
+    "new_response_id",
+    "response_base",
+    "to_chat",
+]
 
 
 def new_response_id() -> str:

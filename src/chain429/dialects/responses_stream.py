@@ -4,6 +4,11 @@ Each chat delta goes out as soon as it arrives; only the text and arguments seen
 kept, for the `.done` events and the final Response. Tool calls are expected one after another
 (as OpenAI and the chat upstreams we know send them); a fragment for a call already closed would
 need events the client has already been told are final, so it fails the stream loudly instead.
+
+What is kept is bounded by `max_bytes` (the whole-answer cap, `max_response_bytes`). Past it
+the stream ends with `response.failed` rather than going on: its `.done` events and
+`response.completed` must repeat the whole text, and a Response that silently lost its end
+would be taken (and stored, and continued with previous_response_id) as if whole.
 """
 
 from __future__ import annotations
@@ -64,8 +69,17 @@ class _CallItem:
 class ResponsesStream:
     """Rewrites one OpenAI chat completion stream into Responses API events (a StreamTranslator)."""
 
-    def __init__(self, request: dict[str, Any], *, response_id: str, created_at: int) -> None:
+    def __init__(
+        self,
+        request: dict[str, Any],
+        *,
+        response_id: str,
+        created_at: int,
+        max_bytes: int | None = None,
+    ) -> None:
         self._parser = SSEParser()
+        self._max_bytes = max_bytes
+        self._kept = 0  # bytes of text and arguments kept so far (JSON-encoded)
         self._id = response_id
         self._base = response_base(request, response_id=response_id, created_at=created_at)
         self._sequence = 0
@@ -78,6 +92,7 @@ class ResponsesStream:
         self._over = False  # completed, incomplete or failed: nothing more is sent
         self.usage: dict[str, Any] | None = None  # upstream usage seen, chat-shaped, for our log
         self.response: dict[str, Any] | None = None  # the final Response once it finished
+        self.too_large: str | None = None  # why the stream was ended at `max_bytes`
 
     def begin(self) -> bytes:
         if self._begun:
@@ -167,8 +182,11 @@ class ResponsesStream:
         if item.field != field:
             self._close_part(item, out)
             self._open_part(item, field, out)
+        encoded = orjson.dumps(piece)
+        if self._past_cap(encoded, out):
+            return
         item.pieces.append(piece)
-        out.append(self._delta(item.tail, piece))
+        out.append(self._delta(item.tail, encoded))
 
     def _call(self, call: Any, out: list[bytes]) -> None:
         if not isinstance(call, dict):
@@ -198,8 +216,20 @@ class ResponsesStream:
             item.name = function["name"]
         arguments = function.get("arguments")
         if arguments and isinstance(arguments, str):
+            encoded = orjson.dumps(arguments)
+            if self._past_cap(encoded, out):
+                return
             item.pieces.append(arguments)
-            out.append(self._delta(item.tail, arguments))
+            out.append(self._delta(item.tail, encoded))
+
+    def _past_cap(self, encoded: bytes, out: list[bytes]) -> bool:
+        """Count a piece about to be kept; past `max_bytes`, fail the stream instead."""
+        self._kept += len(encoded)
+        if self._max_bytes is None or self._kept <= self._max_bytes:
+            return False
+        self.too_large = f"the answer passed the {self._max_bytes}-byte cap (max_response_bytes)"
+        self._fail(self.too_large, out)
+        return True
 
     # -- output items ---------------------------------------------------------------------------
 
@@ -330,13 +360,12 @@ class ResponsesStream:
         self._sequence += 1
         return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
-    def _delta(self, head: bytes, piece: str) -> bytes:
-        """The hot path: a prebuilt event head, so each delta costs one small dumps."""
+    def _delta(self, head: bytes, encoded: bytes) -> bytes:
+        """The hot path: a prebuilt event head, so each delta costs one small dumps (of the
+        piece, done by the caller, which counts it)."""
         sequence = self._sequence
         self._sequence += 1
-        return b"".join(
-            (head, orjson.dumps(piece), b',"sequence_number":', str(sequence).encode(), b"}\n\n")
-        )
+        return b"".join((head, encoded, b',"sequence_number":', str(sequence).encode(), b"}\n\n"))
 
 
 def _delta_head(kind: str, where: dict[str, Any]) -> bytes:

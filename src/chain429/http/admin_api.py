@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from chain429.config.save import ConfigDocument
 from chain429.config.schema import ChainConfig, Config, ProviderConfig, Settings
+from chain429.config.secret_hosts import url_host
 from chain429.config.spellings import camelized, canonical
 from chain429.errors import ProxyError
 from chain429.http.admin_masking import config_view, reply
@@ -89,25 +89,15 @@ def _refuse_new_host(
         new = fields.get("base_url") or (preset.base_url if preset else None)
     else:
         return
-    if not isinstance(new, str) or _host(new) in (None, _host(served.effective_base_url)):
+    if not isinstance(new, str) or url_host(new) in (None, url_host(served.effective_base_url)):
         return  # the same host; or no usable URL at all, which validation refuses
     raise ProxyError(
         409,
         "base_url now points at another host, and the stored api_key is not sent to a new "
-        "host: send the api_key again in the same request.",
+        "host: send the api_key itself again in the same request.",
         code="api_key_required",
         param="api_key",
     )
-
-
-def _host(url: str | None) -> tuple[str, int | None] | None:
-    try:
-        parts = urlsplit(url or "")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return None
-        return parts.hostname, parts.port
-    except ValueError:
-        return None
 
 
 def _edit_response(

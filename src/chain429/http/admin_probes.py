@@ -16,6 +16,7 @@ from aiohttp import web
 
 from chain429.engine.operations import CHAT, MESSAGES
 from chain429.engine.request import parse_request, upstream_body
+from chain429.engine.upstream import ResponseTooLarge
 from chain429.engine.walk import Attempt, Served, WalkFailed
 from chain429.errors import ProxyError
 from chain429.http.admin_masking import reply
@@ -42,13 +43,15 @@ async def _get(
 ) -> tuple[int, bytes]:
     """A GET through the app's pooled client (a short-lived one if the app was given another)."""
     upstream = state.walker.upstream
+    caps = state.walker.caps
+    limits = {"limit": caps.body_bytes, "error_limit": caps.error_bytes}
     async with asyncio.timeout(timeout_s):
         if isinstance(upstream, AiohttpUpstream):
-            return await upstream.get(url, headers)
+            return await upstream.get(url, headers, **limits)
         client = AiohttpUpstream(connect_timeout_s=state.settings.connect_timeout_ms / 1000)
         await client.start()
         try:
-            return await client.get(url, headers)
+            return await client.get(url, headers, **limits)
         finally:
             await client.close()
 
@@ -158,6 +161,9 @@ async def list_provider_models(request: web.Request) -> web.Response:
             type="server_error",
             code="upstream_timeout",
         ) from None
+    except ResponseTooLarge as exc:
+        message = f"The provider's model list is too large: {exc} (max_response_bytes)."
+        raise ProxyError(502, message, type="server_error", code="upstream_error") from None
     except Exception as exc:
         message = scrub(f"Could not reach the provider: {type(exc).__name__}: {exc}", entry.api_key)
         raise ProxyError(502, message, type="server_error", code="upstream_error") from None

@@ -21,6 +21,7 @@ from chain429.engine.walk import Served
 from chain429.http.openai_api import STREAM_HEADERS, respond
 from chain429.http.request_log import RequestLog
 from chain429.http.state import AppState
+from chain429.http.stream_sink import StreamSink
 from chain429.storage.records import CACHE_PROVIDER
 from chain429.vocabulary import Chain, OutcomeKind, RequestOutcome
 
@@ -60,20 +61,27 @@ async def serve_cached(
         answer = CachedAnswer(served.body, entry.provider, entry.model, served.usage, time.time())
         await store.put(key, answer, ttl)
         return response
-    sink: list[bytes] = []
+    # What the cache could keep, and what a whole answer may be: a stream past it is relayed
+    # on to the client but not held in memory, and not stored.
+    settings = state.settings
+    sink = StreamSink(min(settings.cache.max_bytes, settings.max_response_bytes))
     response = await respond(request, chain, served, log, cache="miss", sink=sink)
     await _store_stream(store, key, ttl, chat, served, sink)
     return response
 
 
 async def _store_stream(
-    store: CacheStore, key: str, ttl: float, chat: ClientRequest, served: Served, sink: list[bytes]
+    store: CacheStore, key: str, ttl: float, chat: ClientRequest, served: Served, sink: StreamSink
 ) -> None:
-    """Keep a streamed answer only if it ended cleanly: a cut-off one would be served whole."""
+    """Keep a streamed answer only if it ended cleanly (a cut-off one would be served whole)
+    and fitted in the sink."""
     relay = served.stream
     if relay is None or relay.outcome is None or relay.outcome.kind is not OutcomeKind.SUCCESS:
         return
-    answer = assemble(chat.operation.name, b"".join(sink), relay.usage)
+    streamed = sink.body()
+    if streamed is None:
+        return
+    answer = assemble(chat.operation.name, streamed, relay.usage)
     if answer is None:
         return
     entry = served.entry

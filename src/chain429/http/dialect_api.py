@@ -104,14 +104,20 @@ class MessagesExchange:
         assert self._stream is not None
         return self._stream.end()
 
+    def stopped(self) -> None:
+        return None  # nothing of the stream is kept whole (tool arguments aside)
+
 
 # -- /v1/responses -----------------------------------------------------------------------------
 
 
 async def create_response(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    ttl_s = state.runtime.settings.response_store_ttl_ms / 1000
-    exchange = ResponsesExchange(state.responses, ttl_s, state.clock)
+    settings = state.runtime.settings
+    ttl_s = settings.response_store_ttl_ms / 1000
+    exchange = ResponsesExchange(
+        state.responses, ttl_s, state.clock, max_bytes=settings.max_response_bytes
+    )
     return await serve(request, CHAT, "/v1/responses", exchange)
 
 
@@ -144,9 +150,15 @@ class ResponsesExchange:
     whole, so a follow-up sent the moment it arrives finds it."""
 
     def __init__(
-        self, store: ResponseStore, ttl_s: float, clock: Callable[[], float] = time.time
+        self,
+        store: ResponseStore,
+        ttl_s: float,
+        clock: Callable[[], float] = time.time,
+        *,
+        max_bytes: int | None = None,
     ) -> None:
         self._store = store
+        self._max_bytes = max_bytes  # what a streamed Response may keep (see ResponsesStream)
         self._ttl_s = ttl_s
         self._clock = clock
         self._request: dict[str, Any] = {}
@@ -164,6 +176,10 @@ class ResponsesExchange:
         self._keep = body.get("store") is not False and self._ttl_s > 0
         history = await self._history(body.get("previous_response_id"))
         self._chat = responses.to_chat(body, history)
+        # The Response echoes settings that are not forwarded (metadata, truncation, store...):
+        # one nested too deep to write back is the client's 400 now, not a 500 once the
+        # upstream has answered.
+        encode(responses.response_base(body, response_id=self._id, created_at=self._created_at))
         return encode(self._chat)
 
     def native(self, chat: ClientRequest) -> None:
@@ -178,9 +194,15 @@ class ResponsesExchange:
 
     def begin(self, chat: ClientRequest) -> bytes:
         self._stream = ResponsesStream(
-            self._request, response_id=self._id, created_at=self._created_at
+            self._request,
+            response_id=self._id,
+            created_at=self._created_at,
+            max_bytes=self._max_bytes,
         )
         return self._stream.begin()
+
+    def stopped(self) -> str | None:
+        return self._stream.too_large if self._stream is not None else None
 
     async def feed(self, part: bytes) -> bytes:
         assert self._stream is not None

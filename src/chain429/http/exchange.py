@@ -42,3 +42,9 @@ class Exchange(Protocol):
     async def end(self) -> bytes:
         """The relay is done: whatever closes the client's stream."""
         ...
+
+    def stopped(self) -> str | None:
+        """Why the client's stream has ended before the upstream's (what it would keep passed
+        a cap), or None. The relay then stops reading the upstream and logs the stream as
+        failed; the entry is not charged (the upstream answered, only too much)."""
+        ...

@@ -23,6 +23,7 @@ from chain429.http.errors import error_response
 from chain429.http.exchange import Exchange
 from chain429.http.request_log import RequestLog
 from chain429.http.state import STATE, AppState, Runtime
+from chain429.http.stream_sink import StreamSink
 from chain429.quota.hints import parse_duration
 from chain429.vocabulary import Chain, OutcomeKind, RequestOutcome
 
@@ -129,7 +130,7 @@ async def respond(
     served: Served,
     log: RequestLog,
     cache: str,
-    sink: list[bytes] | None = None,
+    sink: StreamSink | None = None,
 ) -> web.StreamResponse:
     """Send what the walk got, saying what the cache did; a stream is also kept in `sink`."""
     log.served(served)
@@ -162,7 +163,7 @@ async def _relay(
     served: Served,
     headers: dict[str, str],
     log: RequestLog,
-    sink: list[bytes] | None = None,
+    sink: StreamSink | None = None,
     translation: tuple[Exchange, bytes] | None = None,
 ) -> web.StreamResponse:
     """Relay a committed stream; the cache keeps what the client got in `sink`, and an
@@ -193,6 +194,11 @@ async def _relay(
         log.finish(200, RequestOutcome.SHUTDOWN, drain.MESSAGE)
         return response
     await response.write_eof()
+    stopped = translation[0].stopped() if translation is not None else None
+    if stopped is not None:
+        log.usage(relay.usage)
+        log.finish(200, RequestOutcome.STREAM_FAILED, stopped)
+        return response
     return _streamed(response, relay, log)
 
 
@@ -204,6 +210,8 @@ async def _translate(
         out = await exchange.feed(part)
         if out:
             await response.write(out)
+        if exchange.stopped() is not None:
+            return  # the client's stream has ended: leaving closes the upstream
     await response.write(await exchange.end())
 
 

@@ -27,6 +27,7 @@ from chain429.config.save import (
     write_atomic,
 )
 from chain429.config.schema import Settings
+from chain429.config.secret_hosts import first_new_destination
 from chain429.errors import ProxyError
 from chain429.http.from_settings import (
     caps_for,
@@ -167,6 +168,7 @@ async def _edit(state: AppState, path: Path, change: Callable[[ConfigDocument], 
             loaded.path = path
             _refuse_lockout(state, loaded)
             _refuse_new_references(state, loaded)
+            _refuse_new_destinations(state, loaded)
             if new_text == text and file_hash == state.config_hash:
                 return Edited(result, loaded)  # nothing changed, and the runtime already has it
             try:
@@ -221,6 +223,24 @@ def _refuse_new_references(state: AppState, loaded: LoadedConfig) -> None:
                 code="env_reference_refused",
                 param=display,
             )
+
+
+def _refuse_new_destinations(state: AppState, loaded: LoadedConfig) -> None:
+    """A `${VAR}` goes through the API only where it went before, or to the official host
+    of its provider's type (a 400): see config/secret_hosts.py."""
+    ref = first_new_destination((state.config, state.env_refs), (loaded.config, loaded.env_refs))
+    if ref is None:
+        return
+    name, port = ref.host
+    host = name if port is None else f"{name}:{port}"
+    raise ProxyError(
+        400,
+        f"The edit was not saved: {ref.display}: ${{{ref.variable}}} would be sent to {host}, "
+        "where this config does not send it: write the key itself there, not a ${VAR} "
+        "reference (or edit the file by hand).",
+        code="env_reference_refused",
+        param=ref.display,
+    )
 
 
 def _field_of(display: str) -> str:

@@ -21,7 +21,10 @@ class AiohttpResponse:
         self.headers: Mapping[str, str] = response.headers
 
     async def read(self, limit: int, *, truncate: bool = False) -> bytes:
-        length = self._response.content_length
+        # The cap counts decoded bytes. With a Content-Encoding, Content-Length is the size on
+        # the wire: a 50 KB gzip answer can decode to 50 MB, so such a body is always counted
+        # as it decodes (aiohttp decodes in bounded pieces, each no bigger than what it read).
+        length = None if self._encoded() else self._response.content_length
         if length is not None and length > limit and not truncate:
             raise ResponseTooLarge(f"the answer is {length} bytes, over the {limit}-byte cap")
         if length is not None and length <= limit:
@@ -37,6 +40,10 @@ class AiohttpResponse:
                 raise ResponseTooLarge(f"the answer passed the {limit}-byte cap")
             parts.append(chunk)
         return b"".join(parts)
+
+    def _encoded(self) -> bool:
+        encoding = self._response.headers.get("Content-Encoding", "")
+        return encoding.strip().lower() not in ("", "identity")
 
     def chunks(self) -> AsyncIterator[bytes]:
         return self._response.content.iter_any()
@@ -82,9 +89,19 @@ class AiohttpUpstream:
         )
         return AiohttpResponse(response)
 
-    async def get(self, url: str, headers: Mapping[str, str]) -> tuple[int, bytes]:
-        """A plain GET, for admin calls such as listing a provider's models."""
+    async def get(
+        self, url: str, headers: Mapping[str, str], *, limit: int, error_limit: int
+    ) -> tuple[int, bytes]:
+        """A plain GET, for admin calls such as listing a provider's models.
+
+        Read under the same caps as a chat answer: `limit` for a 2xx body (past it,
+        `ResponseTooLarge`), the first `error_limit` bytes of any other (enough to quote it).
+        """
         if self._session is None:
             raise RuntimeError("the upstream client is not started")
         async with self._session.get(url, headers=headers, allow_redirects=False) as response:
-            return response.status, await response.read()
+            ok = 200 <= response.status < 300
+            body = await AiohttpResponse(response).read(
+                limit if ok else error_limit, truncate=not ok
+            )
+            return response.status, body

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chain429.config.example import example_config, write_example
-from chain429.config.load import load_config, parse_config
+from chain429.config.load import api_reference_problem, key_like, load_config, parse_config
 from chain429.providers.presets import load_presets
 
 CONVENTIONAL_ENV_VARS = {
@@ -52,6 +52,34 @@ def test_example_uses_conventional_env_var_names() -> None:
     assert {f"${{{name}}}" for name in CONVENTIONAL_ENV_VARS} <= refs
     disabled_reasons = set(loaded.disabled_providers.values())
     assert {f"{name} is not set" for name in CONVENTIONAL_ENV_VARS} <= disabled_reasons
+
+
+def test_every_provider_key_of_the_example_may_be_written_through_the_api() -> None:
+    """The admin API allows `${VAR}` only for key-like names; the example's keys are such."""
+    loaded = parse_config(example_config("k"), {})
+    keys = {d: t for d, t in loaded.env_refs.items() if d.startswith("providers[")}
+    keys = {d: t for d, t in keys.items() if d.endswith(".api_key")}
+    assert len(keys) > len(CONVENTIONAL_ENV_VARS)  # the local provider's LOCAL_LLM_KEY too
+    for display, text in keys.items():
+        assert api_reference_problem(display, text) is None, text
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [
+        ("GROQ_API_KEY", True),
+        ("groq_api_key", True),
+        ("HF_TOKEN", True),
+        ("LOCAL_LLM_KEY", True),  # the example's one bare *_KEY, allowed by name
+        ("AWS_SECRET_ACCESS_KEY", False),
+        ("SECRET_KEY", False),
+        ("B_KEY", False),
+        ("HOME", False),
+        ("API_KEY", False),  # nothing before the suffix: not a provider's key
+    ],
+)
+def test_key_like_variables_are_api_key_and_token_names(name: str, allowed: bool) -> None:
+    assert key_like(name) is allowed
 
 
 def test_example_with_all_keys_set_disables_nothing() -> None:

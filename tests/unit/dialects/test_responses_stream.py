@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
+from chain429.dialects.responses_stream import ResponsesStream
 from tests.unit.dialects.responses_helpers import (
     CREATED_AT,
     DONE,
@@ -320,6 +321,45 @@ def test_relay_error_fails_the_response_and_silences_the_rest() -> None:
     assert stream.feed(text("more")) == b""
     assert stream.feed(DONE) == b""
     assert stream.end() == b""
+
+
+def capped(max_bytes: int) -> ResponsesStream:
+    body = {"model": "my-chain", "input": "hi", "stream": True}
+    return ResponsesStream(
+        body, response_id=RESPONSE_ID, created_at=CREATED_AT, max_bytes=max_bytes
+    )
+
+
+def test_text_past_the_cap_fails_the_response_and_keeps_no_more() -> None:
+    """Three 30-character pieces (32 bytes as JSON) fit in 100 bytes; the fourth does not."""
+    stream = capped(100)
+    pieces = [c * 30 for c in "abcd"]
+    got = events(run(stream, *(text(p) for p in pieces), text("e" * 30), DONE))
+    assert kinds(got).count("response.output_text.delta") == 3
+    assert kinds(got)[-1] == "response.failed"
+    failed = got[-1]["response"]
+    assert failed["error"]["message"] == stream.too_large
+    assert "100-byte cap" in failed["error"]["message"]
+    assert failed["output"] == [text_item("incomplete", "".join(pieces[:3]))]
+    assert stream.response is None  # nothing to store
+
+
+def test_tool_arguments_past_the_cap_fail_the_response() -> None:
+    stream = capped(100)
+    got = events(
+        run(stream, call_start(0, "call_1", "f"), *(call_args(0, "x" * 40) for _ in range(3)))
+    )
+    assert kinds(got).count("response.function_call_arguments.delta") == 2
+    assert got[-1]["type"] == "response.failed"
+    assert got[-1]["response"]["output"][0]["arguments"] == "x" * 80
+    assert stream.too_large is not None and stream.response is None
+
+
+def test_an_answer_up_to_the_cap_completes() -> None:
+    stream = capped(96)
+    got = events(run(stream, *(text(c * 30) for c in "abc"), text("", "stop"), DONE))
+    assert got[-1]["type"] == "response.completed"
+    assert stream.too_large is None and stream.response is not None
 
 
 def test_end_without_a_finish_fails() -> None:
