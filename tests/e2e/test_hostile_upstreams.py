@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from chain429.testing import Reply, Stream
+from chain429.testing import Reply, Stream, completion
 from tests.e2e.conftest import make_config
 
 ADMIN_KEY = "sk-admin-hostile-000000001"
@@ -161,3 +161,32 @@ async def test_garbage_after_a_stream_commits_ends_it_with_an_error_event(mocks,
     assert "<html>" not in text
     assert '"code":"malformed"' in text
     assert text.count("Hel") == 1
+
+
+async def test_tool_arguments_nested_too_deep_to_write_are_kept_as_their_text(mocks, proxy) -> None:
+    # /v1/messages turns a tool call's `arguments` string into the object `input`; one nested
+    # deeper than orjson writes made the answer a 500. It is now kept as the raw text.
+    arguments = '{"a":' + DEEP + "}"
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": arguments}}
+    a = await mocks(default=Reply(200, completion(content=None, tool_calls=[call])))
+    p = await proxy(make_config({"a": a}, {"default": ["a/m"]}))
+    body = {"model": "default", "max_tokens": 5, "messages": HI}
+    async with (
+        aiohttp.ClientSession(headers=p.auth) as http,
+        http.post(p.url + "/v1/messages", json=body) as r,
+    ):
+        assert r.status == 200
+        answer = await r.json()
+    (block,) = [b for b in answer["content"] if b["type"] == "tool_use"]
+    assert block["input"] == {"_raw_arguments": arguments}
+
+
+async def test_a_stream_event_nested_too_deep_to_write_is_malformed(mocks, proxy) -> None:
+    deep = '{"choices":[{"index":0,"delta":{"content":"x"}}],"usage":' + DEEP + "}"
+    a, b = await mocks(), await mocks()
+    a.script(Stream([deep], done=True))
+    p = await proxy(make_config({"a": a, "b": b}, {"default": ["a/m", "b/m"]}))
+    stream = await p.client().chat.completions.create(model="default", messages=HI, stream=True)
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text  # b's, whole: a's first event was refused before anything was committed
+    assert len(a.requests) == 1 and len(b.requests) == 1

@@ -21,6 +21,8 @@ from typing import Any
 
 import orjson
 
+from chain429.deep_json import too_deep
+
 _STOP_REASONS = MappingProxyType(
     {
         "stop": "end_turn",
@@ -113,7 +115,9 @@ def tool_input(arguments: Any) -> dict[str, Any]:
         parsed = orjson.loads(arguments)
     except orjson.JSONDecodeError:
         parsed = None
-    return parsed if isinstance(parsed, dict) else {"_raw_arguments": arguments}
+    if isinstance(parsed, dict) and not too_deep(arguments, parsed):
+        return parsed
+    return {"_raw_arguments": arguments}
 
 
 def chat_usage(usage: Any) -> dict[str, int] | None:

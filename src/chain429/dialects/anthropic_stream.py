@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from chain429.deep_json import too_deep
 from chain429.dialects.anthropic_answer import new_tool_use_id, stop_reason
 from chain429.providers.sse import SSEEvent, SSEParser
 
@@ -167,7 +168,7 @@ class AnthropicStream:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
             chunk = None
-        if not isinstance(chunk, dict):
+        if not isinstance(chunk, dict) or too_deep(data, chunk):
             self._fail("api_error", "The upstream sent a malformed stream event.", out)
             return
         error = chunk.get("error")

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from chain429.deep_json import too_deep
 from chain429.dialects.responses_answer import (
     INCOMPLETE_REASONS,
     finish,
@@ -139,7 +140,7 @@ class ResponsesStream:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
             chunk = None
-        if not isinstance(chunk, dict):
+        if not isinstance(chunk, dict) or too_deep(data, chunk):
             self._fail("the upstream sent a malformed event", out)
             return
         error = chunk.get("error")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from chain429.deep_json import too_deep
 from chain429.engine.normalize import copy_reasoning, total_tokens
 from chain429.engine.outcome import classify_exception, classify_stream_error
 from chain429.engine.upstream import ResponseTooLarge, UpstreamResponse
@@ -99,9 +100,8 @@ def _first_event(events: list[SSEEvent], clock: Callable[[], float]) -> int | Ou
             continue  # comments and keepalives prove nothing
         if event.is_done:
             return Outcome(OutcomeKind.MALFORMED, 200, "stream ended before any chunk")
-        try:
-            data = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
+        data = _loads(event.data)
+        if data is None:
             return Outcome(OutcomeKind.MALFORMED, 200, "stream sent a malformed event")
         if isinstance(data, dict) and data.get("error"):
             return classify_stream_error(data, now=clock())
@@ -348,10 +348,12 @@ _NEEDS_LOOK_NORMALIZED = re.compile(_NEEDS_LOOK.pattern + rb"|reasoning_content"
 
 
 def _loads(data: str) -> Any:
+    """An event's JSON; None when it is not JSON, or nested too deep to write again."""
     try:
-        return orjson.loads(data)
+        parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
+    return None if too_deep(data, parsed) else parsed
 
 
 def _needs_parsing(data: str, normalize: bool) -> bool:

@@ -36,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from chain429.deep_json import too_deep
 from chain429.engine.operations import Operation
 from chain429.engine.outcome import (
     classify_anthropic_error,
@@ -108,7 +109,7 @@ def _answer(
         )
         outcome = in_band(data, now=now).scrubbed(entry.api_key)
         return Settled(outcome, snapshot)
-    if not operation.accepts(data):
+    if not operation.accepts(data) or too_deep(body, data):
         return Settled(Outcome(OutcomeKind.MALFORMED, status, "malformed response body"), snapshot)
     assert isinstance(data, dict)
     return Settled(SUCCESS, snapshot, data)
