@@ -28,10 +28,11 @@ import http.client
 import json
 import os
 import signal
+import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ MODES = ("latency", "rps", "stream")
 GOAL_ADDED_P50_MS = 0.6
 GOAL_RPS = 3000.0
 GOAL_LOG_RATIO = 0.9
+GOAL_RPS_RATIO = 0.6  # issue 7: non-stream req/s at c=64 against the bare pass-through
+GOAL_ADDED_OVER_BASELINE_MS = 0.25  # issue 7: p50 at c=1 above the pass-through's
 FOREIGN_LIMIT_PCT = 5.0  # others' share of the proxy's CPU above which a run is suspect
 BUSY_LIMIT_PCT = 85.0  # a proxy under c=64 load below this was not CPU-bound
 _REQUEST: dict[str, Any] = {
@@ -129,6 +132,7 @@ class Options:
     as_json: bool
     strategy_requests: int = 300
     dialects: bool = True
+    paired: int = 3
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -170,6 +174,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help="requests per strategy for fastest vs ordered (300; 0 = skip)",
     )
     parser.add_argument(
+        "--paired",
+        type=int,
+        default=3,
+        help="rounds alternating baseline and 429chain for the issue-7 ratios (3; 0 = skip)",
+    )
+    parser.add_argument(
         "--no-dialects",
         action="store_true",
         help="skip the /v1/messages and /v1/responses translation cost",
@@ -196,6 +206,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         as_json=args.json,
         strategy_requests=args.strategy_requests,
         dialects=not args.no_dialects,
+        paired=max(0, args.paired),
     )
 
 
@@ -286,6 +297,10 @@ def _bench(opts: Options, wrk: str, tmp: Path) -> dict[str, Any]:
             for mode in _modes(target):
                 _say(f"bench: {target.name:<8} {_MODE_LABEL[mode]} ...")
                 target.runs[mode] = _measure(opts, wrk, target, mode, mock_port)
+        by_name = {t.name: t for t in targets}
+        paired = None
+        if opts.paired and {"baseline", "429chain"} <= set(by_name):
+            paired = _paired(opts, wrk, by_name["baseline"], by_name["429chain"], mock_port)
         translation = None
         ours = next((t for t in targets if t.name == "429chain"), None)
         if opts.dialects and ours is not None:
@@ -301,6 +316,8 @@ def _bench(opts: Options, wrk: str, tmp: Path) -> dict[str, Any]:
         _say("bench: fastest vs ordered over mocks at 40 ms and 4 ms ...")
         strategies = asyncio.run(measure_strategies(opts.strategy_requests))
     results = _results(opts, wrk, targets, profile, time.monotonic() - started)
+    if paired is not None:
+        results["paired"] = paired
     if translation is not None:
         results["translation"] = translation
     if strategies is not None:
@@ -437,6 +454,38 @@ def _measure(opts: Options, wrk: str, target: Target, mode: str, mock_port: int)
     per_req = cpu / result.requests * 1e6 if result.requests else None
     calls = upstream / result.requests if proxied and result.requests else None
     return Run(result, per_req, calls, cpu / wall * 100, foreign)
+
+
+def _paired(
+    opts: Options, wrk: str, baseline: Target, ours: Target, mock_port: int
+) -> dict[str, Any]:
+    """Baseline and 429chain measured back to back, `opts.paired` times: a busy machine's
+    noise changes over seconds, so each round's ratio compares like with like, and the
+    median of the rounds is the verdict."""
+    short = replace(opts, duration=max(2, opts.duration // 2), warmup=0)
+    rounds: list[dict[str, Any]] = []
+    for n in range(opts.paired):
+        _say(f"bench: paired round {n + 1}/{opts.paired} (baseline, 429chain) ...")
+        base_rps = _measure(short, wrk, baseline, "rps", mock_port)
+        our_rps = _measure(short, wrk, ours, "rps", mock_port)
+        base_lat = _measure(short, wrk, baseline, "latency", mock_port)
+        our_lat = _measure(short, wrk, ours, "latency", mock_port)
+        rounds.append(
+            {
+                "rps_ratio": round(our_rps.wrk.rps / max(base_rps.wrk.rps, 1e-9), 3),
+                "added_p50_ms": round(our_lat.wrk.p50_ms - base_lat.wrk.p50_ms, 3),
+                "cpu_us": [_round(base_rps.cpu_us_per_req, 0), _round(our_rps.cpu_us_per_req, 0)],
+            }
+        )
+    ratio = statistics.median(r["rps_ratio"] for r in rounds)
+    added = statistics.median(r["added_p50_ms"] for r in rounds)
+    return {
+        "rounds": rounds,
+        "goals": [
+            _goal("req/s ÷ pass-through, c=64", ">=", GOAL_RPS_RATIO, ratio),
+            _goal("p50 over pass-through, c=1 (ms)", "<=", GOAL_ADDED_OVER_BASELINE_MS, added),
+        ],
+    }
 
 
 def _profile(opts: Options, wrk: str, tmp: Path, mock_port: int) -> dict[str, Any]:
@@ -650,6 +699,20 @@ def render(results: dict[str, Any]) -> str:
             lines.append(
                 f"  {goal['name']:<32} {goal['goal']:>8}   got {goal['value']:>10,.3f}   {verdict}"
             )
+    if "paired" in results:
+        paired = results["paired"]
+        lines += ["", f"targets (issue #7), median of {len(paired['rounds'])} paired rounds:"]
+        for goal in paired["goals"]:
+            verdict = "PASS" if goal["pass"] else "MISS"
+            lines.append(
+                f"  {goal['name']:<32} {goal['goal']:>8}   got {goal['value']:>10,.3f}   {verdict}"
+            )
+        shown = [
+            f"{r['rps_ratio']:.2f}, {r['added_p50_ms']:+.3f}, "
+            f"{_num(r['cpu_us'][0], '.0f')}/{_num(r['cpu_us'][1], '.0f')}"
+            for r in paired["rounds"]
+        ]
+        lines.append("  rounds (ratio, +p50 ms, CPU µs pass-through/429chain): " + "; ".join(shown))
     if "cache" in results:
         cache = results["cache"]
         lines += [
