@@ -5,6 +5,7 @@ type S = components["schemas"];
 export type RequestDetail = S["RequestDetail"];
 export type LoggedRequest = S["LoggedRequest"];
 export type LoggedAttempt = S["LoggedAttempt"];
+export type RequestOutcome = S["RequestOutcome"];
 export type RequestPage = S["RequestPage"];
 export type SummaryReply = S["SummaryReply"];
 export type ProvidersReply = S["ProvidersReply"];

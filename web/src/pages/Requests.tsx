@@ -3,7 +3,7 @@ import { useState } from "react";
 import { Button, Card, Group, Pagination, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { api, qs } from "../api/client";
-import type { LoggedRequest, RequestPage } from "../api/types";
+import type { LoggedRequest, RequestOutcome, RequestPage } from "../api/types";
 import { OutcomeBadge, RequestDrawer } from "../components/RequestDrawer";
 import { clientApi, ms, num } from "../components/format";
 import { useConfig } from "../components/useConfig";
@@ -11,7 +11,20 @@ import { useFeed } from "../components/feed";
 import { Trail } from "../components/Trail";
 
 const PAGE = 50;
-const OUTCOMES = ["success", "exhausted", "client_error", "upstream_rejected", "stream_failed", "client_disconnect", "bad_request", "auth_failed", "internal_error"];
+// Every outcome the server logs, keyed by the generated enum: tsc fails when the server adds,
+// drops or renames one (the schema is regenerated from the server and checked in CI).
+const OUTCOME_LABELS: Record<RequestOutcome, string> = {
+  success: "success",
+  stream_failed: "stream failed",
+  exhausted: "exhausted",
+  upstream_rejected: "upstream rejected",
+  bad_request: "bad request",
+  auth_failed: "auth failed",
+  client_disconnect: "client disconnect",
+  shutdown: "shutdown",
+  internal_error: "internal error",
+};
+const OUTCOMES = Object.entries(OUTCOME_LABELS).map(([value, label]) => ({ value, label }));
 const SINCE: Record<string, number> = { "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
 
 function AttemptCount({ r }: { r: LoggedRequest }) {
