@@ -12,6 +12,8 @@ export type ProvidersReply = S["ProvidersReply"];
 export type ChainsReply = S["ChainsReply"];
 export type Timeseries = S["Timeseries"];
 export type HealthReply = S["HealthReply"];
+/** `GET /health`: liveness, counts and the server's version. */
+export type ProxyHealth = S["Health"];
 export type Savings = S["Savings"];
 export type Capacity = S["Capacity"];
 export type RateLimitsReply = S["RateLimitsReply"];
