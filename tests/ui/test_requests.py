@@ -45,3 +45,37 @@ async def test_the_outcome_filter_offers_every_logged_outcome_and_filters(
     await page.get_by_role("option", name="bad request", exact=True).click()
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("400 bad request")
+
+
+async def test_the_status_filter_matches_the_http_status_exactly(rig: Rig, page: Page) -> None:
+    assert (
+        await post(rig, b'{"model": "fast", "messages": [{"role": "user", "content": "hi"}]}')
+        == 200
+    )
+    assert await post(rig, b"{not json") == 400
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            rig.url + "/v1/chat/completions", json={}, headers={"Authorization": "Bearer sk-nope"}
+        ) as r,
+    ):
+        assert r.status == 401
+    await login(page, rig.url)
+    await goto(page, "Requests")
+    rows = page.get_by_test_id("log-row")
+    await expect(rows).to_have_count(3)
+
+    status = page.get_by_role("textbox", name="Status")
+    await status.fill("40")  # not a status yet: no filter, a hint
+    await expect(page.get_by_text("An HTTP status, e.g. 429")).to_be_visible()
+    await expect(rows).to_have_count(3)
+    await status.fill("401")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("401 auth failed")
+    await status.fill("")
+    await expect(rows).to_have_count(3)
+    await status.click()
+    await page.get_by_role("option", name="400", exact=True).click()  # a suggestion
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("400 bad request")
+    await expect(page.get_by_text("1 requests")).to_be_visible()

@@ -85,6 +85,11 @@ FILTERS = (
 PAGE = (
     *FILTERS,
     Param("outcome", "Only this outcome."),
+    Param(
+        "status",
+        "Only this HTTP status, exactly (e.g. 429; 499: the client went away).",
+        {"type": "integer", "minimum": 100, "maximum": 599},
+    ),
     Param("q", "Text the error message contains (case-insensitive)."),
     Param("limit", "Page size (default 50, at most 500).", {"type": "integer", "minimum": 0}),
     Param("offset", "Rows to skip.", {"type": "integer", "minimum": 0}),

@@ -4360,6 +4360,8 @@ export interface operations {
                 key?: string;
                 /** @description Only this outcome. */
                 outcome?: string;
+                /** @description Only this HTTP status, exactly (e.g. 429; 499: the client went away). */
+                status?: number;
                 /** @description Text the error message contains (case-insensitive). */
                 q?: string;
                 /** @description Page size (default 50, at most 500). */

@@ -1,5 +1,5 @@
 // Names for the server's shapes, all generated from its OpenAPI document (schema.d.ts).
-import type { components } from "./schema";
+import type { components, operations } from "./schema";
 
 type S = components["schemas"];
 export type RequestDetail = S["RequestDetail"];
@@ -32,3 +32,5 @@ export type ProviderModels = S["ProviderModels"];
 export type ChainProbe = S["ChainProbe"];
 export type ModelList = S["ModelList"];
 export type ErrorBody = S["Error"];
+/** The request log's query parameters (filters and paging), as the server documents them. */
+export type RequestLogQuery = NonNullable<operations["stats_api.requests"]["parameters"]["query"]>;
