@@ -3761,6 +3761,8 @@ export interface operations {
                     "X-429chain-Model"?: string;
                     /** @description The provider that served. */
                     "X-429chain-Provider"?: string;
+                    /** @description This request's id in the request log (`GET /v1/stats/requests/{request_id}`) and the live feed; sent with errors too. */
+                    "X-429chain-Request-Id"?: string;
                     /** @description Entries skipped (cooling down or out of quota). */
                     "X-429chain-Skipped"?: string;
                     [name: string]: unknown;
@@ -3802,6 +3804,8 @@ export interface operations {
                     "X-429chain-Model"?: string;
                     /** @description The provider that served. */
                     "X-429chain-Provider"?: string;
+                    /** @description This request's id in the request log (`GET /v1/stats/requests/{request_id}`) and the live feed; sent with errors too. */
+                    "X-429chain-Request-Id"?: string;
                     /** @description Entries skipped (cooling down or out of quota). */
                     "X-429chain-Skipped"?: string;
                     [name: string]: unknown;
@@ -3835,6 +3839,18 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Upstream calls made. */
+                    "X-429chain-Attempts"?: string;
+                    /** @description The chain that served. */
+                    "X-429chain-Chain"?: string;
+                    /** @description The upstream model that served. */
+                    "X-429chain-Model"?: string;
+                    /** @description The provider that served. */
+                    "X-429chain-Provider"?: string;
+                    /** @description This request's id in the request log (`GET /v1/stats/requests/{request_id}`) and the live feed; sent with errors too. */
+                    "X-429chain-Request-Id"?: string;
+                    /** @description Entries skipped (cooling down or out of quota). */
+                    "X-429chain-Skipped"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3873,6 +3889,8 @@ export interface operations {
                     "X-429chain-Model"?: string;
                     /** @description The provider that served. */
                     "X-429chain-Provider"?: string;
+                    /** @description This request's id in the request log (`GET /v1/stats/requests/{request_id}`) and the live feed; sent with errors too. */
+                    "X-429chain-Request-Id"?: string;
                     /** @description Entries skipped (cooling down or out of quota). */
                     "X-429chain-Skipped"?: string;
                     [name: string]: unknown;
@@ -4008,6 +4026,8 @@ export interface operations {
                     "X-429chain-Model"?: string;
                     /** @description The provider that served. */
                     "X-429chain-Provider"?: string;
+                    /** @description This request's id in the request log (`GET /v1/stats/requests/{request_id}`) and the live feed; sent with errors too. */
+                    "X-429chain-Request-Id"?: string;
                     /** @description Entries skipped (cooling down or out of quota). */
                     "X-429chain-Skipped"?: string;
                     [name: string]: unknown;
