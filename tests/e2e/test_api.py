@@ -251,6 +251,7 @@ async def test_cors_for_configured_origins(mocks, proxy) -> None:
     assert status == 200
     assert headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert "X-429chain-Provider" in headers["Access-Control-Expose-Headers"]
+    assert "X-429chain-Request-Id" in headers["Access-Control-Expose-Headers"]
     _, headers, _ = await request(
         p,
         "POST",

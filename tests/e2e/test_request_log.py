@@ -239,3 +239,47 @@ async def test_the_access_log_names_the_whole_id_the_stats_api_finds(
             async with http.get(f"{p.url}/v1/stats/requests/{request_id}", headers=p.auth) as r:
                 assert r.status == 200, request_id
                 assert (await r.json())["id"] == request_id
+
+
+async def test_every_answer_names_its_request_in_the_log(mocks, proxy, tmp_path) -> None:
+    """`X-429chain-Request-Id` on served, streamed and failed answers, on every API that walks
+    a chain: the id the stats API (and the live feed) knows the request by."""
+    a, b, p, _db = await logged_proxy(mocks, proxy, tmp_path)
+    client = p.client()
+    ids: dict[str, str] = {}  # expected outcome -> id
+    raw = await client.chat.completions.with_raw_response.create(model="default", messages=MESSAGES)
+    ids["success"] = raw.headers["x-429chain-request-id"]
+    async with client.chat.completions.with_streaming_response.create(
+        model="default", messages=MESSAGES, stream=True
+    ) as streamed:
+        ids["success, streamed"] = streamed.headers["x-429chain-request-id"]
+        await streamed.read()
+    legacy = await client.completions.with_raw_response.create(model="default", prompt="hi")
+    ids["success, legacy"] = legacy.headers["x-429chain-request-id"]
+    a.script(Reply(429, error_body(429, "slow"), {"retry-after": "1"}))
+    b.script(Reply(500, "boom"))
+    with pytest.raises(openai.APIStatusError) as exhausted:
+        await client.chat.completions.create(model="default", messages=MESSAGES)
+    ids["exhausted"] = exhausted.value.response.headers["x-429chain-request-id"]
+    async with aiohttp.ClientSession() as session:
+        url = f"{p.url}/v1/chat/completions"
+        async with session.post(url, data=b"{nope", headers=p.auth) as response:
+            assert response.status == 400
+            ids["bad_request"] = response.headers["X-429chain-Request-Id"]
+        async with session.post(url, json={"messages": MESSAGES}) as response:
+            assert response.status == 401
+            ids["auth_failed"] = response.headers["X-429chain-Request-Id"]
+        body = {"model": "default", "max_tokens": 20, "messages": MESSAGES}
+        async with session.post(f"{p.url}/v1/messages", json=body, headers=p.auth) as response:
+            assert response.status == 200
+            ids["success, anthropic"] = response.headers["X-429chain-Request-Id"]
+        # Not a walk, so no request of its own in the log: no id.
+        async with session.get(f"{p.url}/v1/models", headers=p.auth) as response:
+            assert "X-429chain-Request-Id" not in response.headers
+    assert len(set(ids.values())) == len(ids)
+    await settled(p)
+    async with aiohttp.ClientSession(headers=p.auth) as http:
+        for expected, request_id in ids.items():
+            async with http.get(f"{p.url}/v1/stats/requests/{request_id}") as r:
+                assert r.status == 200, expected
+                assert (await r.json())["outcome"] == expected.partition(",")[0], expected

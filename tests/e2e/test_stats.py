@@ -125,6 +125,8 @@ async def test_every_route_needs_an_admin_key(server: Callable[..., Awaitable[Se
         ("/v1/stats/chains", {"since": "200", "until": "100"}, "since"),
         ("/v1/stats/requests", {"limit": "ten"}, "limit"),
         ("/v1/stats/requests", {"offset": "-1"}, "offset"),
+        ("/v1/stats/requests", {"status": "4xx"}, "status"),
+        ("/v1/stats/requests", {"status": "42"}, "status"),
         ("/v1/stats/timeseries", {"bucket": "week"}, "bucket"),
         ("/v1/stats/timeseries", {"bucket": "minute", "since": "0"}, "since"),
         ("/v1/stats/savings", {"until": "nan"}, "until"),
@@ -166,6 +168,8 @@ async def test_figures_over_http(server: Callable[..., Awaitable[Server]]) -> No
     _, _, page = await s.get("/v1/stats/requests", chain="fast", limit="1")
     assert [r["id"] for r in page["requests"]] == ["r4"]
     assert page["total"] == 4
+    _, _, limited = await s.get("/v1/stats/requests", status="429")
+    assert ([r["id"] for r in limited["requests"]], limited["total"]) == (["r5"], 1)
     _, _, detail = await s.get("/v1/stats/requests/r4")
     assert [a["provider_id"] for a in detail["attempt_log"]] == ["groq", "openrouter", "cerebras"]
     status, _, body = await s.get("/v1/stats/requests/nope")

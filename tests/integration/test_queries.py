@@ -541,6 +541,13 @@ async def check_requests(store: Store, pruned: bool) -> None:
     ] == (["r4", "r3"] + ([] if pruned else ["r2", "r1"]))
     smart = await api.request_page(store, outcome="exhausted")
     assert [r["id"] for r in smart["requests"]] == ["r5"]
+    # The HTTP status, exactly: a stream that failed after its 200 is still a 200.
+    assert [r["id"] for r in (await api.request_page(store, status=429))["requests"]] == ["r5"]
+    assert [r["id"] for r in (await api.request_page(store, status=401))["requests"]] == ["r6"]
+    assert (await api.request_page(store, status=200))["total"] == len(ids) - 2
+    assert (await api.request_page(store, status=500))["total"] == 0
+    failed_200 = await api.request_page(store, status=200, outcome="stream_failed")
+    assert [r["id"] for r in failed_200["requests"]] == ["r7"]
     found = await api.request_page(store, q="rate limited")
     assert [r["id"] for r in found["requests"]] == ["r5"]
     assert (await api.request_page(store, q="100%"))["total"] == 1

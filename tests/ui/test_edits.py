@@ -1,10 +1,12 @@
 """Edits beyond the main scenarios: provider edit, chain rename and per-entry limits, settings
-(keys added and revoked, a timeout), and "Test each entry" in the playground."""
+(keys added and revoked, a timeout, retention and the default chain), and "Test each entry" in
+the playground."""
 
 from __future__ import annotations
 
 import re
 
+import aiohttp
 from playwright.async_api import Page, expect
 from ruamel.yaml import YAML
 
@@ -75,6 +77,30 @@ async def test_settings_add_and_revoke_a_key_and_change_a_timeout(rig: Rig, page
     await page.get_by_role("button", name="Save settings").click()
     await expect(page.get_by_text(re.compile("^Saved the settings"))).to_be_visible()
     assert config(rig)["settings"]["connect_timeout_ms"] == 4000
+
+
+async def test_settings_set_the_log_retention_and_the_default_chain(rig: Rig, page: Page) -> None:
+    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    body = {"entries": [{"provider": "beta", "model": "beta-large"}]}
+    async with (
+        aiohttp.ClientSession(headers=auth) as http,
+        http.put(f"{rig.url}/v1/admin/chains/slow", json=body) as response,
+    ):
+        assert response.status in (200, 201)  # a second chain, to make the default
+    await login(page, rig.url)
+    await goto(page, "Settings")
+    await page.get_by_label("Keep the request log (days)").fill("9")
+    await page.get_by_role("textbox", name="Default chain").click()
+    await page.get_by_role("option", name="slow", exact=True).click()
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.get_by_text(re.compile("^Saved the settings"))).to_be_visible()
+    # The file as on disk, on the page and in fact.
+    view = page.get_by_test_id("config-file")
+    await expect(view).to_contain_text("log_retention_days: 9")
+    await expect(view).to_contain_text("default_chain: slow")
+    settings = config(rig)["settings"]
+    assert (settings["log_retention_days"], settings["default_chain"]) == (9, "slow")
+    assert "# Comments like this one" in rig.config_path.read_text()
 
 
 async def test_test_each_entry_side_by_side(rig: Rig, page: Page) -> None:

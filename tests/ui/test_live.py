@@ -135,3 +135,45 @@ async def test_requests_from_coding_agents_show_their_api_in_feed_log_and_drawer
 
     await goto(page, "Requests")
     await expect(page.get_by_test_id("log-row").first).to_contain_text("via responses")
+
+
+async def test_the_playground_trail_is_its_own_request_whatever_else_the_chain_serves(
+    rig: Rig, page: Page
+) -> None:
+    await login(page, rig.url)
+    await goto(page, "Playground")
+    await page.get_by_role("button", name="Send").click()
+    result = page.get_by_test_id("playground-result")
+    trail = page.get_by_test_id("playground-trail")
+    await expect(page.get_by_test_id("served-by")).to_have_text("alpha/alpha-small")
+    await expect(trail).to_contain_text("alpha 200")
+    own = await result.get_attribute("data-request-id")
+    assert own and re.fullmatch(r"[0-9a-f]{32}", own), own
+
+    # Other traffic on the same chain, finishing after the playground's request, with a trail
+    # of its own: alpha's 429, then beta.
+    rig.alpha.script(Reply(429, headers={"Retry-After": "40"}))
+    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    async with aiohttp.ClientSession(headers=auth) as http:
+        body = {"model": "fast", "messages": [{"role": "user", "content": "hi"}]}
+        async with http.post(rig.url + "/v1/chat/completions", json=body) as response:
+            assert response.headers["X-429chain-Provider"] == "beta"
+            other = response.headers["X-429chain-Request-Id"]
+        assert other != own
+        # Published to the live feed as it finished; logged (and so surely sent) soon after.
+        for _ in range(200):
+            async with http.get(f"{rig.url}/v1/stats/requests/{other}") as found:
+                if found.status == 200:
+                    break
+            await asyncio.sleep(0.05)
+    await page.wait_for_timeout(1000)  # time for the tab to take the other record in
+    await expect(result).to_have_attribute("data-request-id", own)
+    assert "429" not in await trail.inner_text()
+    await expect(trail).to_have_text(re.compile(r"^\s*alpha 200\s*$"))
+
+    # A request that fails still has its id, so its own trail says why.
+    rig.beta.script(Reply(500, "boom"))
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.get_by_role("alert")).to_be_visible()
+    await expect(trail).to_contain_text(re.compile(r"alpha skipped.*beta 500"))
+    assert await result.get_attribute("data-request-id") not in (own, other)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
+from chain429 import __version__
 from tests.ui.conftest import ADMIN_KEY, Rig, login
 
 
@@ -51,3 +52,10 @@ async def test_no_configured_key_is_in_the_html_or_scripts(rig: Rig, page: Page)
     assert bodies, "the page and its assets were loaded"
     for secret in (ADMIN_KEY, "sk-upstream-alpha-secret-1234", "sk-upstream-beta-secret-5678"):
         assert all(secret not in body for body in bodies)
+
+
+async def test_the_footer_shows_the_one_version(rig: Rig, page: Page) -> None:
+    """The version of `429chain --version` and `/health`, read from the server."""
+    await login(page, rig.url)
+    footer = page.get_by_role("main").locator("footer")
+    await expect(footer).to_have_text(f"429chain {__version__}")

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { Login } from "./App";
+import { Login, VersionFooter } from "./App";
 import { api, session } from "./api/client";
 import { fakeFetch, renderUi } from "./test/render";
 
@@ -47,5 +47,13 @@ describe("api", () => {
   it("never reports an error as [object Object]", async () => {
     vi.stubGlobal("fetch", fakeFetch({ "/v1/admin/chains/x": { status: 409, body: { error: { message: "The default chain cannot be deleted." } } } }).fetch);
     await expect(api("/v1/admin/chains/x", { method: "DELETE" })).rejects.toThrow("The default chain cannot be deleted.");
+  });
+});
+
+describe("VersionFooter", () => {
+  it("shows the version the server reports on /health", async () => {
+    vi.stubGlobal("fetch", fakeFetch({ "/health": { status: 200, body: { status: "ok", version: "9.8.7" } } }).fetch);
+    renderUi(<VersionFooter />);
+    expect(await screen.findByText("429chain 9.8.7")).toBeInTheDocument();
   });
 });

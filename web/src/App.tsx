@@ -18,9 +18,10 @@ import {
   useMantineColorScheme,
 } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
-import { useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, Route, Switch, useLocation } from "wouter";
 import { ApiError, api, session } from "./api/client";
+import type { ProxyHealth } from "./api/types";
 import { FeedProvider } from "./components/feed";
 import { Dashboard } from "./pages/Dashboard";
 import { Requests } from "./pages/Requests";
@@ -118,6 +119,16 @@ function ThemeToggle() {
   );
 }
 
+/** The server's version, as `429chain --version` and `/health` say it: one version, one place. */
+export function VersionFooter() {
+  const health = useQuery({ queryKey: ["health"], queryFn: () => api<ProxyHealth>("/health"), staleTime: 300000 });
+  return (
+    <Text component="footer" size="xs" c="dimmed" mt="xl" data-testid="version">
+      429chain{health.data ? ` ${health.data.version}` : ""}
+    </Text>
+  );
+}
+
 function Shell({ onLogout }: { onLogout: () => void }) {
   const [opened, { toggle, close }] = useDisclosure();
   const [location] = useLocation();
@@ -178,6 +189,7 @@ function Shell({ onLogout }: { onLogout: () => void }) {
             </Text>
           </Route>
         </Switch>
+        <VersionFooter />
       </AppShell.Main>
     </AppShell>
   );

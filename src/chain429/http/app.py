@@ -27,6 +27,7 @@ from chain429.http.from_settings import (
 )
 from chain429.http.lifetimes import request_log, state_path, tracker_persistence
 from chain429.http.metrics import Metrics
+from chain429.http.request_log import add_request_id
 from chain429.http.routes import Route, route_table
 from chain429.http.runtime import watch_config
 from chain429.http.state import STATE, AppState, Runtime
@@ -87,6 +88,7 @@ def create_app(
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[STATE] = state
     app[BODY_DEADLINE] = body_deadline_s
+    app.on_response_prepare.append(add_request_id)
     if settings.cors_origins:
         app.on_response_prepare.append(add_cors_headers)
 

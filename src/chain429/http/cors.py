@@ -11,7 +11,7 @@ ALLOWED_HEADERS = "Authorization, Content-Type, x-api-key, X-429chain-Chain, X-4
 CORS_ORIGIN = web.RequestKey("cors_origin", str)
 EXPOSED_HEADERS = (
     "X-429chain-Chain, X-429chain-Provider, X-429chain-Model, X-429chain-Attempts, "
-    "X-429chain-Skipped, Retry-After"
+    "X-429chain-Skipped, X-429chain-Request-Id, Retry-After"
 )
 
 

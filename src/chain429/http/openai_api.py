@@ -52,7 +52,7 @@ async def serve(
     """Serve one request on `endpoint`; an `exchange` translates another API to chat and back."""
     state = request.app[STATE]
     runtime = state.runtime  # one config for the whole request, whatever reloads meanwhile
-    log = RequestLog(state, runtime, endpoint)
+    log = RequestLog.of(request, state, runtime, endpoint)
     try:
         log.record.key_label = runtime.keys.require(request.headers)
     except ProxyError as err:

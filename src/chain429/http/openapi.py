@@ -49,6 +49,11 @@ CHAIN_HEADERS = (
     ("X-429chain-Model", "The upstream model that served."),
     ("X-429chain-Attempts", "Upstream calls made."),
     ("X-429chain-Skipped", "Entries skipped (cooling down or out of quota)."),
+    (
+        "X-429chain-Request-Id",
+        "This request's id in the request log (`GET /v1/stats/requests/{request_id}`) and the "
+        "live feed; sent with errors too.",
+    ),
 )
 
 
@@ -151,6 +156,7 @@ def _operation(route: Route, refs: Refs) -> Schema:
         if route.media == "json+sse":
             ok["description"] = "A completion, or with `stream: true` server-sent events."
             ok["content"]["text/event-stream"] = {"schema": {"type": "string"}}
+        if route.walks:
             ok["headers"] = {
                 name: {"schema": {"type": "string"}, "description": text}
                 for name, text in CHAIN_HEADERS

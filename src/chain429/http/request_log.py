@@ -2,6 +2,10 @@
 
 `finish` completes the record, publishes it once as a `RequestFinished` event (the request log
 writer, metrics and /health counters subscribe to it) and writes the access-log line.
+
+Every answer of a logged request, errors and streams included, names the record in
+`X-429chain-Request-Id` (`add_request_id`), so a client (the UI's playground) can find its own
+request in the log or the live feed, whatever other traffic the chain has.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import time
 from typing import Any
 
 import orjson
+from aiohttp import web
 
 from chain429.engine.request import ClientRequest
 from chain429.engine.walk import Attempt, Served, WalkFailed
@@ -21,12 +26,23 @@ from chain429.storage.records import CACHE_PROVIDER, AttemptRecord, RequestRecor
 from chain429.vocabulary import QUOTA_KINDS, Chain, RequestOutcome
 
 logger = logging.getLogger("chain429.requests")
+REQUEST_ID_HEADER = "X-429chain-Request-Id"
+REQUEST_ID = web.RequestKey("request_id", str)
 
 
 class RequestLog:
     """Filled in as the request goes; `finish` writes it exactly once."""
 
     __slots__ = ("_chain", "_chat", "_done", "_events", "_started", "content", "record")
+
+    @classmethod
+    def of(
+        cls, request: web.Request, state: AppState, runtime: Runtime, endpoint: str
+    ) -> RequestLog:
+        """The log of `request`, whose answer will name it (`add_request_id`)."""
+        log = cls(state, runtime, endpoint)
+        request[REQUEST_ID] = log.record.id
+        return log
 
     def __init__(self, state: AppState, runtime: Runtime, endpoint: str) -> None:
         self._events: EventHub = state.events
@@ -149,6 +165,14 @@ class RequestLog:
         self.record.rate_limited = sum(
             1 for a in attempts if not a.skipped and a.kind in QUOTA_KINDS
         )
+
+
+async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Runs just before headers go out (`on_response_prepare`): streams and the error
+    middleware's answers carry it too."""
+    request_id = request.get(REQUEST_ID)
+    if request_id is not None:
+        response.headers[REQUEST_ID_HEADER] = request_id
 
 
 def _log_fields(record: RequestRecord) -> dict[str, object]:

@@ -61,6 +61,7 @@ class Route:
     created: bool = False  # may answer 201 with the same body
     description: str = ""
     envelope: Literal["openai", "anthropic"] = "openai"  # the shape of its errors
+    walks: bool = False  # through a chain: `openapi.CHAIN_HEADERS` on its answers
 
 
 # What a path parameter means, by name.
@@ -85,6 +86,11 @@ FILTERS = (
 PAGE = (
     *FILTERS,
     Param("outcome", "Only this outcome."),
+    Param(
+        "status",
+        "Only this HTTP status, exactly (e.g. 429; 499: the client went away).",
+        {"type": "integer", "minimum": 100, "maximum": 599},
+    ),
     Param("q", "Text the error message contains (case-insensitive)."),
     Param("limit", "Page size (default 50, at most 500).", {"type": "integer", "minimum": 0}),
     Param("offset", "Rows to skip.", {"type": "integer", "minimum": 0}),
@@ -115,6 +121,7 @@ def route_table() -> tuple[Route, ...]:
             description="`model` names a chain, or `provider/model` for one entry; the "
             "`X-429chain-Chain` header overrides it and `X-429chain-Max-Wait` allows waiting "
             "for capacity. With `stream: true` the answer is server-sent events.",
+            walks=True,
         ),
         Route(
             "POST",
@@ -129,6 +136,7 @@ def route_table() -> tuple[Route, ...]:
             description="`model` names an embeddings chain, or `provider/model`. "
             "`encoding_format` (`float` or `base64`) passes through. A chat chain is a 400 "
             "`wrong_chain_kind`.",
+            walks=True,
         ),
         Route(
             "POST",
@@ -143,6 +151,7 @@ def route_table() -> tuple[Route, ...]:
             media="json+sse",
             description="For older clients. Entries whose provider does not serve legacy "
             "completions are skipped. With `stream: true` the answer is server-sent events.",
+            walks=True,
         ),
         # -- coding agents: Anthropic Messages and OpenAI Responses, on chat chains -----------
         Route(
@@ -163,6 +172,7 @@ def route_table() -> tuple[Route, ...]:
             "body as sent; the others get it translated to chat, and their answer back. With "
             "`stream: true` the answer is Anthropic's event stream. Errors use Anthropic's "
             "envelope.",
+            walks=True,
         ),
         Route(
             "POST",
@@ -190,6 +200,7 @@ def route_table() -> tuple[Route, ...]:
             description="For Codex CLI and the Responses clients of OpenAI's SDKs. `store` "
             "(default true) keeps the answer for `previous_response_id` for "
             "`settings.response_store_ttl_ms`; an unknown id is a 404.",
+            walks=True,
         ),
         Route(
             "GET",

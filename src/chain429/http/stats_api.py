@@ -7,7 +7,8 @@ only the quota tracker. Bad query parameters are a 400 naming the parameter.
 Filters accepted by the aggregate routes (summary, providers, chains, models, keys, savings,
 timeseries): `since`, `until` (epoch seconds, epoch milliseconds or ISO 8601; `until` is
 exclusive), `chain`, `provider`, `model`, `key` (a key label). `/v1/stats/requests` adds
-`outcome`, `q` (error text), `limit` (default 50, at most 500) and `offset`.
+`outcome`, `status` (the HTTP status answered, exactly), `q` (error text), `limit` (default 50,
+at most 500) and `offset`.
 
 `storage.queries` (SQLAlchemy: ~0.5 s to import) is imported by the handlers on first use, so
 importing this module at startup stays cheap; `stats_shapes` turns its rows into the JSON. A
@@ -126,10 +127,11 @@ async def requests(request: web.Request) -> web.Response:
     limit = _int_param(request, "limit", 50)
     offset = _int_param(request, "offset", 0)
     outcome = request.query.get("outcome") or None
+    status = _status_param(request)
     q = request.query.get("q") or None
     store = await _store(state)
     page = await queries.request_page(
-        store, filters, outcome=outcome, q=q, limit=limit, offset=offset
+        store, filters, outcome=outcome, status=status, q=q, limit=limit, offset=offset
     )
     return RequestPage.reply(shape.request_page(page))
 
@@ -306,6 +308,20 @@ def _int_param(request: web.Request, name: str, default: int) -> int:
         raise _bad(name, "must be an integer") from None
     if value < 0:
         raise _bad(name, "must not be negative")
+    return value
+
+
+def _status_param(request: web.Request) -> int | None:
+    """An HTTP status to match exactly (499: the client went away), or None for any."""
+    raw = request.query.get("status")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad("status", "must be an integer HTTP status such as 429") from None
+    if not 100 <= value <= 599:
+        raise _bad("status", "must be an HTTP status, 100 to 599")
     return value
 
 

@@ -111,3 +111,21 @@ def test_the_document_is_precise_required_nullable_and_enums() -> None:
     assert "path" not in schemas["ConfigHealth"]["required"]  # admin only
     assert set(health["required"]) >= {"status", "requests", "config", "request_log"}
     assert "cooling" in schemas["EntryRateLimit"]["properties"]["state"]["enum"]
+
+
+def test_the_routes_that_walk_a_chain_document_the_headers_they_answer_with() -> None:
+    walking = {
+        ("post", path)
+        for path in (
+            "/v1/chat/completions",
+            "/v1/embeddings",
+            "/v1/completions",
+            "/v1/messages",
+            "/v1/responses",
+        )
+    }
+    paths = document()["paths"]
+    for method, path in documented_routes():
+        headers = paths[path][method]["responses"]["200"].get("headers", {})
+        assert ("X-429chain-Request-Id" in headers) is ((method, path) in walking), path
+        assert ("X-429chain-Provider" in headers) is ((method, path) in walking), path

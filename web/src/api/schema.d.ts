@@ -3761,6 +3761,8 @@ export interface operations {
                     "X-429chain-Model"?: string;
                     /** @description The provider that served. */
                     "X-429chain-Provider"?: string;
+                    /** @description This request's id in the request log (`GET /v1/stats/requests/{request_id}`) and the live feed; sent with errors too. */
+                    "X-429chain-Request-Id"?: string;
                     /** @description Entries skipped (cooling down or out of quota). */
                     "X-429chain-Skipped"?: string;
                     [name: string]: unknown;
@@ -3802,6 +3804,8 @@ export interface operations {
                     "X-429chain-Model"?: string;
                     /** @description The provider that served. */
                     "X-429chain-Provider"?: string;
+                    /** @description This request's id in the request log (`GET /v1/stats/requests/{request_id}`) and the live feed; sent with errors too. */
+                    "X-429chain-Request-Id"?: string;
                     /** @description Entries skipped (cooling down or out of quota). */
                     "X-429chain-Skipped"?: string;
                     [name: string]: unknown;
@@ -3835,6 +3839,18 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Upstream calls made. */
+                    "X-429chain-Attempts"?: string;
+                    /** @description The chain that served. */
+                    "X-429chain-Chain"?: string;
+                    /** @description The upstream model that served. */
+                    "X-429chain-Model"?: string;
+                    /** @description The provider that served. */
+                    "X-429chain-Provider"?: string;
+                    /** @description This request's id in the request log (`GET /v1/stats/requests/{request_id}`) and the live feed; sent with errors too. */
+                    "X-429chain-Request-Id"?: string;
+                    /** @description Entries skipped (cooling down or out of quota). */
+                    "X-429chain-Skipped"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3873,6 +3889,8 @@ export interface operations {
                     "X-429chain-Model"?: string;
                     /** @description The provider that served. */
                     "X-429chain-Provider"?: string;
+                    /** @description This request's id in the request log (`GET /v1/stats/requests/{request_id}`) and the live feed; sent with errors too. */
+                    "X-429chain-Request-Id"?: string;
                     /** @description Entries skipped (cooling down or out of quota). */
                     "X-429chain-Skipped"?: string;
                     [name: string]: unknown;
@@ -4008,6 +4026,8 @@ export interface operations {
                     "X-429chain-Model"?: string;
                     /** @description The provider that served. */
                     "X-429chain-Provider"?: string;
+                    /** @description This request's id in the request log (`GET /v1/stats/requests/{request_id}`) and the live feed; sent with errors too. */
+                    "X-429chain-Request-Id"?: string;
                     /** @description Entries skipped (cooling down or out of quota). */
                     "X-429chain-Skipped"?: string;
                     [name: string]: unknown;
@@ -4360,6 +4380,8 @@ export interface operations {
                 key?: string;
                 /** @description Only this outcome. */
                 outcome?: string;
+                /** @description Only this HTTP status, exactly (e.g. 429; 499: the client went away). */
+                status?: number;
                 /** @description Text the error message contains (case-insensitive). */
                 q?: string;
                 /** @description Page size (default 50, at most 500). */

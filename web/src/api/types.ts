@@ -1,16 +1,19 @@
 // Names for the server's shapes, all generated from its OpenAPI document (schema.d.ts).
-import type { components } from "./schema";
+import type { components, operations } from "./schema";
 
 type S = components["schemas"];
 export type RequestDetail = S["RequestDetail"];
 export type LoggedRequest = S["LoggedRequest"];
 export type LoggedAttempt = S["LoggedAttempt"];
+export type RequestOutcome = S["RequestOutcome"];
 export type RequestPage = S["RequestPage"];
 export type SummaryReply = S["SummaryReply"];
 export type ProvidersReply = S["ProvidersReply"];
 export type ChainsReply = S["ChainsReply"];
 export type Timeseries = S["Timeseries"];
 export type HealthReply = S["HealthReply"];
+/** `GET /health`: liveness, counts and the server's version. */
+export type ProxyHealth = S["Health"];
 export type Savings = S["Savings"];
 export type Capacity = S["Capacity"];
 export type RateLimitsReply = S["RateLimitsReply"];
@@ -29,3 +32,5 @@ export type ProviderModels = S["ProviderModels"];
 export type ChainProbe = S["ChainProbe"];
 export type ModelList = S["ModelList"];
 export type ErrorBody = S["Error"];
+/** The request log's query parameters (filters and paging), as the server documents them. */
+export type RequestLogQuery = NonNullable<operations["stats_api.requests"]["parameters"]["query"]>;

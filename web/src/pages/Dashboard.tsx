@@ -136,7 +136,7 @@ export function Dashboard() {
             <Card withBorder>
               <Title order={2} size="h4" mb="xs">Providers</Title>
               <Table.ScrollContainer minWidth={560}>
-                <Table striped>
+                <Table striped data-testid="provider-table">
                   <Table.Thead>
                     <Table.Tr>
                       <Table.Th>Provider</Table.Th>
@@ -152,7 +152,7 @@ export function Dashboard() {
                     {(providers.data?.providers ?? []).map((p) => {
                       const h = health.data?.providers.find((x) => x.provider_id === p.provider_id);
                       return (
-                        <Table.Tr key={p.provider_id}>
+                        <Table.Tr key={p.provider_id} data-testid="provider-row">
                           <Table.Td>{p.provider_id}</Table.Td>
                           <Table.Td>{h ? <Badge color={HEALTH_COLOR[h.status]} tt="none" style={{ minWidth: "max-content" }}>{h.status}</Badge> : "—"}</Table.Td>
                           <Table.Td>{num(p.total_requests)}</Table.Td>
@@ -170,7 +170,7 @@ export function Dashboard() {
             <Card withBorder>
               <Title order={2} size="h4" mb="xs">Chains</Title>
               <Table.ScrollContainer minWidth={480}>
-                <Table striped>
+                <Table striped data-testid="chain-table">
                   <Table.Thead>
                     <Table.Tr>
                       <Table.Th>Chain</Table.Th>
@@ -183,7 +183,7 @@ export function Dashboard() {
                   </Table.Thead>
                   <Table.Tbody>
                     {(chains.data?.chains ?? []).map((c) => (
-                      <Table.Tr key={c.chain_name}>
+                      <Table.Tr key={c.chain_name} data-testid="chain-row">
                         <Table.Td>{c.chain_name}</Table.Td>
                         <Table.Td>{num(c.total_requests)}</Table.Td>
                         <Table.Td>{pct(c.success_rate)}</Table.Td>

@@ -13,8 +13,8 @@ import { Trail } from "../components/Trail";
 import { useConfig } from "../components/useConfig";
 
 interface Run {
-  sentAt: number;
-  chain: string;
+  /** The request's id in the log (`X-429chain-Request-Id`): its record on the live feed. */
+  requestId: string | null;
   output: string;
   servedBy: string | null;
   ttft: number | null;
@@ -38,6 +38,9 @@ async function send(chain: string, system: string, prompt: string, stream: boole
     body: JSON.stringify({ model: chain, messages, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) }),
     signal,
   });
+  // Known even when the request failed: its trail says why.
+  const requestId = response.headers.get("X-429chain-Request-Id");
+  update((r) => ({ ...r, requestId }));
   if (!response.ok) throw await errorOf(response);
   const provider = response.headers.get("X-429chain-Provider");
   const model = response.headers.get("X-429chain-Model");
@@ -115,10 +118,9 @@ export function Playground() {
   const abort = useRef<AbortController | null>(null);
   const { requests } = useFeed();
   const chosen = chain ?? chains[0] ?? null;
-  // The request's own record arrives on the live feed: the newest one for this chain since send.
-  const record: RequestDetail | undefined = run?.done
-    ? requests.find((r) => r.timestamp >= run.sentAt - 2000 && (r.requested_model === run.chain || r.chain_name === run.chain))
-    : undefined;
+  // The request's own record arrives on the live feed, found by the id the proxy answered with
+  // (other traffic on the same chain at the same time has its own).
+  const record: RequestDetail | undefined = run?.requestId ? requests.find((r) => r.id === run.requestId) : undefined;
   useEffect(() => () => abort.current?.abort(), []);
 
   async function go() {
@@ -126,7 +128,7 @@ export function Playground() {
     abort.current?.abort();
     const controller = new AbortController();
     abort.current = controller;
-    setRun({ sentAt: Date.now(), chain: chosen, output: "", servedBy: null, ttft: null, latency: null, tokens: null, error: null, done: false });
+    setRun({ requestId: null, output: "", servedBy: null, ttft: null, latency: null, tokens: null, error: null, done: false });
     try {
       await send(chosen, system, prompt, stream, proxyKey, (f) => setRun((r) => (r ? f(r) : r)), controller.signal);
     } catch (err) {
@@ -169,7 +171,7 @@ export function Playground() {
         </form>
       </Card>
       {run && (
-        <Card withBorder data-testid="playground-result">
+        <Card withBorder data-testid="playground-result" data-request-id={run.requestId ?? undefined}>
           <Group gap="lg" wrap="wrap" mb="xs">
             <Text size="sm">
               Served by <b data-testid="served-by">{run.servedBy ?? (run.done ? "nobody" : "…")}</b>
@@ -180,7 +182,15 @@ export function Playground() {
               Tokens {run.tokens ? `${num(run.tokens.prompt)} in, ${num(run.tokens.completion)} out` : "—"}
             </Text>
           </Group>
-          <div data-testid="playground-trail">{record ? <Trail attempts={record.attempt_log} /> : <Text size="sm" c="dimmed">{run.done ? "waiting for the request's record…" : "streaming…"}</Text>}</div>
+          <div data-testid="playground-trail">
+            {record ? (
+              <Trail attempts={record.attempt_log} />
+            ) : (
+              <Text size="sm" c="dimmed">
+                {!run.done ? "streaming…" : run.requestId ? "waiting for the request's record…" : "no record: the proxy did not answer"}
+              </Text>
+            )}
+          </div>
           {run.error && (
             <Text c="red" role="alert">
               {run.error}

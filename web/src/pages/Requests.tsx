@@ -1,9 +1,9 @@
 // The request log: filters, paging (the server pages; 100,000 rows stay on the server).
 import { useState } from "react";
-import { Button, Card, Group, Pagination, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Autocomplete, Button, Card, Group, Pagination, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { api, qs } from "../api/client";
-import type { LoggedRequest, RequestPage } from "../api/types";
+import type { LoggedRequest, RequestLogQuery, RequestOutcome, RequestPage } from "../api/types";
 import { OutcomeBadge, RequestDrawer } from "../components/RequestDrawer";
 import { clientApi, ms, num } from "../components/format";
 import { useConfig } from "../components/useConfig";
@@ -11,7 +11,22 @@ import { useFeed } from "../components/feed";
 import { Trail } from "../components/Trail";
 
 const PAGE = 50;
-const OUTCOMES = ["success", "exhausted", "client_error", "upstream_rejected", "stream_failed", "client_disconnect", "bad_request", "auth_failed", "internal_error"];
+// Every outcome the server logs, keyed by the generated enum: tsc fails when the server adds,
+// drops or renames one (the schema is regenerated from the server and checked in CI).
+const OUTCOME_LABELS: Record<RequestOutcome, string> = {
+  success: "success",
+  stream_failed: "stream failed",
+  exhausted: "exhausted",
+  upstream_rejected: "upstream rejected",
+  bad_request: "bad request",
+  auth_failed: "auth failed",
+  client_disconnect: "client disconnect",
+  shutdown: "shutdown",
+  internal_error: "internal error",
+};
+const OUTCOMES = Object.entries(OUTCOME_LABELS).map(([value, label]) => ({ value, label }));
+// Suggestions only: any status can be typed (an upstream's own 4xx passes through).
+const STATUSES = ["200", "400", "401", "404", "408", "413", "429", "499", "500", "502", "503", "504"];
 const SINCE: Record<string, number> = { "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
 
 function AttemptCount({ r }: { r: LoggedRequest }) {
@@ -31,13 +46,18 @@ export function Requests() {
   const [chain, setChain] = useState<string | null>(null);
   const [provider, setProvider] = useState<string | null>(null);
   const [outcome, setOutcome] = useState<string | null>(null);
+  const [statusText, setStatusText] = useState("");
   const [period, setPeriod] = useState<string | null>("24h");
   const [q, setQ] = useState("");
   const [page, setPage] = useState(1);
   const [open, setOpen] = useState<string | null>(null);
   const [sinceAt, setSinceAt] = useState(() => Math.floor(Date.now() / 1000));
   const since = period ? sinceAt - SINCE[period] : undefined;
-  const params = qs({ chain, provider, outcome, since, q, limit: PAGE, offset: (page - 1) * PAGE });
+  // The status filter applies once it is a whole status (three digits); a partial one waits.
+  const status = /^[1-5]\d\d$/.test(statusText.trim()) ? Number(statusText.trim()) : undefined;
+  const statusError = statusText.trim() && status === undefined ? "An HTTP status, e.g. 429" : null;
+  const query: RequestLogQuery = { chain: chain ?? undefined, provider: provider ?? undefined, outcome: outcome ?? undefined, status, since: since === undefined ? undefined : String(since), q, limit: PAGE, offset: (page - 1) * PAGE };
+  const params = qs(query);
   const log = useQuery({
     queryKey: ["live", "requests", params],
     queryFn: () => api<RequestPage>(`/v1/stats/requests${params}`),
@@ -58,6 +78,7 @@ export function Requests() {
           <Select label="Chain" clearable placeholder="any" data={(config.data?.chains ?? []).map((c) => c.name)} value={chain} onChange={reset(setChain)} w={160} />
           <Select label="Provider" clearable placeholder="any" data={(config.data?.providers ?? []).map((p) => p.id)} value={provider} onChange={reset(setProvider)} w={160} />
           <Select label="Outcome" clearable placeholder="any" data={OUTCOMES} value={outcome} onChange={reset(setOutcome)} w={180} />
+          <Autocomplete label="Status" placeholder="any" data={STATUSES} value={statusText} onChange={reset(setStatusText)} error={statusError} inputMode="numeric" w={110} />
           <Select label="Time" clearable placeholder="all" data={[{ value: "1h", label: "last hour" }, { value: "24h", label: "last 24 h" }, { value: "7d", label: "last 7 days" }, { value: "30d", label: "last 30 days" }]} value={period} onChange={reset(setPeriod)} w={150} />
           <TextInput label="Error contains" value={q} onChange={(e) => reset(setQ)(e.currentTarget.value)} w={180} />
           <Button variant="default" onClick={() => setSinceAt(Math.floor(Date.now() / 1000))}>

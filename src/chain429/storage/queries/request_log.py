@@ -69,14 +69,18 @@ async def request_page(
     filters: Filters = UNFILTERED,
     *,
     outcome: str | None = None,
+    status: int | None = None,
     q: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> RequestPage:
-    """Newest first; `q` matches the error text, case-insensitively."""
+    """Newest first; `status` is the HTTP status answered, exactly; `q` matches the error
+    text, case-insensitively."""
     clauses = filters.requests()
     if outcome is not None:
         clauses.append(R.c.outcome == outcome)
+    if status is not None:
+        clauses.append(R.c.status == status)
     if q:
         clauses.append(R.c.error.icontains(q, autoescape=True))
     limit = max(0, min(limit, MAX_PAGE))

@@ -1,0 +1,81 @@
+"""The request log page: its filters offer what the server logs, and they filter."""
+
+from __future__ import annotations
+
+import aiohttp
+from playwright.async_api import Page, expect
+
+from chain429.vocabulary import RequestOutcome
+from tests.ui.conftest import ADMIN_KEY, Rig, goto, login
+
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+async def post(rig: Rig, body: bytes) -> int:
+    async with (
+        aiohttp.ClientSession(headers=AUTH) as http,
+        http.post(
+            rig.url + "/v1/chat/completions",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        ) as response,
+    ):
+        await response.read()
+        return response.status
+
+
+async def test_the_outcome_filter_offers_every_logged_outcome_and_filters(
+    rig: Rig, page: Page
+) -> None:
+    assert (
+        await post(rig, b'{"model": "fast", "messages": [{"role": "user", "content": "hi"}]}')
+        == 200
+    )
+    assert await post(rig, b"{not json") == 400  # logged as bad_request
+    await login(page, rig.url)
+    await goto(page, "Requests")
+    rows = page.get_by_test_id("log-row")
+    await expect(rows).to_have_count(2)
+
+    await page.get_by_role("textbox", name="Outcome").click()
+    options = page.get_by_role("option")
+    await expect(options.first).to_be_visible()
+    offered = {t.replace(" ", "_") for t in await options.all_inner_texts()}
+    assert offered == {o.value for o in RequestOutcome}  # `shutdown` too; no `client_error`
+    await page.get_by_role("option", name="bad request", exact=True).click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("400 bad request")
+
+
+async def test_the_status_filter_matches_the_http_status_exactly(rig: Rig, page: Page) -> None:
+    assert (
+        await post(rig, b'{"model": "fast", "messages": [{"role": "user", "content": "hi"}]}')
+        == 200
+    )
+    assert await post(rig, b"{not json") == 400
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            rig.url + "/v1/chat/completions", json={}, headers={"Authorization": "Bearer sk-nope"}
+        ) as r,
+    ):
+        assert r.status == 401
+    await login(page, rig.url)
+    await goto(page, "Requests")
+    rows = page.get_by_test_id("log-row")
+    await expect(rows).to_have_count(3)
+
+    status = page.get_by_role("textbox", name="Status")
+    await status.fill("40")  # not a status yet: no filter, a hint
+    await expect(page.get_by_text("An HTTP status, e.g. 429")).to_be_visible()
+    await expect(rows).to_have_count(3)
+    await status.fill("401")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("401 auth failed")
+    await status.fill("")
+    await expect(rows).to_have_count(3)
+    await status.click()
+    await page.get_by_role("option", name="400", exact=True).click()  # a suggestion
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("400 bad request")
+    await expect(page.get_by_text("1 requests")).to_be_visible()
