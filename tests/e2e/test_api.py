@@ -8,6 +8,7 @@ import aiohttp
 import openai
 import pytest
 
+import chain429
 from tests.e2e.conftest import PROXY_KEY, make_config
 from tests.e2e.shapes import assert_shape
 
@@ -317,3 +318,13 @@ async def test_status_answers_have_their_documented_shapes(mocks, proxy) -> None
     status, _, ratelimits = await request(p, "GET", "/v1/ratelimits", headers=p.auth)
     served = next(r for r in ratelimits["ratelimits"] if r["entry"] == "a/m1")
     assert served["status"] == served["state"]  # the TypeScript original's alias
+
+
+async def test_upstreams_see_our_user_agent_never_aiohttps(mocks, proxy) -> None:
+    a = await mocks()
+    p = await proxy(make_config({"a": a}, {"default": ["a/m"]}))
+    await p.client().chat.completions.create(
+        model="default", messages=[{"role": "user", "content": "hi"}]
+    )
+    (sent,) = a.requests
+    assert sent.headers["user-agent"] == f"429chain/{chain429.__version__}"

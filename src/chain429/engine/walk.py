@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from chain429.engine.deadline import Deadline
 from chain429.engine.messages_relay import MessagesRelay
 from chain429.engine.normalize import copy_reasoning, total_tokens
 from chain429.engine.order import Router
@@ -266,10 +267,11 @@ class Walker:
         # The whole attempt has `timeout_s` (and the walk's deadline); the response headers, and
         # for a stream its first event, must come within the first-byte timeout.
         limit = min(entry.timeout_s, walk.deadline - self.clock())
-        async with asyncio.timeout(min(limit, self.timeouts.first_byte_s)) as timeout:
+        started = asyncio.get_running_loop().time()
+        async with Deadline(started + min(limit, self.timeouts.first_byte_s)) as deadline:
             response = await self.upstream.open(entry, request.operation.path, body)
             if not request.stream:
-                timeout.reschedule(asyncio.get_running_loop().time() + limit)
+                deadline.extend(started + limit)
             if not 200 <= response.status < 300:
                 raw = await _read_closing(response, self.caps.error_bytes, truncate=True)
                 if (

@@ -155,7 +155,9 @@ def _whole(served: Served, headers: dict[str, str], log: RequestLog) -> web.Resp
     log.usage(served.usage)
     log.completion(served.body)
     log.finish(200, RequestOutcome.SUCCESS)
-    return web.Response(body=served.body, content_type="application/json", headers=headers)
+    # The header itself, not content_type=: aiohttp's setter parses and rebuilds it each time.
+    headers["Content-Type"] = "application/json"
+    return web.Response(body=served.body, headers=headers)
 
 
 async def _relay(

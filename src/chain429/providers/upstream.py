@@ -73,7 +73,6 @@ class AiohttpUpstream:
             connector=connector,
             timeout=timeout,
             auto_decompress=True,
-            skip_auto_headers=("User-Agent",),
         )
 
     async def close(self) -> None:
@@ -82,6 +81,8 @@ class AiohttpUpstream:
             self._session = None
 
     async def open(self, entry: Entry, path: str, body: bytes) -> AiohttpResponse:
+        # No skip_auto_headers here: an entry's headers always carry our User-Agent, and
+        # skipping costs aiohttp a header map built per request.
         if self._session is None:
             raise RuntimeError("the upstream client is not started")
         response = await self._session.post(
@@ -99,7 +100,10 @@ class AiohttpUpstream:
         """
         if self._session is None:
             raise RuntimeError("the upstream client is not started")
-        async with self._session.get(url, headers=headers, allow_redirects=False) as response:
+        # Never aiohttp's own User-Agent (an entry's headers always carry ours; these may not).
+        async with self._session.get(
+            url, headers=headers, allow_redirects=False, skip_auto_headers=("User-Agent",)
+        ) as response:
             ok = 200 <= response.status < 300
             body = await AiohttpResponse(response).read(
                 limit if ok else error_limit, truncate=not ok
