@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import openai
 import pytest
 from aiohttp import web
@@ -50,6 +52,18 @@ class Proxy:
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {PROXY_KEY}"}
+
+    async def logged(self, tries: int = 100) -> list[dict[str, Any]]:
+        """The request log's rows (`/v1/stats/requests`), once the batched writer wrote any."""
+        rows: list[dict[str, Any]] = []
+        async with aiohttp.ClientSession(headers=self.auth) as http:
+            for _ in range(tries):
+                async with http.get(f"{self.url}/v1/stats/requests") as response:
+                    rows = (await response.json())["requests"]
+                if rows:
+                    break
+                await asyncio.sleep(0.1)
+        return rows
 
 
 def make_config(

@@ -307,13 +307,7 @@ async def test_the_request_log_records_the_endpoint(mocks, proxy) -> None:
     _, _, p = await two_entries(mocks, proxy)
     async with client(p) as sdk:
         await sdk.messages.create(model="default", max_tokens=50, messages=ASK)
-    async with aiohttp.ClientSession(headers=p.auth) as http:
-        for _ in range(100):
-            async with http.get(f"{p.url}/v1/stats/requests") as response:
-                rows = (await response.json())["requests"]
-            if rows:
-                break
-            await asyncio.sleep(0.1)
+    rows = await p.logged()
     assert rows[0]["endpoint"] == "/v1/messages"
     assert rows[0]["provider_id"] == "a" and rows[0]["outcome"] == "success"
     assert rows[0]["prompt_tokens"] > 0 and rows[0]["tokens_estimated"] is False

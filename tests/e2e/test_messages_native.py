@@ -3,7 +3,6 @@ an Anthropic-native mock (untranslated) or an OpenAI chat mock (translated), in 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -233,13 +232,7 @@ async def test_the_request_log_has_the_native_usage(mocks, proxy) -> None:
     native.script(Stream(message_events("Hi.", "claude-x", (40, 7))))
     async with client(p) as sdk, sdk.messages.stream(**REQUEST) as s:
         await s.get_final_message()
-    async with aiohttp.ClientSession(headers=p.auth) as http:
-        for _ in range(100):
-            async with http.get(f"{p.url}/v1/stats/requests") as response:
-                rows = (await response.json())["requests"]
-            if rows:
-                break
-            await asyncio.sleep(0.1)
+    rows = await p.logged()
     assert rows[0]["endpoint"] == "/v1/messages" and rows[0]["provider_id"] == "native"
     assert rows[0]["outcome"] == "success"
     assert rows[0]["prompt_tokens"] == 40 and rows[0]["completion_tokens"] == 7

@@ -287,13 +287,7 @@ async def test_hosted_tools_are_dropped_and_function_tools_kept(mocks, proxy) ->
 async def test_the_request_log_records_the_endpoint(mocks, proxy) -> None:
     _, _, p = await two_entries(mocks, proxy)
     await p.client().responses.create(model="default", input="Hi")
-    async with aiohttp.ClientSession(headers=p.auth) as http:
-        for _ in range(100):
-            async with http.get(f"{p.url}/v1/stats/requests") as response:
-                rows = (await response.json())["requests"]
-            if rows:
-                break
-            await asyncio.sleep(0.1)
+    rows = await p.logged()
     assert rows[0]["endpoint"] == "/v1/responses" and rows[0]["outcome"] == "success"
 
 
@@ -318,13 +312,7 @@ async def test_a_stream_past_max_response_bytes_ends_failed_and_is_not_kept(mock
     assert 10_000 < len(deltas) <= 20_000  # all it kept, and it went out as it came
     with pytest.raises(openai.NotFoundError):
         await sdk.responses.retrieve(got[-1].response.id)
-    async with aiohttp.ClientSession(headers=p.auth) as http:
-        for _ in range(100):
-            async with http.get(f"{p.url}/v1/stats/requests") as response:
-                rows = (await response.json())["requests"]
-            if rows:
-                break
-            await asyncio.sleep(0.1)
+    rows = await p.logged()
     assert rows[0]["outcome"] == "stream_failed"
 
 
