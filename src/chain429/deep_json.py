@@ -14,6 +14,15 @@ import orjson
 WRITABLE_DEPTH = 254
 
 
+def loads_writable(data: str | bytes) -> Any:
+    """`data` as JSON, or None when it is not JSON or is nested too deep to write again."""
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return None if too_deep(data, parsed) else parsed
+
+
 def too_deep(raw: bytes | str, parsed: Any) -> bool:
     """Whether `parsed` (read from `raw`) cannot be written again; cheap unless `raw` holds
     more than `WRITABLE_DEPTH` brackets in all, when it is tried."""

@@ -24,9 +24,8 @@ from typing import Any
 
 import orjson
 
-from chain429.deep_json import too_deep
 from chain429.dialects.anthropic_answer import new_tool_use_id, stop_reason
-from chain429.providers.sse import SSEEvent, SSEParser
+from chain429.dialects.chat_stream import ChatStreamTranslator
 
 _NONE, _TEXT, _THINKING, _TOOL = 0, 1, 2, 3  # what kind of block is open
 _QUEUED, _LIVE, _CLOSED = 0, 1, 2  # where a tool call stands
@@ -65,7 +64,7 @@ class _Call:
         return True
 
 
-class AnthropicStream:
+class AnthropicStream(ChatStreamTranslator):
     """Implements `dialects.StreamTranslator` for the Anthropic Messages API."""
 
     __slots__ = (
@@ -79,10 +78,7 @@ class AnthropicStream:
         "_model",
         "_next",
         "_open",
-        "_over",
-        "_parser",
         "_queue",
-        "_started",
         "_thinking",
         "_used_tools",
         "usage",
@@ -93,9 +89,7 @@ class AnthropicStream:
         self._message_id = message_id
         self._thinking = thinking
         self._input_tokens = input_tokens
-        self._parser = SSEParser()
-        self._started = False
-        self._over = False  # message_stop or error sent: nothing more
+        super().__init__()
         self._open = _NONE
         self._index = -1  # the open block's index
         self._next = 0
@@ -107,11 +101,8 @@ class AnthropicStream:
         self._finish: str | None = None
         self.usage: dict[str, Any] | None = None  # the upstream's, OpenAI-shaped, for our log
 
-    def begin(self) -> bytes:
-        """`message_start` and a `ping` (once; `feed` sends them if nobody asked)."""
-        if self._started:
-            return b""
-        self._started = True
+    def _opening(self) -> bytes:
+        """`message_start` and a `ping`."""
         message: dict[str, Any] = {
             "id": self._message_id,
             "type": "message",
@@ -129,48 +120,19 @@ class AnthropicStream:
         }
         return _event(b"message_start", {"type": "message_start", "message": message}) + _PING
 
-    def feed(self, raw: bytes) -> bytes:
-        if self._over:
-            return b""
-        out: list[bytes] = []
-        if not self._started:
-            out.append(self.begin())
-        for event in self._parser.feed(raw):
-            self._take(event, out)
-            if self._over:
-                break
-        return b"".join(out)
+    def _done(self, out: list[bytes]) -> None:
+        self._stop(out)
 
-    def end(self) -> bytes:
-        if self._over:
-            return b""
-        out: list[bytes] = []
-        if not self._started:
-            out.append(self.begin())
-        for event in self._parser.close():
-            self._take(event, out)
-            if self._over:
-                return b"".join(out)
+    def _ended(self, out: list[bytes]) -> None:
         if self._finish is not None:  # some upstreams omit [DONE] after a proper finish
             self._stop(out)
         else:
             self._fail("api_error", "The upstream stream ended early.", out)
-        return b"".join(out)
 
-    def _take(self, event: SSEEvent, out: list[bytes]) -> None:
-        data = event.data
-        if data is None:
-            return  # a keepalive comment
-        if data == "[DONE]":
-            self._stop(out)
-            return
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            chunk = None
-        if not isinstance(chunk, dict) or too_deep(data, chunk):
-            self._fail("api_error", "The upstream sent a malformed stream event.", out)
-            return
+    def _malformed(self, out: list[bytes]) -> None:
+        self._fail("api_error", "The upstream sent a malformed stream event.", out)
+
+    def _chunk(self, chunk: dict[str, Any], out: list[bytes]) -> None:
         error = chunk.get("error")
         if error:
             self._upstream_error(error, out)

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from chain429.deep_json import too_deep
+from chain429.dialects.chat_stream import ChatStreamTranslator
 from chain429.dialects.responses_answer import (
     INCOMPLETE_REASONS,
     finish,
@@ -29,7 +29,6 @@ from chain429.dialects.responses_answer import (
     response_usage,
     text_part,
 )
-from chain429.providers.sse import SSEEvent, SSEParser
 
 # Chat delta field -> (its content part's delta event, done event, and done's text key).
 _PART_KINDS = {
@@ -67,7 +66,7 @@ class _CallItem:
         self.tail = b""
 
 
-class ResponsesStream:
+class ResponsesStream(ChatStreamTranslator):
     """Rewrites one OpenAI chat completion stream into Responses API events (a StreamTranslator)."""
 
     def __init__(
@@ -78,7 +77,7 @@ class ResponsesStream:
         created_at: int,
         max_bytes: int | None = None,
     ) -> None:
-        self._parser = SSEParser()
+        super().__init__()
         self._max_bytes = max_bytes
         self._kept = 0  # bytes of text and arguments kept so far (JSON-encoded)
         self._id = response_id
@@ -89,60 +88,30 @@ class ResponsesStream:
         self._chat_indices: set[int] = set()  # the chat tool-call indices seen so far
         self._call_ids: set[str] = set()  # and the call ids
         self._finish_reason: str | None = None
-        self._begun = False
-        self._over = False  # completed, incomplete or failed: nothing more is sent
         self.usage: dict[str, Any] | None = None  # upstream usage seen, chat-shaped, for our log
         self.response: dict[str, Any] | None = None  # the final Response once it finished
         self.too_large: str | None = None  # why the stream was ended at `max_bytes`
 
-    def begin(self) -> bytes:
-        if self._begun:
-            return b""
-        self._begun = True
+    def _opening(self) -> bytes:
         return self._event("response.created", {"response": self._base}) + self._event(
             "response.in_progress", {"response": self._base}
         )
 
-    def feed(self, raw: bytes) -> bytes:
-        if self._over:
-            return b""
-        out: list[bytes] = [] if self._begun else [self.begin()]
-        for event in self._parser.feed(raw):
-            self._take(event, out)
-            if self._over:
-                break
-        return b"".join(out)
+    # -- one upstream event -------------------------------------------------------------------
 
-    def end(self) -> bytes:
-        if self._over:
-            return b""
-        out: list[bytes] = [] if self._begun else [self.begin()]
-        for event in self._parser.close():
-            self._take(event, out)
-            if self._over:
-                return b"".join(out)
+    def _done(self, out: list[bytes]) -> None:
+        self._complete(out)
+
+    def _ended(self, out: list[bytes]) -> None:
         if self._finish_reason is not None:  # some upstreams omit [DONE] after a proper finish
             self._complete(out)
         else:
             self._fail("the upstream stream ended early", out)
-        return b"".join(out)
 
-    # -- one upstream event -------------------------------------------------------------------
+    def _malformed(self, out: list[bytes]) -> None:
+        self._fail("the upstream sent a malformed event", out)
 
-    def _take(self, event: SSEEvent, out: list[bytes]) -> None:
-        data = event.data
-        if data is None:
-            return  # a keepalive
-        if data == "[DONE]":
-            self._complete(out)
-            return
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            chunk = None
-        if not isinstance(chunk, dict) or too_deep(data, chunk):
-            self._fail("the upstream sent a malformed event", out)
-            return
+    def _chunk(self, chunk: dict[str, Any], out: list[bytes]) -> None:
         error = chunk.get("error")
         if error:
             message = error.get("message") if isinstance(error, dict) else None

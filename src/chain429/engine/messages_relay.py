@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from chain429.deep_json import loads_writable
 from chain429.dialects import anthropic
 from chain429.engine.outcome import classify_anthropic_error
 from chain429.engine.relay import StreamRelay
@@ -49,7 +50,7 @@ class MessagesRelay(StreamRelay):
         for index, event in enumerate(events):
             if event.data is None:
                 continue  # comments prove nothing
-            data = _loads(event.data)
+            data = loads_writable(event.data)
             if not isinstance(data, dict):
                 return Outcome(OutcomeKind.MALFORMED, 200, "stream sent a malformed event")
             kind = data.get("type")
@@ -73,7 +74,7 @@ class MessagesRelay(StreamRelay):
     def _judge(self, event: SSEEvent) -> Outcome | Any:
         if event.data is None:
             return None
-        data = _loads(event.data)
+        data = loads_writable(event.data)
         if not isinstance(data, dict):
             return Outcome(OutcomeKind.MALFORMED, 200, "stream sent a malformed event")
         kind = data.get("type")
@@ -117,15 +118,8 @@ class MessagesRelay(StreamRelay):
         self.usage = anthropic.chat_usage(self._counts)
 
 
-def _loads(data: str) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-
-
 def _is_error(event: SSEEvent) -> bool:
-    data = _loads(event.data or "")
+    data = loads_writable(event.data or "")
     return isinstance(data, dict) and data.get("type") == "error"
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from chain429.deep_json import too_deep
+from chain429.deep_json import loads_writable
 from chain429.engine.normalize import copy_reasoning, total_tokens
 from chain429.engine.outcome import classify_exception, classify_stream_error
 from chain429.engine.upstream import ResponseTooLarge, UpstreamResponse
@@ -100,7 +100,7 @@ def _first_event(events: list[SSEEvent], clock: Callable[[], float]) -> int | Ou
             continue  # comments and keepalives prove nothing
         if event.is_done:
             return Outcome(OutcomeKind.MALFORMED, 200, "stream ended before any chunk")
-        data = _loads(event.data)
+        data = loads_writable(event.data)
         if data is None:
             return Outcome(OutcomeKind.MALFORMED, 200, "stream sent a malformed event")
         if isinstance(data, dict) and data.get("error"):
@@ -264,7 +264,7 @@ class StreamRelay:
             return None
         if data == "[DONE]":
             return SUCCESS
-        parsed = _loads(data)
+        parsed = loads_writable(data)
         if not isinstance(parsed, dict):
             return Outcome(OutcomeKind.MALFORMED, 200, "stream sent a malformed event")
         if parsed.get("error"):
@@ -345,15 +345,6 @@ _FAILURE_STATUS = {
 # (Well-formed SSE framing, comments and multi-line data are relayed as they are.)
 _NEEDS_LOOK = re.compile(rb'(?m)^data:(?! ?\{)|\[DONE\]|"error"|"usage":\s*\{|"x_groq"')
 _NEEDS_LOOK_NORMALIZED = re.compile(_NEEDS_LOOK.pattern + rb"|reasoning_content")
-
-
-def _loads(data: str) -> Any:
-    """An event's JSON; None when it is not JSON, or nested too deep to write again."""
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-    return None if too_deep(data, parsed) else parsed
 
 
 def _needs_parsing(data: str, normalize: bool) -> bool:

@@ -34,9 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import orjson
-
-from chain429.deep_json import too_deep
+from chain429.deep_json import loads_writable
 from chain429.engine.operations import Operation
 from chain429.engine.outcome import (
     classify_anthropic_error,
@@ -98,10 +96,7 @@ def _answer(
     operation: Operation,
     snapshot: RateLimitSnapshot | None,
 ) -> Settled:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        data = None
+    data = loads_writable(body)  # None for junk, and for JSON we could not write again
     if isinstance(data, dict) and "error" in data and not data.get(operation.answer_field):
         # OpenRouter answers some failures with HTTP 200 and an in-band error.
         in_band = (
@@ -109,7 +104,7 @@ def _answer(
         )
         outcome = in_band(data, now=now).scrubbed(entry.api_key)
         return Settled(outcome, snapshot)
-    if not operation.accepts(data) or too_deep(body, data):
+    if not operation.accepts(data):
         return Settled(Outcome(OutcomeKind.MALFORMED, status, "malformed response body"), snapshot)
     assert isinstance(data, dict)
     return Settled(SUCCESS, snapshot, data)
