@@ -38,7 +38,12 @@ class ClientRequest:
     @property
     def est_tokens(self) -> int:
         """Prompt plus completion budget, before any provider's rules: for logs and stats."""
-        return self.prompt_tokens + self.images * IMAGE_TOKENS + (self.max_tokens or 0)
+        return self.input_tokens + (self.max_tokens or 0)
+
+    @property
+    def input_tokens(self) -> int:
+        """The prompt, images counted at the common rate: what Anthropic's count_tokens says."""
+        return self.prompt_tokens + self.images * IMAGE_TOKENS
 
     def for_entry(self, entry: Entry) -> ClientRequest | None:
         """What `entry` gets: the native request if it serves that API, else this one if it

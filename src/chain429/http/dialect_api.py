@@ -32,7 +32,6 @@ from chain429.errors import ProxyError
 from chain429.http.body import read_body
 from chain429.http.openai_api import serve
 from chain429.http.state import STATE
-from chain429.providers.presets import IMAGE_TOKENS
 from chain429.storage.responses import ResponseStore, SavedResponse
 
 logger = logging.getLogger("chain429.http")
@@ -53,7 +52,7 @@ async def count_tokens(request: web.Request) -> web.Response:
     body = json_object(await read_body(request, runtime.settings.max_body_bytes))
     body.setdefault("max_tokens", 1)  # count_tokens takes no max_tokens; to_chat needs one
     chat = parse_request(encode(anthropic.to_chat(body)), CHAT)
-    return web.json_response({"input_tokens": _input_tokens(chat)})
+    return web.json_response({"input_tokens": chat.input_tokens})
 
 
 class MessagesExchange:
@@ -92,7 +91,7 @@ class MessagesExchange:
             model=self._model,
             message_id=self._message_id,
             thinking=self._thinking,
-            input_tokens=_input_tokens(chat),
+            input_tokens=chat.input_tokens,
         )
         return self._stream.begin()
 
@@ -260,10 +259,6 @@ def _no_response(response_id: str, param: str) -> ProxyError:
 
 
 # -- shared ------------------------------------------------------------------------------------
-
-
-def _input_tokens(chat: ClientRequest) -> int:
-    return chat.prompt_tokens + chat.images * IMAGE_TOKENS
 
 
 def _dumps(value: Any) -> str:

@@ -151,13 +151,16 @@ def _headers(chain: Chain, served: Served) -> dict[str, str]:
     }
 
 
-def _whole(served: Served, headers: dict[str, str], log: RequestLog) -> web.Response:
+def _whole(
+    served: Served, headers: dict[str, str], log: RequestLog, body: bytes | None = None
+) -> web.Response:
+    """A whole answer: the upstream's, or `body` (its translation into the client's API)."""
     log.usage(served.usage)
     log.completion(served.body)
     log.finish(200, RequestOutcome.SUCCESS)
     # The header itself, not content_type=: aiohttp's setter parses and rebuilds it each time.
     headers["Content-Type"] = "application/json"
-    return web.Response(body=served.body, headers=headers)
+    return web.Response(body=served.body if body is None else body, headers=headers)
 
 
 async def _relay(
@@ -234,11 +237,7 @@ async def _translated(
         return await _relay(
             request, served, headers, log, translation=(exchange, exchange.begin(chat))
         )
-    log.usage(served.usage)
-    log.completion(served.body)
-    body = await exchange.whole(served.body)
-    log.finish(200, RequestOutcome.SUCCESS)
-    return web.Response(body=body, content_type="application/json", headers=headers)
+    return _whole(served, headers, log, await exchange.whole(served.body))
 
 
 def _streamed(
