@@ -10,26 +10,19 @@ from chain429.engine.settle import settle
 from chain429.providers.presets import get_preset
 from chain429.quota.tracker import MemoryTracker, Policy
 from chain429.vocabulary import Entry, Outcome, OutcomeKind, Ticket
+from tests.unit.engine.fakes import FakeClock
 from tests.unit.fixtures import providers as fx
 
 NOW = 1_788_782_400.0  # 2026-09-07T12:00:00Z
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOW)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def tracker(clock: Clock) -> MemoryTracker:
+def tracker(clock: FakeClock) -> MemoryTracker:
     return MemoryTracker(Policy(cooldown_default_s=60, cooldown_max_s=86_400), clock)
 
 
@@ -69,7 +62,7 @@ def cooldown_left(tracker: MemoryTracker, e: Entry, est_tokens: int = 0) -> floa
     ],
 )
 def test_a_429_never_cools_for_zero(
-    tracker: MemoryTracker, clock: Clock, headers: dict[str, str]
+    tracker: MemoryTracker, clock: FakeClock, headers: dict[str, str]
 ) -> None:
     e = make("openrouter")
     answer(tracker, e, 429, headers, b'{"error": {"message": "Rate limit exceeded"}}')
@@ -77,7 +70,7 @@ def test_a_429_never_cools_for_zero(
 
 
 def test_repeated_429s_without_a_hint_escalate_and_a_success_resets(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = make("nvidia")
     lengths = []
@@ -94,7 +87,7 @@ def test_repeated_429s_without_a_hint_escalate_and_a_success_resets(
 
 
 def test_a_fixed_window_is_not_re_probed_before_it_reopens(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     """A gateway's 10/min fixed window with IETF headers: the counters say 0 left until the
     window's reset, and nothing is sent before it (it used to refill pro rata: 80+ 429s)."""
@@ -110,7 +103,7 @@ def test_a_fixed_window_is_not_re_probed_before_it_reopens(
 
 
 def test_a_retry_after_longer_than_a_fixed_windows_counters_is_kept(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = make("openai-compatible")
     headers = {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "5"}
@@ -122,7 +115,7 @@ def test_a_retry_after_longer_than_a_fixed_windows_counters_is_kept(
 
 
 def test_a_groq_tokens_per_day_429_holds_back_only_requests_that_do_not_fit(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     """Limit 100000, Used 97050, Requested 3619: 2,950 tokens are left for smaller requests."""
     e = make("groq")
@@ -137,7 +130,7 @@ def test_a_groq_tokens_per_day_429_holds_back_only_requests_that_do_not_fit(
 
 
 def test_openrouters_account_wide_daily_cap_cools_every_model(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     a, b = make("openrouter", "model-a:free"), make("openrouter", "model-b:free")
     answer(tracker, a, 429, {}, fx.OPENROUTER_429_HIGH_BALANCE)
@@ -146,7 +139,7 @@ def test_openrouters_account_wide_daily_cap_cools_every_model(
 
 
 def test_a_model_scoped_daily_cap_cools_only_that_model(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     a, b = make("gemini", "gemini-2.5-flash"), make("gemini", "gemini-2.5-pro")
     answer(tracker, a, 429, {}, fx.GEMINI_429_DAILY)
@@ -155,7 +148,7 @@ def test_a_model_scoped_daily_cap_cools_only_that_model(
 
 
 def test_config_can_say_when_a_providers_daily_counters_refill(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     """An openai-compatible endpoint is rolling by preset; its config can say UTC midnight."""
     plain = make("openai-compatible")
@@ -189,7 +182,7 @@ def test_a_refusal_of_this_requests_size_cools_nothing(
 
 
 def test_a_token_buckets_daily_429_waits_for_its_stated_time_not_a_day(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     """Cerebras' daily token bucket refills steadily: its retry-after is when this request fits
     again. A fixed-window provider's short retry-after on a daily 429 is some other counter's."""
@@ -203,7 +196,7 @@ def test_a_token_buckets_daily_429_waits_for_its_stated_time_not_a_day(
 
 
 def test_repeated_daily_429s_of_a_token_bucket_double_the_wait(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     """Its retry-after says when *this* request fits; the bucket's size stays unknown."""
     body = b'{"message": "Tokens per day limit exceeded - too many tokens processed."}'

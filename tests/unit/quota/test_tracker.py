@@ -7,14 +7,7 @@ import pytest
 from chain429.providers.presets import get_preset
 from chain429.quota.tracker import MemoryTracker, Policy
 from chain429.vocabulary import Entry, Outcome, OutcomeKind, Ticket, Verdict
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.engine.fakes import FakeClock
 
 
 def entry(provider: str = "groq", model: str = "m1", disabled: str | None = None) -> Entry:
@@ -22,12 +15,12 @@ def entry(provider: str = "groq", model: str = "m1", disabled: str | None = None
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(1_000_000.0)
 
 
 @pytest.fixture
-def tracker(clock: Clock) -> MemoryTracker:
+def tracker(clock: FakeClock) -> MemoryTracker:
     return MemoryTracker(
         Policy(
             cooldown_default_s=60, cooldown_max_s=3600, breaker_threshold=3, breaker_cooldown_s=30
@@ -47,7 +40,7 @@ def out(kind: OutcomeKind, retry_at: float | None = None, status: int | None = N
 
 
 def test_rate_limit_cools_until_the_hint_then_recovers(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = entry()
     tracker.release(take(tracker, e), out(OutcomeKind.RATE_LIMITED, clock.now + 42, 429))
@@ -59,14 +52,14 @@ def test_rate_limit_cools_until_the_hint_then_recovers(
     assert isinstance(tracker.acquire(e, 10), Ticket)
 
 
-def test_rate_limit_without_hint_uses_the_default(tracker: MemoryTracker, clock: Clock) -> None:
+def test_rate_limit_without_hint_uses_the_default(tracker: MemoryTracker, clock: FakeClock) -> None:
     e = entry()
     tracker.release(take(tracker, e), out(OutcomeKind.RATE_LIMITED))
     blocked = tracker.blocked(e)
     assert blocked is not None and blocked.free_at == clock.now + 60
 
 
-def test_cooldowns_are_capped(tracker: MemoryTracker, clock: Clock) -> None:
+def test_cooldowns_are_capped(tracker: MemoryTracker, clock: FakeClock) -> None:
     e = entry()
     tracker.release(take(tracker, e), out(OutcomeKind.RATE_LIMITED, clock.now + 10 * 86400))
     blocked = tracker.blocked(e)
@@ -74,7 +67,7 @@ def test_cooldowns_are_capped(tracker: MemoryTracker, clock: Clock) -> None:
 
 
 def test_quota_exhausted_without_hint_is_a_long_cooldown(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = entry()
     tracker.release(take(tracker, e), out(OutcomeKind.QUOTA_EXHAUSTED, status=402))
@@ -92,7 +85,7 @@ def test_auth_failure_cools_every_entry_of_the_provider(tracker: MemoryTracker) 
 
 
 def test_model_not_found_cools_only_that_entry_for_an_hour(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     a1, a2 = entry("a", "m1"), entry("a", "m2")
     tracker.release(take(tracker, a1), out(OutcomeKind.MODEL_NOT_FOUND, status=404))
@@ -109,7 +102,7 @@ def test_context_length_and_client_errors_leave_no_cooldown(tracker: MemoryTrack
 
 
 def test_breaker_opens_after_threshold_then_half_opens_for_one_probe(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = entry()
     for _ in range(2):
@@ -128,7 +121,9 @@ def test_breaker_opens_after_threshold_then_half_opens_for_one_probe(
     assert tracker.state(e).cooldown is None
 
 
-def test_failed_probe_reopens_the_breaker_for_longer(tracker: MemoryTracker, clock: Clock) -> None:
+def test_failed_probe_reopens_the_breaker_for_longer(
+    tracker: MemoryTracker, clock: FakeClock
+) -> None:
     e = entry()
     for _ in range(3):
         tracker.release(take(tracker, e), out(OutcomeKind.UPSTREAM_ERROR, status=503))
@@ -140,7 +135,7 @@ def test_failed_probe_reopens_the_breaker_for_longer(tracker: MemoryTracker, clo
 
 
 def test_a_slow_success_does_not_clear_a_newer_cooldown(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = entry()
     slow = take(tracker, e)
@@ -153,7 +148,7 @@ def test_a_slow_success_does_not_clear_a_newer_cooldown(
 
 
 def test_a_shorter_cooldown_does_not_shorten_a_longer_one(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = entry()
     first, second = take(tracker, e), take(tracker, e)
@@ -180,7 +175,7 @@ def test_disabled_provider_is_skipped(tracker: MemoryTracker) -> None:
 
 
 def test_failures_in_flight_when_the_breaker_opens_do_not_escalate_it(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = entry()
     tracker.configure(Policy(cooldown_default_s=60, cooldown_max_s=3600, cold_in_flight=0))
@@ -192,7 +187,7 @@ def test_failures_in_flight_when_the_breaker_opens_do_not_escalate_it(
     assert blocked.free_at == clock.now + 30  # opened once, not doubled seven times
 
 
-def test_client_named_entries_are_bounded_least_recently_used_first(clock: Clock) -> None:
+def test_client_named_entries_are_bounded_least_recently_used_first(clock: FakeClock) -> None:
     """20,000 invented `provider/<model>` ids must not grow state (or the state file) for ever."""
     tracker = MemoryTracker(Policy(ad_hoc_entries=100), clock)
     configured = entry("groq", "configured")
@@ -223,7 +218,7 @@ def tracker_ticket(tracker: MemoryTracker, e: Entry) -> Ticket:
 
 
 async def test_the_async_interface_reserves_settles_and_reports(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = entry()
     ticket = await tracker.reserve(e, 10)
@@ -249,7 +244,7 @@ def test_configure_swaps_the_policy_and_keeps_state(tracker: MemoryTracker) -> N
     assert tracker.blocked(e) is not None
 
 
-def test_latency_survives_a_restart(tracker: MemoryTracker, clock: Clock) -> None:
+def test_latency_survives_a_restart(tracker: MemoryTracker, clock: FakeClock) -> None:
     e = entry()
     ticket = tracker_ticket(tracker, e)
     clock.now += 0.25

@@ -11,6 +11,7 @@ from chain429.providers.presets import get_preset
 from chain429.quota.headers import RateLimitSnapshot, Window
 from chain429.quota.tracker import MemoryTracker, Policy
 from chain429.vocabulary import Entry, Ticket, Verdict
+from tests.unit.engine.fakes import FakeClock
 
 NOW = 1_788_782_400.0
 TPD = (
@@ -20,21 +21,13 @@ TPD = (
 OK = b'{"choices": [{"message": {"role": "assistant", "content": "hi"}}]}'
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOW)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def tracker(clock: Clock) -> MemoryTracker:
+def tracker(clock: FakeClock) -> MemoryTracker:
     return MemoryTracker(Policy(), clock)
 
 
@@ -63,7 +56,7 @@ def fits_in(tracker: MemoryTracker, e: Entry, tokens: int) -> float:
 
 
 def test_after_a_success_the_next_request_waits_for_the_trickle(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     """Formerly: wait, one success on the trickle, and straight into the next 429."""
     e = cerebras()
@@ -74,7 +67,7 @@ def test_after_a_success_the_next_request_waits_for_the_trickle(
 
 
 def test_a_smaller_request_goes_before_the_refused_ones_stated_time(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     """The stated wait is about the refused request's size; the first 429 cools nothing."""
     e = cerebras()
@@ -83,7 +76,7 @@ def test_a_smaller_request_goes_before_the_refused_ones_stated_time(
     assert fits_in(tracker, e, 150) == pytest.approx(50)
 
 
-def test_a_second_refusal_teaches_the_refill_rate(tracker: MemoryTracker, clock: Clock) -> None:
+def test_a_second_refusal_teaches_the_refill_rate(tracker: MemoryTracker, clock: FakeClock) -> None:
     e = cerebras()
     answer(tracker, e, 300, 429, retry_after=100)  # guesses 3 tokens/s at most
     clock.now += 100
@@ -97,7 +90,7 @@ def test_a_second_refusal_teaches_the_refill_rate(tracker: MemoryTracker, clock:
 
 
 def test_the_documented_daily_figure_bounds_the_first_guess(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = cerebras(tokens_per_day=86_400)  # at most 1 token/s
     answer(tracker, e, 300, 429, retry_after=100)
@@ -106,7 +99,7 @@ def test_the_documented_daily_figure_bounds_the_first_guess(
     assert fits_in(tracker, e, 300) == pytest.approx(300)
 
 
-def test_refusals_in_a_row_still_escalate(tracker: MemoryTracker, clock: Clock) -> None:
+def test_refusals_in_a_row_still_escalate(tracker: MemoryTracker, clock: FakeClock) -> None:
     """Nothing refilled by our count (another client spends it): back off, doubling."""
     e = cerebras()
     answer(tracker, e, 300, 429, retry_after=100)
@@ -115,7 +108,7 @@ def test_refusals_in_a_row_still_escalate(tracker: MemoryTracker, clock: Clock) 
     assert fits_in(tracker, e, 10) == pytest.approx(200)
 
 
-def test_without_proactive_tracking_the_429_cools_the_entry(clock: Clock) -> None:
+def test_without_proactive_tracking_the_429_cools_the_entry(clock: FakeClock) -> None:
     tracker = MemoryTracker(Policy(proactive=False), clock)
     e = cerebras()
     answer(tracker, e, 300, 429, retry_after=100)
@@ -123,7 +116,7 @@ def test_without_proactive_tracking_the_429_cools_the_entry(clock: Clock) -> Non
 
 
 def test_a_header_that_shows_the_counter_ends_the_line(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = cerebras()
     answer(tracker, e, 300, 429, retry_after=100)
@@ -139,7 +132,7 @@ def test_a_header_that_shows_the_counter_ends_the_line(
     assert fits_in(tracker, e, 300) == 0
 
 
-def test_a_quiet_day_ends_the_line(tracker: MemoryTracker, clock: Clock) -> None:
+def test_a_quiet_day_ends_the_line(tracker: MemoryTracker, clock: FakeClock) -> None:
     e = cerebras()
     answer(tracker, e, 300, 429, retry_after=100)
     clock.now += 100 + 86_400
@@ -147,7 +140,7 @@ def test_a_quiet_day_ends_the_line(tracker: MemoryTracker, clock: Clock) -> None
     assert "drained" not in tracker.export()["quota:cerebras/m"]
 
 
-def test_a_restart_forgets_nothing(tracker: MemoryTracker, clock: Clock) -> None:
+def test_a_restart_forgets_nothing(tracker: MemoryTracker, clock: FakeClock) -> None:
     e = cerebras()
     answer(tracker, e, 300, 429, retry_after=100)
     clock.now += 100
@@ -159,7 +152,7 @@ def test_a_restart_forgets_nothing(tracker: MemoryTracker, clock: Clock) -> None
     assert verdict.free_at == pytest.approx(clock.now + 100)
 
 
-def test_a_request_in_flight_holds_its_share(tracker: MemoryTracker, clock: Clock) -> None:
+def test_a_request_in_flight_holds_its_share(tracker: MemoryTracker, clock: FakeClock) -> None:
     e = cerebras()
     answer(tracker, e, 300, 429, retry_after=100)
     clock.now += 100
@@ -167,7 +160,9 @@ def test_a_request_in_flight_holds_its_share(tracker: MemoryTracker, clock: Cloc
     assert fits_in(tracker, e, 300) == pytest.approx(100)
 
 
-def test_headroom_shows_what_the_line_says_is_back(tracker: MemoryTracker, clock: Clock) -> None:
+def test_headroom_shows_what_the_line_says_is_back(
+    tracker: MemoryTracker, clock: FakeClock
+) -> None:
     e = cerebras()
     answer(tracker, e, 300, 429, retry_after=100)  # 300 at NOW+100, 3 tokens/s at most
     clock.now += 50

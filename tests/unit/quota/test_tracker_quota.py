@@ -13,17 +13,10 @@ from chain429.providers.presets import get_preset
 from chain429.quota.headers import parse_rate_limit_headers
 from chain429.quota.tracker import MemoryTracker, Policy
 from chain429.vocabulary import Entry, Outcome, OutcomeKind, Ticket, Verdict
+from tests.unit.engine.fakes import FakeClock
 
 OK = Outcome(OutcomeKind.SUCCESS, 200, "served")
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a UTC midnight
-
-
-class Clock:
-    def __init__(self, now: float = NOW + 3600) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def entry(
@@ -34,12 +27,12 @@ def entry(
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(NOW + 3600)
 
 
 @pytest.fixture
-def tracker(clock: Clock) -> MemoryTracker:
+def tracker(clock: FakeClock) -> MemoryTracker:
     return MemoryTracker(Policy(), clock)
 
 
@@ -61,14 +54,20 @@ def groq_headers(requests_left: int, tokens_left: int) -> dict[str, str]:
 
 
 def observe(
-    tracker: MemoryTracker, e: Entry, headers: dict[str, str], clock: Clock, used: int | None = None
+    tracker: MemoryTracker,
+    e: Entry,
+    headers: dict[str, str],
+    clock: FakeClock,
+    used: int | None = None,
 ) -> None:
     ticket = send(tracker, e)
     snapshot = parse_rate_limit_headers(e.preset.dialect, headers, clock())
     tracker.release(ticket, OK, snapshot, used)
 
 
-def test_groq_headers_teach_the_daily_request_counter(tracker: MemoryTracker, clock: Clock) -> None:
+def test_groq_headers_teach_the_daily_request_counter(
+    tracker: MemoryTracker, clock: FakeClock
+) -> None:
     e = entry()
     observe(tracker, e, groq_headers(0, 11000), clock)
     verdict = tracker.acquire(e, 10)
@@ -82,7 +81,7 @@ def test_groq_headers_teach_the_daily_request_counter(tracker: MemoryTracker, cl
 
 
 def test_a_request_larger_than_the_tokens_left_is_skipped(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = entry()
     observe(tracker, e, groq_headers(900, 500), clock)
@@ -95,7 +94,7 @@ def test_a_request_larger_than_the_tokens_left_is_skipped(
 
 
 def test_a_request_larger_than_the_whole_bucket_is_too_large(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = entry()
     observe(tracker, e, groq_headers(900, 12000), clock)
@@ -104,7 +103,9 @@ def test_a_request_larger_than_the_whole_bucket_is_too_large(
     assert verdict.kind == "too_large"
 
 
-def test_reservations_stop_a_burst_from_overdrawing(tracker: MemoryTracker, clock: Clock) -> None:
+def test_reservations_stop_a_burst_from_overdrawing(
+    tracker: MemoryTracker, clock: FakeClock
+) -> None:
     e = entry()
     observe(tracker, e, groq_headers(3, 12000), clock)
     results = [tracker.acquire(e, 10) for _ in range(20)]
@@ -112,7 +113,7 @@ def test_reservations_stop_a_burst_from_overdrawing(tracker: MemoryTracker, cloc
 
 
 def test_a_stale_snapshot_does_not_overwrite_a_newer_one(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = entry()
     slow, fast = send(tracker, e), send(tracker, e)
@@ -124,7 +125,7 @@ def test_a_stale_snapshot_does_not_overwrite_a_newer_one(
 
 
 def test_settled_usage_gives_back_overestimated_tokens(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = entry()
     observe(tracker, e, groq_headers(900, 1000), clock)
@@ -134,7 +135,9 @@ def test_settled_usage_gives_back_overestimated_tokens(
     assert isinstance(tracker.acquire(e, 200), Ticket)
 
 
-def test_openrouter_quota_is_shared_by_every_model(tracker: MemoryTracker, clock: Clock) -> None:
+def test_openrouter_quota_is_shared_by_every_model(
+    tracker: MemoryTracker, clock: FakeClock
+) -> None:
     a, b = entry("openrouter", "x:free"), entry("openrouter", "y:free")
     ticket = send(tracker, a)
     headers = {
@@ -147,7 +150,7 @@ def test_openrouter_quota_is_shared_by_every_model(tracker: MemoryTracker, clock
     assert isinstance(tracker.acquire(b, 10), Verdict)
 
 
-def test_proactive_off_ignores_learned_counters(clock: Clock) -> None:
+def test_proactive_off_ignores_learned_counters(clock: FakeClock) -> None:
     tracker = MemoryTracker(Policy(proactive=False), clock)
     e = entry()
     observe(tracker, e, groq_headers(0, 0), clock)
@@ -175,7 +178,7 @@ def test_manual_limits_are_enforced_before_sending(
     assert verdict.free_at is not None
 
 
-def test_requests_per_minute_slides(tracker: MemoryTracker, clock: Clock) -> None:
+def test_requests_per_minute_slides(tracker: MemoryTracker, clock: FakeClock) -> None:
     e = entry("openai-compatible", requests_per_minute=2)
     for ticket in (send(tracker, e), send(tracker, e)):
         tracker.release(ticket, OK)
@@ -184,7 +187,7 @@ def test_requests_per_minute_slides(tracker: MemoryTracker, clock: Clock) -> Non
     assert isinstance(tracker.acquire(e, 1), Ticket)
 
 
-def test_daily_limit_resets_at_utc_midnight(tracker: MemoryTracker, clock: Clock) -> None:
+def test_daily_limit_resets_at_utc_midnight(tracker: MemoryTracker, clock: FakeClock) -> None:
     e = entry("openai-compatible", requests_per_day=1, daily_reset="utc-midnight")
     send(tracker, e)
     verdict = tracker.acquire(e, 1)
@@ -194,7 +197,9 @@ def test_daily_limit_resets_at_utc_midnight(tracker: MemoryTracker, clock: Clock
     assert isinstance(tracker.acquire(e, 1), Ticket)
 
 
-def test_daily_limit_rolling_is_24_hours_after_use(tracker: MemoryTracker, clock: Clock) -> None:
+def test_daily_limit_rolling_is_24_hours_after_use(
+    tracker: MemoryTracker, clock: FakeClock
+) -> None:
     e = entry("openai-compatible", requests_per_day=1, daily_reset="rolling")
     send(tracker, e)
     clock.now = NOW + 86400  # midnight passed, but not 24 h since the request
@@ -237,7 +242,7 @@ def test_preset_limits_apply_when_the_config_gives_none() -> None:
     assert limits.requests_per_minute == 30
 
 
-def test_state_survives_export_and_restore(tracker: MemoryTracker, clock: Clock) -> None:
+def test_state_survives_export_and_restore(tracker: MemoryTracker, clock: FakeClock) -> None:
     e = entry("groq", requests_per_day=10)
     observe(tracker, e, groq_headers(100, 12000), clock)
     cooled = entry("groq", "m2")
@@ -268,7 +273,7 @@ def test_a_served_request_keeps_its_reservation(tracker: MemoryTracker) -> None:
 
 
 def test_a_429_explained_by_its_headers_holds_back_only_what_does_not_fit(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = entry()
     ticket = send(tracker, e, tokens=5000)
@@ -282,7 +287,7 @@ def test_a_429_explained_by_its_headers_holds_back_only_what_does_not_fit(
 
 
 def test_a_429_its_headers_do_not_explain_cools_the_entry(
-    tracker: MemoryTracker, clock: Clock
+    tracker: MemoryTracker, clock: FakeClock
 ) -> None:
     e = entry()
     ticket = send(tracker, e, tokens=50)
