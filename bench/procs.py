@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -76,7 +76,13 @@ class Child:
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
 
-    def wait_healthy(self, port: int, path: str = "/health", timeout_s: float = 20.0) -> None:
+    def wait_healthy(
+        self,
+        port: int,
+        path: str = "/health",
+        timeout_s: float = 20.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -85,7 +91,7 @@ class Child:
                 )
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", path)
+                conn.request("GET", path, headers=dict(headers or {}))
                 if conn.getresponse().status == 200:
                     conn.close()
                     return

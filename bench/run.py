@@ -302,7 +302,7 @@ def _bench(opts: Options, wrk: str, tmp: Path) -> dict[str, Any]:
         if opts.paired and {"baseline", "429chain"} <= set(by_name):
             paired = _paired(opts, wrk, by_name["baseline"], by_name["429chain"], mock_port)
         translation = None
-        ours = next((t for t in targets if t.name == "429chain"), None)
+        ours = by_name.get("429chain")
         if opts.dialects and ours is not None:
             translation = _translation(opts, wrk, ours)
         profile = None
@@ -318,6 +318,7 @@ def _bench(opts: Options, wrk: str, tmp: Path) -> dict[str, Any]:
     results = _results(opts, wrk, targets, profile, time.monotonic() - started)
     if paired is not None:
         results["paired"] = paired
+        results["warnings"] += paired["warnings"]
     if translation is not None:
         results["translation"] = translation
     if strategies is not None:
@@ -406,11 +407,11 @@ def _check(target: Target, chunks: int) -> None:
     finally:
         conn.close()
     events = [line for line in text.splitlines() if line.startswith("data: ")]
-    expected = chunks + 2  # content events, the usage event, [DONE]
-    if response.status != 200 or len(events) != expected or events[-1] != "data: [DONE]":
+    wanted = chunks + 2  # content events, the usage event, [DONE]
+    if response.status != 200 or len(events) != wanted or events[-1] != "data: [DONE]":
         raise RuntimeError(
             f"{target.name}: bad stream ({response.status}, {len(events)} events, "
-            f"expected {expected}): {text[-300:]!r}"
+            f"expected {wanted}): {text[-300:]!r}"
         )
 
 
@@ -464,12 +465,19 @@ def _paired(
     median of the rounds is the verdict."""
     short = replace(opts, duration=max(2, opts.duration // 2), warmup=0)
     rounds: list[dict[str, Any]] = []
+    warnings: list[str] = []
     for n in range(opts.paired):
-        _say(f"bench: paired round {n + 1}/{opts.paired} (baseline, 429chain) ...")
-        base_rps = _measure(short, wrk, baseline, "rps", mock_port)
-        our_rps = _measure(short, wrk, ours, "rps", mock_port)
-        base_lat = _measure(short, wrk, baseline, "latency", mock_port)
-        our_lat = _measure(short, wrk, ours, "latency", mock_port)
+        # ABBA: whoever goes first alternates, so a drift within a round favours neither.
+        first, second = (baseline, ours) if n % 2 == 0 else (ours, baseline)
+        _say(f"bench: paired round {n + 1}/{opts.paired} ({first.name} first) ...")
+        runs: dict[tuple[str, str], Run] = {}
+        for mode in ("rps", "latency"):
+            for target in (first, second):
+                run = _measure(short, wrk, target, mode, mock_port)
+                runs[(target.name, mode)] = run
+                warnings += _run_warnings(f"{target.name} (paired round {n + 1})", mode, run)
+        base_rps, our_rps = runs[(baseline.name, "rps")], runs[(ours.name, "rps")]
+        base_lat, our_lat = runs[(baseline.name, "latency")], runs[(ours.name, "latency")]
         rounds.append(
             {
                 "rps_ratio": round(our_rps.wrk.rps / max(base_rps.wrk.rps, 1e-9), 3),
@@ -481,8 +489,9 @@ def _paired(
     added = statistics.median(r["added_p50_ms"] for r in rounds)
     return {
         "rounds": rounds,
+        "warnings": warnings,
         "goals": [
-            _goal("req/s ÷ pass-through, c=64", ">=", GOAL_RPS_RATIO, ratio),
+            _goal(f"req/s ÷ pass-through, c={opts.concurrency}", ">=", GOAL_RPS_RATIO, ratio),
             _goal("p50 over pass-through, c=1 (ms)", "<=", GOAL_ADDED_OVER_BASELINE_MS, added),
         ],
     }
@@ -623,34 +632,36 @@ def _goal(name: str, op: str, goal: float, value: float) -> dict[str, Any]:
 
 
 def _warnings(targets: list[Target]) -> list[str]:
+    return [
+        warning
+        for target in targets
+        for mode, run in target.runs.items()
+        for warning in _run_warnings(target.name, mode, run)
+    ]
+
+
+def _run_warnings(name: str, mode: str, run: Run) -> list[str]:
+    """What makes one run's figures suspect: errors, others' CPU, an idle proxy, extra calls."""
     warnings = []
-    for target in targets:
-        for mode, run in target.runs.items():
-            if run.wrk.errors or run.wrk.non_2xx:
-                warnings.append(
-                    f"{target.name} {mode}: {run.wrk.errors} socket errors/timeouts, "
-                    f"{run.wrk.non_2xx} non-2xx answers"
-                )
-            if run.foreign_pct is not None and run.foreign_pct > FOREIGN_LIMIT_PCT:
-                warnings.append(
-                    f"{target.name} {mode}: other processes used {run.foreign_pct:.0f}% of the "
-                    "proxy's CPU during the run; rerun on a quiet machine"
-                )
-            if (
-                mode != "latency"
-                and run.busy_pct is not None
-                and target.name != "direct"
-                and run.busy_pct < BUSY_LIMIT_PCT
-            ):
-                warnings.append(
-                    f"{target.name} {mode}: the proxy was busy only {run.busy_pct:.0f}% of the run "
-                    "(a saturated proxy is ~100%): it waited on something"
-                )
-            expected = 0.0 if target.name == "cached" else 1.0  # a hit makes no call
-            if run.upstream_per_req is not None and abs(run.upstream_per_req - expected) > 0.05:
-                warnings.append(
-                    f"{target.name} {mode}: {run.upstream_per_req:.2f} upstream calls per request"
-                )
+    if run.wrk.errors or run.wrk.non_2xx:
+        warnings.append(
+            f"{name} {mode}: {run.wrk.errors} socket errors/timeouts, "
+            f"{run.wrk.non_2xx} non-2xx answers"
+        )
+    if run.foreign_pct is not None and run.foreign_pct > FOREIGN_LIMIT_PCT:
+        warnings.append(
+            f"{name} {mode}: other processes used {run.foreign_pct:.0f}% of the "
+            "proxy's CPU during the run; rerun on a quiet machine"
+        )
+    busy = run.busy_pct
+    if mode != "latency" and name != "direct" and busy is not None and busy < BUSY_LIMIT_PCT:
+        warnings.append(
+            f"{name} {mode}: the proxy was busy only {busy:.0f}% of the run "
+            "(a saturated proxy is ~100%): it waited on something"
+        )
+    expected = 0.0 if name == "cached" else 1.0  # a hit makes no call
+    if run.upstream_per_req is not None and abs(run.upstream_per_req - expected) > 0.05:
+        warnings.append(f"{name} {mode}: {run.upstream_per_req:.2f} upstream calls per request")
     return warnings
 
 
@@ -693,20 +704,11 @@ def render(results: dict[str, Any]) -> str:
         label = name.replace("/", " ÷ ")
         lines.append(f"{label:<42}  {ratio['rps']:>9.2f}{'':>9}    {ratio['streams']:>9.2f}")
     if "goals" in results:
-        lines += ["", "targets (issue #2):"]
-        for goal in results["goals"]:
-            verdict = "PASS" if goal["pass"] else "MISS"
-            lines.append(
-                f"  {goal['name']:<32} {goal['goal']:>8}   got {goal['value']:>10,.3f}   {verdict}"
-            )
+        lines += ["", "targets (issue #2):", *_goal_lines(results["goals"])]
     if "paired" in results:
         paired = results["paired"]
         lines += ["", f"targets (issue #7), median of {len(paired['rounds'])} paired rounds:"]
-        for goal in paired["goals"]:
-            verdict = "PASS" if goal["pass"] else "MISS"
-            lines.append(
-                f"  {goal['name']:<32} {goal['goal']:>8}   got {goal['value']:>10,.3f}   {verdict}"
-            )
+        lines += _goal_lines(paired["goals"])
         shown = [
             f"{r['rps_ratio']:.2f}, {r['added_p50_ms']:+.3f}, "
             f"{_num(r['cpu_us'][0], '.0f')}/{_num(r['cpu_us'][1], '.0f')}"
@@ -732,6 +734,14 @@ def render(results: dict[str, Any]) -> str:
         lines += ["", *_render_profile(results["profile"])]
     lines.append(f"\n(bench took {setup['elapsed_s']:.0f} s)")
     return "\n".join(lines)
+
+
+def _goal_lines(goals: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"  {g['name']:<32} {g['goal']:>8}   got {g['value']:>10,.3f}   "
+        + ("PASS" if g["pass"] else "MISS")
+        for g in goals
+    ]
 
 
 def _render_profile(profile: dict[str, Any]) -> list[str]:

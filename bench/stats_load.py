@@ -13,15 +13,13 @@ import argparse
 import asyncio
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 
-from bench.procs import ROOT, free_port
+from bench.procs import Child, free_port
 from chain429.storage.records import AttemptRecord, RequestRecord
 from chain429.storage.store import Store
 from chain429.vocabulary import RequestOutcome
@@ -125,20 +123,6 @@ async def measure(url: str, asked: list[str], rounds: int) -> list[tuple[str, fl
     return [(p, statistics.median(t), max(t)) for p, t in times.items()]
 
 
-async def wait_healthy(url: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession(url) as session:
-        while time.monotonic() < deadline:
-            try:
-                async with session.get("/v1/stats/health", headers={"x-api-key": KEY}) as r:
-                    if r.status == 200:  # the store is open, not only the server
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError("429chain did not open its request log in time")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -165,15 +149,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         port = free_port()
-        argv_ = [sys.executable, "-m", "chain429", "-c", str(config), "-p", str(port)]
-        proc = subprocess.Popen(argv_, cwd=ROOT, stderr=subprocess.DEVNULL)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            asyncio.run(wait_healthy(url))
-            results = asyncio.run(measure(url, paths(now), opts.rounds))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        argv = ["-m", "chain429", "-c", str(config), "-p", str(port)]
+        with Child("429chain", argv, cpu=None, log_dir=Path(tmp)) as proxy:
+            # /v1/stats/health answers once the request log is open, not only the server.
+            auth = {"Authorization": f"Bearer {KEY}"}
+            proxy.wait_healthy(port, "/v1/stats/health", timeout_s=60, headers=auth)
+            results = asyncio.run(measure(f"http://127.0.0.1:{port}", paths(now), opts.rounds))
     print(f"{'route':<72} {'p50 ms':>8} {'max ms':>8}")
     for path, median, worst in results:
         print(f"{path:<72} {median:8.1f} {worst:8.1f}")
