@@ -53,16 +53,28 @@ class Proxy:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {PROXY_KEY}"}
 
-    async def logged(self, tries: int = 100) -> list[dict[str, Any]]:
-        """The request log's rows (`/v1/stats/requests`), once the batched writer wrote any."""
-        rows: list[dict[str, Any]] = []
-        async with aiohttp.ClientSession(headers=self.auth) as http:
-            for _ in range(tries):
-                async with http.get(f"{self.url}/v1/stats/requests") as response:
-                    rows = (await response.json())["requests"]
-                if rows:
-                    break
-                await asyncio.sleep(0.1)
+    async def settled(self) -> None:
+        """Wait until the request log's writer has written everything it was given."""
+        writer = self.state.writer
+        assert writer is not None, "request logging is off"
+        for _ in range(800):  # up to 20 s: the store opens after start-up (SQLAlchemy import)
+            if writer.queued == 0 and self.state.store.store is not None:
+                break
+            await asyncio.sleep(0.025)
+        else:
+            pytest.fail("the request log's writer did not catch up within 20 s")
+        await asyncio.sleep(0.05)
+
+    async def logged(self) -> list[dict[str, Any]]:
+        """The request log's rows (`/v1/stats/requests`), once the writer has caught up."""
+        await self.settled()
+        async with (
+            aiohttp.ClientSession(headers=self.auth) as http,
+            http.get(f"{self.url}/v1/stats/requests") as response,
+        ):
+            assert response.status == 200, await response.text()
+            rows: list[dict[str, Any]] = (await response.json())["requests"]
+        assert rows, "nothing was logged"
         return rows
 
 

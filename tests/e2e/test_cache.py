@@ -212,24 +212,24 @@ class Clock:
 async def test_answers_expire_after_the_ttl_a_chain_may_set_its_own(mocks, proxy) -> None:
     a = await mocks()
     config = make_config(
-        {"a": a}, {"default": ["a/m"], "short": ["a/m"]}, {"cache": {"enabled": True, "ttl_s": 60}}
+        {"a": a}, {"default": ["a/m"], "short": ["a/m"]}, {"cache": {"enabled": True, "ttl_s": 600}}
     )
-    config["chains"][1]["cache"] = {"ttl_s": 5}
+    config["chains"][1]["cache"] = {"ttl_s": 60}
     clock = Clock()
     p = await proxy(config, clock=clock)
     client = p.client()
     for chain in ("default", "short"):
         assert await said(client, model=chain) == "miss"
     assert a.calls == 2
-    clock.offset = 2.0  # within both TTLs
+    clock.offset = 20.0  # within both TTLs, with 40 s of real time to spare
     for chain in ("default", "short"):
         assert await said(client, model=chain) == "hit"
     assert a.calls == 2
-    clock.offset = 8.0  # past the chain's own 5 s, within the global 60 s
+    clock.offset = 100.0  # past the chain's own 60 s, within the global 600 s
     assert await said(client, model="short") == "miss"
     assert await said(client, model="default") == "hit"
     assert a.calls == 3
-    clock.offset = 70.0  # past the global TTL too
+    clock.offset = 700.0  # past the global TTL too
     assert await said(client, model="default") == "miss"
     assert await said(client, model="default") == "hit"
     assert a.calls == 4

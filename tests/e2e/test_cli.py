@@ -631,19 +631,27 @@ STATS_PATHS = (
     "/v1/stats/savings",
 )
 
-# Loaded by the child through PYTHONPATH: logs each import (thread, module, time), and makes the
-# worker thread's import of SQLAlchemy's ORM slow, so that stats requests surely meet it.
+# Loaded by the child through PYTHONPATH: logs each import (thread, module, time), and holds the
+# first import of SQLAlchemy in a worker thread (the request log's opening) at a gate: it writes
+# its thread id to the file `at_gate`, and goes on once the file `go` exists.
 IMPORT_WATCH = """
-import sys, threading, time
-_log = open(%r, "a", buffering=1)
+import os, sys, threading, time
+_dir = %r
+_log = open(os.path.join(_dir, "imports.log"), "a", buffering=1)
+_held = []
 def _watch(event, args):
     if event != "import":
         return
     name = args[0]
     _log.write(f"{threading.get_ident()} {time.monotonic()} {name}\\n")
     worker = threading.current_thread() is not threading.main_thread()
-    if worker and name.startswith("sqlalchemy.orm"):
-        time.sleep(0.03)
+    if worker and name.startswith("sqlalchemy") and not _held:
+        _held.append(name)
+        with open(os.path.join(_dir, "at_gate"), "w") as gate:
+            gate.write(str(threading.get_ident()))
+        deadline = time.monotonic() + 60
+        while not os.path.exists(os.path.join(_dir, "go")) and time.monotonic() < deadline:
+            time.sleep(0.01)
 sys.addaudithook(_watch)
 """
 
@@ -653,15 +661,22 @@ SQL_MODULES = ("sqlalchemy", "chain429.storage.queries", "chain429.storage.table
 def test_stats_asked_while_the_log_opens_wait_for_it(tmp_path: Path, spawn: Spawner) -> None:
     # The log store imports SQLAlchemy in a worker thread after the server listens. A stats
     # handler that imported the queries meanwhile met SQLAlchemy's modules half-made: a 500, seen
-    # in CI's container test. No thread may import SQLAlchemy while the worker does.
-    watch_dir, imports = tmp_path / "watch", tmp_path / "imports.log"
-    watch_dir.mkdir()
-    (watch_dir / "sitecustomize.py").write_text(IMPORT_WATCH % str(imports))
-    proxy = spawn("-c", str(simple_config(tmp_path)), env={"PYTHONPATH": str(watch_dir)})
+    # in CI's container test. Here the worker's import is held open while stats requests come
+    # in; no other thread may import SQLAlchemy (or what needs it) until it is done.
+    watch = tmp_path / "watch"
+    watch.mkdir()
+    (watch / "sitecustomize.py").write_text(IMPORT_WATCH % str(watch))
+    path = os.pathsep.join(filter(None, [str(watch), os.environ.get("PYTHONPATH")]))
+    proxy = spawn("-c", str(simple_config(tmp_path)), env={"PYTHONPATH": path})
+    proxy.wait_healthy(timeout=60)
+    imports = watch / "imports.log"
+
+    def sql_imports_outside(worker: str) -> list[str]:
+        events = [line.split(" ", 2) for line in imports.read_text().splitlines()]
+        return [n for thread, _, n in events if thread != worker and n.startswith(SQL_MODULES)]
 
     async def ask_all() -> list[tuple[str, int]]:
         headers = {"Authorization": f"Bearer {PROXY_KEY}"}
-        answers: list[tuple[str, int]] = []
         async with aiohttp.ClientSession(proxy.url, headers=headers) as session:
 
             async def ask(path: str) -> tuple[str, int]:
@@ -669,25 +684,31 @@ def test_stats_asked_while_the_log_opens_wait_for_it(tmp_path: Path, spawn: Spaw
                     await response.read()
                     return path, response.status
 
-            while len(answers) < 4 * len(STATS_PATHS):
-                try:
-                    answers += await asyncio.gather(*(ask(p) for p in STATS_PATHS))
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.005)  # not listening yet
-        return answers
+            asked = asyncio.gather(*(ask(p) for p in STATS_PATHS * 2))
+            for _ in range(6000):  # the worker reaches the gate (up to 60 s)
+                if (watch / "at_gate").exists():
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                pytest.fail("the request log's opening never imported SQLAlchemy")
+            worker = (watch / "at_gate").read_text()
+            for _ in range(200):  # give the requests 2 s to reach their handlers; a handler
+                if sql_imports_outside(worker):  # that imports SQLAlchemy shows up at once
+                    break
+                await asyncio.sleep(0.01)
+            (watch / "go").touch()
+            return await asked
 
-    answers = asyncio.run(asyncio.wait_for(ask_all(), 60))
+    answers = asyncio.run(asyncio.wait_for(ask_all(), 120))
     assert [status for _, status in answers] == [200] * len(answers), answers
     assert proxy.stop() in CLEAN_EXIT
     assert_no_traceback(proxy.err)
     events = [line.split(" ", 2) for line in imports.read_text().splitlines()]
     worker = next(thread for thread, _, name in events if name.startswith("sqlalchemy.ext.async"))
-    span = [
-        float(t) for thread, t, name in events if thread == worker and name.startswith("sqlalchemy")
-    ]
+    held = [float(t) for thread, t, _ in events if thread == worker]
     meanwhile = [
         name
         for thread, t, name in events
-        if thread != worker and min(span) <= float(t) <= max(span) and name.startswith(SQL_MODULES)
+        if thread != worker and min(held) <= float(t) <= max(held) and name.startswith(SQL_MODULES)
     ]
     assert meanwhile == []

@@ -11,7 +11,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chain429.testing import Reply, error_body
 from tests.e2e.conftest import make_config
-from tests.e2e.test_request_log import settled
 
 pytestmark = pytest.mark.asyncio
 
@@ -145,7 +144,7 @@ async def test_embeddings_and_legacy_completions_reach_the_log_the_stats_and_met
     )
     streamed = [c async for c in stream]
     assert streamed[-1].usage is not None
-    await settled(p)
+    await p.settled()
     async with aiohttp.ClientSession(headers=p.auth) as http:
 
         async def get(path: str) -> Any:

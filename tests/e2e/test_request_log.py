@@ -31,17 +31,6 @@ async def drain(stream: Any) -> None:
         pass
 
 
-async def settled(p: Any) -> None:
-    """Wait for the writer to have written everything it was given."""
-    writer = p.state.writer
-    assert writer is not None
-    for _ in range(800):  # up to 20 s: the store opens after start-up (SQLAlchemy import)
-        if writer.queued == 0 and p.state.store.store is not None:
-            break
-        await asyncio.sleep(0.025)
-    await asyncio.sleep(0.05)
-
-
 async def logged_proxy(mocks: Any, proxy: Any, tmp_path: Path, **settings: Any) -> Any:
     a, b = await mocks(), await mocks()
     db = tmp_path / "log.db"
@@ -55,7 +44,7 @@ async def test_a_served_request_leaves_a_row_and_its_attempts(mocks, proxy, tmp_
     a, _b, p, db = await logged_proxy(mocks, proxy, tmp_path)
     a.script(Reply(429, error_body(429, "slow"), {"retry-after": "30"}))
     await p.client().chat.completions.create(model="default", messages=MESSAGES)
-    await settled(p)
+    await p.settled()
     (row,) = rows(
         db,
         "SELECT chain, provider, model, status, outcome, calls, skipped, "
@@ -115,7 +104,7 @@ async def test_every_way_a_request_ends_leaves_a_row(mocks, proxy, tmp_path) -> 
                 timeout=aiohttp.ClientTimeout(total=0.3),
             )
     await asyncio.sleep(0.2)
-    await settled(p)
+    await p.settled()
     outcomes = rows(db, "SELECT status, outcome FROM requests ORDER BY ts")
     assert outcomes == [
         (503, "exhausted"),
@@ -155,7 +144,7 @@ async def test_a_thousand_concurrent_requests_give_a_thousand_rows(mocks, proxy,
 
         statuses = await asyncio.gather(*(one(i) for i in range(1000)))
     assert statuses.count(200) == 1000
-    await settled(p)
+    await p.settled()
     assert rows(db, "SELECT count(*) FROM requests") == [(1000,)]
     assert rows(db, "SELECT count(*) FROM attempts") == [(1000,)]
     assert p.state.writer.dropped == 0
@@ -209,7 +198,7 @@ async def test_prompts_are_logged_only_when_asked(
 async def test_health_shows_the_request_log(mocks, proxy, tmp_path) -> None:
     _a, _b, p, _db = await logged_proxy(mocks, proxy, tmp_path)
     await p.client().chat.completions.create(model="default", messages=MESSAGES)
-    await settled(p)
+    await p.settled()
     async with aiohttp.ClientSession() as session, session.get(f"{p.url}/health") as response:
         body = await response.json()
     log = body["request_log"]
@@ -227,7 +216,7 @@ async def test_the_access_log_names_the_whole_id_the_stats_api_finds(
     _a, _b, p, _db = await logged_proxy(mocks, proxy, tmp_path)
     for _ in range(5):
         await p.client().chat.completions.create(model="default", messages=MESSAGES)
-    await settled(p)
+    await p.settled()
     ids = [
         r.fields["id"]  # type: ignore[attr-defined]
         for r in caplog.records
@@ -277,7 +266,7 @@ async def test_every_answer_names_its_request_in_the_log(mocks, proxy, tmp_path)
         async with session.get(f"{p.url}/v1/models", headers=p.auth) as response:
             assert "X-429chain-Request-Id" not in response.headers
     assert len(set(ids.values())) == len(ids)
-    await settled(p)
+    await p.settled()
     async with aiohttp.ClientSession(headers=p.auth) as http:
         for expected, request_id in ids.items():
             async with http.get(f"{p.url}/v1/stats/requests/{request_id}") as r:
