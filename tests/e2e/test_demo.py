@@ -264,7 +264,8 @@ def make_run(tmp_path: Path, **env: str) -> subprocess.Popen[str]:
             base.pop(name, None)
     base.update(env)
     return subprocess.Popen(
-        ["make", "-s", "-C", str(REPO), "run", f"ARGS=-p {free_port()}"],
+        # -o ui: never (re)build the UI here; `make test` built it, and tests/ui serves it.
+        ["make", "-s", "-o", "ui", "-C", str(REPO), "run", f"ARGS=-p {free_port()}"],
         env=base,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

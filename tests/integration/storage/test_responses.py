@@ -12,16 +12,9 @@ from chain429.storage.responses import (
     prune_expired,
 )
 from chain429.storage.store import Store, StoreRef
+from tests.unit.engine.fakes import FakeClock
 
 pytestmark = pytest.mark.asyncio
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def saved(response_id: str, key: str = "key-a", expires_at: float = 2_000.0) -> SavedResponse:
@@ -35,13 +28,13 @@ def saved(response_id: str, key: str = "key-a", expires_at: float = 2_000.0) -> 
     )
 
 
-def sql(store: Store | None, clock: Clock) -> SqlResponses:
+def sql(store: Store | None, clock: FakeClock) -> SqlResponses:
     ref = StoreRef()
     ref.set(store)
     return SqlResponses(ref, MemoryResponses(clock=clock), clock)
 
 
-async def check_the_contract(responses: ResponseStore, clock: Clock) -> None:
+async def check_the_contract(responses: ResponseStore, clock: FakeClock) -> None:
     await responses.save(saved("resp_1"))
     loaded = await responses.load("resp_1", "key-a")
     assert loaded == saved("resp_1")
@@ -56,22 +49,22 @@ async def check_the_contract(responses: ResponseStore, clock: Clock) -> None:
 
 
 async def test_the_database_keeps_them_per_key_until_they_expire(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(1_000.0)
     await check_the_contract(sql(store, clock), clock)
 
 
 async def test_memory_keeps_them_per_key_until_they_expire() -> None:
-    clock = Clock()
+    clock = FakeClock(1_000.0)
     await check_the_contract(MemoryResponses(clock=clock), clock)
 
 
 async def test_without_a_database_they_go_to_memory() -> None:
-    clock = Clock()
+    clock = FakeClock(1_000.0)
     await check_the_contract(sql(None, clock), clock)
 
 
 async def test_memory_drops_the_oldest_past_its_limit() -> None:
-    responses = MemoryResponses(limit=2, clock=Clock())
+    responses = MemoryResponses(limit=2, clock=FakeClock(1_000.0))
     for n in range(3):
         await responses.save(saved(f"resp_{n}"))
     assert await responses.load("resp_0", "key-a") is None
@@ -79,7 +72,7 @@ async def test_memory_drops_the_oldest_past_its_limit() -> None:
 
 
 async def test_pruning_deletes_only_the_expired(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(1_000.0)
     responses = sql(store, clock)
     await responses.save(saved("resp_old", expires_at=1_100.0))
     await responses.save(saved("resp_new", expires_at=3_000.0))
@@ -90,7 +83,7 @@ async def test_pruning_deletes_only_the_expired(store: Store) -> None:
 
 
 async def test_a_saved_answer_survives_reopening_the_database(database_url: str) -> None:
-    clock = Clock()
+    clock = FakeClock(1_000.0)
     first = await Store.open(database_url)
     try:
         await sql(first, clock).save(saved("resp_kept"))
