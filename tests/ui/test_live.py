@@ -8,6 +8,7 @@ import asyncio
 import re
 
 import aiohttp
+import pytest
 from playwright.async_api import Page, expect
 
 from chain429.testing.mock_provider import DEFAULT_TEXT
@@ -166,7 +167,11 @@ async def test_the_playground_trail_is_its_own_request_whatever_else_the_chain_s
                 if found.status == 200:
                     break
             await asyncio.sleep(0.05)
-    await page.wait_for_timeout(1000)  # time for the tab to take the other record in
+        else:
+            pytest.fail(f"the other request {other} was never logged")
+    # It went to the feed when it finished, before it was logged: the tab has had it since, and
+    # a second more lets it be taken in.
+    await page.wait_for_timeout(1000)
     await expect(result).to_have_attribute("data-request-id", own)
     assert "429" not in await trail.inner_text()
     await expect(trail).to_have_text(re.compile(r"^\s*alpha 200\s*$"))
