@@ -17,6 +17,7 @@ from aiohttp import web
 from chain429.config.load import load_config
 from chain429.http.app import create_app
 from chain429.http.state import STATE, AppState
+from chain429.testing import Reply, error_body
 from chain429.testing.mock_provider import MockProvider
 
 PROXY_KEY = "sk-proxy-test-key-0001"
@@ -109,6 +110,22 @@ def make_config(
             for name, entries in chains.items()
         ],
     }
+
+
+def too_many(retry_after: str | None = None, message: str = "Rate limit exceeded") -> Reply:
+    """A provider's per-minute 429, OpenAI-shaped; with a `retry-after` when given."""
+    headers = {"retry-after": retry_after} if retry_after else {}
+    return Reply(429, error_body(429, message, "requests", "rate_limit_exceeded"), headers)
+
+
+async def two_entries(
+    mocks: Any, proxy: Any, *, texts: tuple[str, str] | None = None, **settings: Any
+) -> tuple[MockProvider, MockProvider, Proxy]:
+    """Mocks `a` and `b` behind one chain, `default` = [a/m1, b/m2]; `texts` are their replies."""
+    a_kw, b_kw = ({"reply_text": t} for t in texts) if texts else ({}, {})
+    a, b = await mocks(**a_kw), await mocks(**b_kw)
+    config = make_config({"a": a, "b": b}, {"default": ["a/m1", "b/m2"]}, settings)
+    return a, b, await proxy(config)
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import aiohttp
 import anthropic
 import pytest
 
-from chain429.testing import Reply, Stream, chunk, completion, error_body, usage_chunk
-from tests.e2e.conftest import PROXY_KEY, Proxy, make_config
+from chain429.testing import Reply, Stream, chunk, completion, usage_chunk
+from tests.e2e.conftest import PROXY_KEY, Proxy, too_many, two_entries
 
 pytestmark = pytest.mark.asyncio
 
@@ -27,10 +27,6 @@ WEATHER_TOOL: Any = {
 ASK: Any = [{"role": "user", "content": "Weather in Paris?"}]
 
 
-def too_many() -> Reply:
-    return Reply(429, error_body(429, "Rate limit exceeded"), {"retry-after": "30"})
-
-
 def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
@@ -39,14 +35,11 @@ def client(p: Proxy, key: str = PROXY_KEY) -> anthropic.AsyncAnthropic:
     return anthropic.AsyncAnthropic(base_url=p.url, api_key=key, max_retries=0)
 
 
-async def two_entries(mocks: Any, proxy: Any, **settings: Any) -> tuple[Any, Any, Proxy]:
-    a, b = await mocks(reply_text="Sunny in Paris."), await mocks(reply_text="From b.")
-    config = make_config({"a": a, "b": b}, {"default": ["a/m1", "b/m2"]}, settings)
-    return a, b, await proxy(config)
+TEXTS = ("Sunny in Paris.", "From b.")  # what a and b answer
 
 
 async def test_a_message_is_translated_to_chat_and_back(mocks, proxy) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     async with client(p) as sdk:
         raw = await sdk.messages.with_raw_response.create(
             model="default",
@@ -76,7 +69,7 @@ async def test_a_message_is_translated_to_chat_and_back(mocks, proxy) -> None:
 
 
 async def test_a_tool_call_its_result_and_the_final_answer(mocks, proxy) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     a.script(
         Reply(
             body=completion(
@@ -133,7 +126,7 @@ def tool_stream() -> Stream:
 
 
 async def test_a_stream_with_text_and_tool_arguments(mocks, proxy) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     a.script(tool_stream())
     types = []
     async with (
@@ -156,7 +149,7 @@ async def test_a_stream_with_text_and_tool_arguments(mocks, proxy) -> None:
 
 
 async def test_thinking_blocks_only_when_asked(mocks, proxy) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     reasoning = Stream(
         [chunk(reasoning_content="Hmm, Paris."), chunk("Sunny."), chunk(finish_reason="stop")]
     )
@@ -181,7 +174,7 @@ async def test_thinking_blocks_only_when_asked(mocks, proxy) -> None:
 
 
 async def test_the_sync_client_streams_and_not(mocks, proxy) -> None:
-    _, _, p = await two_entries(mocks, proxy)
+    _, _, p = await two_entries(mocks, proxy, texts=TEXTS)
 
     def talk() -> tuple[str, str]:
         with anthropic.Anthropic(base_url=p.url, api_key=PROXY_KEY, max_retries=0) as sdk:
@@ -194,7 +187,7 @@ async def test_the_sync_client_streams_and_not(mocks, proxy) -> None:
 
 
 async def test_the_sync_client_streams_a_tool_call_its_result_and_the_answer(mocks, proxy) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     a.script(tool_stream(), Stream([chunk("It is "), chunk("22C."), chunk(finish_reason="stop")]))
 
     def agent_turns() -> str:
@@ -221,8 +214,8 @@ async def test_the_sync_client_streams_a_tool_call_its_result_and_the_answer(moc
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_a_429_on_the_first_entry_falls_through(mocks, proxy, stream: bool) -> None:
-    a, b, p = await two_entries(mocks, proxy)
-    a.script(too_many())
+    a, b, p = await two_entries(mocks, proxy, texts=TEXTS)
+    a.script(too_many("30"))
     async with client(p) as sdk:
         if stream:
             async with sdk.messages.stream(model="default", max_tokens=50, messages=ASK) as s:
@@ -237,9 +230,9 @@ async def test_a_429_on_the_first_entry_falls_through(mocks, proxy, stream: bool
 async def test_all_exhausted_is_an_anthropic_rate_limit_error_with_retry_after(
     mocks, proxy
 ) -> None:
-    a, b, p = await two_entries(mocks, proxy)
-    a.script(too_many())
-    b.script(too_many())
+    a, b, p = await two_entries(mocks, proxy, texts=TEXTS)
+    a.script(too_many("30"))
+    b.script(too_many("30"))
     async with client(p) as sdk:
         with pytest.raises(anthropic.RateLimitError) as caught:
             await sdk.messages.create(model="default", max_tokens=50, messages=ASK)
@@ -251,7 +244,7 @@ async def test_all_exhausted_is_an_anthropic_rate_limit_error_with_retry_after(
 
 
 async def test_errors_use_anthropics_envelope(mocks, proxy) -> None:
-    _, _, p = await two_entries(mocks, proxy)
+    _, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     async with client(p, "sk-wrong") as sdk:
         with pytest.raises(anthropic.AuthenticationError) as denied:
             await sdk.messages.create(model="default", max_tokens=50, messages=ASK)
@@ -270,7 +263,7 @@ async def test_errors_use_anthropics_envelope(mocks, proxy) -> None:
 
 
 async def test_bearer_auth_and_anthropic_headers_are_accepted(mocks, proxy) -> None:
-    _, _, p = await two_entries(mocks, proxy)
+    _, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     headers = {
         "Authorization": f"Bearer {PROXY_KEY}",
         "anthropic-version": "2023-06-01",
@@ -289,7 +282,7 @@ async def test_bearer_auth_and_anthropic_headers_are_accepted(mocks, proxy) -> N
 
 
 async def test_count_tokens_estimates_without_an_upstream_call(mocks, proxy) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     async with client(p) as sdk:
         short = await sdk.messages.count_tokens(model="default", messages=ASK)
         long = await sdk.messages.count_tokens(
@@ -304,7 +297,7 @@ async def test_count_tokens_estimates_without_an_upstream_call(mocks, proxy) -> 
 
 
 async def test_the_request_log_records_the_endpoint(mocks, proxy) -> None:
-    _, _, p = await two_entries(mocks, proxy)
+    _, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     async with client(p) as sdk:
         await sdk.messages.create(model="default", max_tokens=50, messages=ASK)
     rows = await p.logged()
@@ -314,7 +307,7 @@ async def test_the_request_log_records_the_endpoint(mocks, proxy) -> None:
 
 
 async def test_a_body_too_deep_to_forward_is_a_400_not_a_500(mocks, proxy) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     deep: Any = {}
     for _ in range(300):  # orjson reads 1024 levels but writes only 254
         deep = {"a": deep}

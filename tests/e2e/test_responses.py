@@ -10,8 +10,8 @@ import aiohttp
 import openai
 import pytest
 
-from chain429.testing import Pause, Reply, Stream, chunk, completion, error_body, usage_chunk
-from tests.e2e.conftest import PROXY_KEY, Proxy, make_config
+from chain429.testing import Pause, Reply, Stream, chunk, completion, usage_chunk
+from tests.e2e.conftest import PROXY_KEY, make_config, too_many, two_entries
 
 pytestmark = pytest.mark.asyncio
 
@@ -27,10 +27,6 @@ WEATHER_TOOL: Any = {
 }
 
 
-def too_many() -> Reply:
-    return Reply(429, error_body(429, "Rate limit exceeded"), {"retry-after": "30"})
-
-
 def tool_call(call_id: str, arguments: str) -> dict[str, Any]:
     return {
         "id": call_id,
@@ -39,14 +35,11 @@ def tool_call(call_id: str, arguments: str) -> dict[str, Any]:
     }
 
 
-async def two_entries(mocks: Any, proxy: Any, **settings: Any) -> tuple[Any, Any, Proxy]:
-    a, b = await mocks(reply_text="Sunny in Paris."), await mocks(reply_text="From b.")
-    config = make_config({"a": a, "b": b}, {"default": ["a/m1", "b/m2"]}, settings)
-    return a, b, await proxy(config)
+TEXTS = ("Sunny in Paris.", "From b.")  # what a and b answer
 
 
 async def test_a_response_is_translated_to_chat_and_back(mocks, proxy) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     raw = await p.client().responses.with_raw_response.create(
         model="default",
         instructions="Be brief.",
@@ -70,7 +63,7 @@ async def test_a_response_is_translated_to_chat_and_back(mocks, proxy) -> None:
 async def test_a_tool_call_its_output_and_the_answer_over_previous_response_id(
     mocks, proxy
 ) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     a.script(
         Reply(body=completion(None, tool_calls=[tool_call("call_1", '{"city":"Paris"}')])),
         Reply(body=completion("It is sunny.")),
@@ -114,7 +107,7 @@ def tool_stream() -> Stream:
 
 
 async def test_a_stream_with_text_and_tool_arguments(mocks, proxy) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     a.script(tool_stream())
     types = []
     async with p.client().responses.stream(
@@ -144,7 +137,7 @@ async def test_a_stream_with_text_and_tool_arguments(mocks, proxy) -> None:
 
 
 async def test_a_streamed_answer_can_be_continued_at_once(mocks, proxy) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     sdk = p.client()
     stream = await sdk.responses.create(model="default", input="Hi", stream=True)
     completed = [event async for event in stream if event.type == "response.completed"]
@@ -161,7 +154,7 @@ async def test_a_streamed_answer_can_be_continued_at_once(mocks, proxy) -> None:
 
 
 async def test_the_sync_client_streams_and_not(mocks, proxy) -> None:
-    _, _, p = await two_entries(mocks, proxy)
+    _, _, p = await two_entries(mocks, proxy, texts=TEXTS)
 
     def talk() -> tuple[str, str]:
         with openai.OpenAI(base_url=f"{p.url}/v1", api_key=PROXY_KEY, max_retries=0) as sdk:
@@ -174,7 +167,7 @@ async def test_the_sync_client_streams_and_not(mocks, proxy) -> None:
 
 
 async def test_the_sync_client_streams_a_tool_call_its_output_and_the_answer(mocks, proxy) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     a.script(tool_stream(), Stream([chunk("It is "), chunk("22C."), chunk(finish_reason="stop")]))
 
     def agent_turns() -> str:
@@ -199,8 +192,8 @@ async def test_the_sync_client_streams_a_tool_call_its_output_and_the_answer(moc
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_a_429_on_the_first_entry_falls_through(mocks, proxy, stream: bool) -> None:
-    a, b, p = await two_entries(mocks, proxy)
-    a.script(too_many())
+    a, b, p = await two_entries(mocks, proxy, texts=TEXTS)
+    a.script(too_many("30"))
     sdk = p.client()
     if stream:
         async with sdk.responses.stream(model="default", input="Hi") as s:
@@ -212,7 +205,7 @@ async def test_a_429_on_the_first_entry_falls_through(mocks, proxy, stream: bool
 
 
 async def test_stored_responses_can_be_read_and_deleted(mocks, proxy) -> None:
-    _, _, p = await two_entries(mocks, proxy)
+    _, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     sdk = p.client()
     made = await sdk.responses.create(model="default", input="Hi")
     again = await sdk.responses.retrieve(made.id)
@@ -226,7 +219,7 @@ async def test_stored_responses_can_be_read_and_deleted(mocks, proxy) -> None:
 
 
 async def test_store_false_keeps_nothing(mocks, proxy) -> None:
-    _, _, p = await two_entries(mocks, proxy)
+    _, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     sdk = p.client()
     made = await sdk.responses.create(model="default", input="Hi", store=False)
     with pytest.raises(openai.NotFoundError):
@@ -262,7 +255,7 @@ async def test_a_stored_response_expires(mocks, proxy) -> None:
 
 
 async def test_bad_input_is_a_clear_400(mocks, proxy) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     async with aiohttp.ClientSession(headers=p.auth) as http:
         for body in ({"model": "default"}, {"model": "default", "input": 7}):
             async with http.post(f"{p.url}/v1/responses", json=body) as response:
@@ -273,7 +266,7 @@ async def test_bad_input_is_a_clear_400(mocks, proxy) -> None:
 
 
 async def test_hosted_tools_are_dropped_and_function_tools_kept(mocks, proxy) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     await p.client().responses.create(
         model="default",
         input="Hi",
@@ -285,7 +278,7 @@ async def test_hosted_tools_are_dropped_and_function_tools_kept(mocks, proxy) ->
 
 
 async def test_the_request_log_records_the_endpoint(mocks, proxy) -> None:
-    _, _, p = await two_entries(mocks, proxy)
+    _, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     await p.client().responses.create(model="default", input="Hi")
     rows = await p.logged()
     assert rows[0]["endpoint"] == "/v1/responses" and rows[0]["outcome"] == "success"
@@ -317,7 +310,7 @@ async def test_a_stream_past_max_response_bytes_ends_failed_and_is_not_kept(mock
 
 
 async def test_a_body_too_deep_to_forward_is_a_400_not_a_500(mocks, proxy) -> None:
-    a, _, p = await two_entries(mocks, proxy)
+    a, _, p = await two_entries(mocks, proxy, texts=TEXTS)
     deep: Any = {}
     for _ in range(300):  # orjson reads 1024 levels but writes only 254
         deep = {"a": deep}

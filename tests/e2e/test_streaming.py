@@ -13,17 +13,11 @@ import pytest
 
 from chain429.providers.sse import SSEParser
 from chain429.testing import Hang, Pause, Reply, Stream, chunk, error_body, usage_chunk
-from tests.e2e.conftest import make_config
+from tests.e2e.conftest import two_entries
 
 pytestmark = pytest.mark.asyncio
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
-
-
-async def two_entry_proxy(mocks: Any, proxy: Any, **settings: Any) -> tuple[Any, Any, Any]:
-    a, b = await mocks(), await mocks()
-    config = make_config({"a": a, "b": b}, {"default": ["a/m1", "b/m2"]}, settings)
-    return a, b, await proxy(config)
 
 
 async def collect(p: Any, **kw: Any) -> tuple[str, list[Any]]:
@@ -53,7 +47,7 @@ def content_stream(*parts: str, **kw: Any) -> Stream:
 
 
 async def test_stream_headers_and_content(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(content_stream("Hel", "lo"))
     response, body = await raw_stream(p)
     assert response.status == 200
@@ -67,7 +61,7 @@ async def test_stream_headers_and_content(mocks, proxy) -> None:
 
 
 async def test_chunks_are_relayed_as_they_arrive(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(content_stream("one", "two", "three", "four", interval=0.3))
     stream = await p.client().chat.completions.create(
         model="default", messages=MESSAGES, stream=True
@@ -116,7 +110,7 @@ async def test_chunks_are_relayed_as_they_arrive(mocks, proxy) -> None:
     ],
 )
 async def test_failures_before_the_first_event_fall_over_unseen(mocks, proxy, failure) -> None:
-    a, b, p = await two_entry_proxy(mocks, proxy, first_byte_timeout_ms=500)
+    a, b, p = await two_entries(mocks, proxy, first_byte_timeout_ms=500)
     a.script(failure)
     b.script(content_stream("from", " b"))
     response, body = await raw_stream(p)
@@ -130,7 +124,7 @@ async def test_failures_before_the_first_event_fall_over_unseen(mocks, proxy, fa
 
 
 async def test_sse_framing_quirks_are_parsed(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(
         Stream(
             [
@@ -150,7 +144,7 @@ async def test_sse_framing_quirks_are_parsed(mocks, proxy) -> None:
 
 
 async def test_mid_stream_reset_ends_with_an_error_event(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(content_stream("partial", "more", reset_after=2))
     stream = await p.client().chat.completions.create(
         model="default", messages=MESSAGES, stream=True
@@ -170,7 +164,7 @@ async def test_mid_stream_reset_ends_with_an_error_event(mocks, proxy) -> None:
 
 
 async def test_mid_stream_stall_past_idle_timeout_ends_with_an_error_event(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy, stream_idle_timeout_ms=300)
+    a, _b, p = await two_entries(mocks, proxy, stream_idle_timeout_ms=300)
     a.script(Stream([chunk(role="assistant", content="hi"), Pause(60), chunk(content="late")]))
     started = time.monotonic()
     _, body = await raw_stream(p)
@@ -180,7 +174,7 @@ async def test_mid_stream_stall_past_idle_timeout_ends_with_an_error_event(mocks
 
 
 async def test_eof_without_done_or_finish_is_an_error_not_a_silent_truncation(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(Stream([chunk(role="assistant", content="cut"), chunk(content=" off")], done=False))
     _, body = await raw_stream(p)
     assert b"ended without [DONE]" in body
@@ -188,7 +182,7 @@ async def test_eof_without_done_or_finish_is_an_error_not_a_silent_truncation(mo
 
 
 async def test_eof_after_finish_reason_is_a_clean_end(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(Stream([chunk(content="ok"), chunk(finish_reason="stop")], done=False))
     _, body = await raw_stream(p)
     assert body.endswith(b"data: [DONE]\n\n")
@@ -196,7 +190,7 @@ async def test_eof_after_finish_reason_is_a_clean_end(mocks, proxy) -> None:
 
 
 async def test_in_band_error_after_commit_is_passed_on(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(
         Stream(
             [
@@ -214,7 +208,7 @@ async def test_in_band_error_after_commit_is_passed_on(mocks, proxy) -> None:
 
 
 async def test_usage_is_requested_upstream_and_stripped_unless_asked(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     _, chunks = await collect(p)
     assert a.requests[-1].json["stream_options"] == {"include_usage": True}
     assert all(c.usage is None for c in chunks)
@@ -225,7 +219,7 @@ async def test_usage_is_requested_upstream_and_stripped_unless_asked(mocks, prox
 
 
 async def test_stream_options_rejected_is_retried_without_and_remembered(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(
         Reply(
             422,
@@ -256,7 +250,7 @@ async def test_stream_options_rejected_is_retried_without_and_remembered(mocks, 
 
 
 async def test_all_exhausted_stream_gets_the_same_429_as_non_stream(mocks, proxy) -> None:
-    a, b, p = await two_entry_proxy(mocks, proxy)
+    a, b, p = await two_entries(mocks, proxy)
     a.script(Reply(429, error_body(429, "slow"), {"retry-after": "9"}))
     b.script(Reply(429, error_body(429, "slow"), {"retry-after": "20"}))
     with pytest.raises(openai.RateLimitError) as caught:
@@ -266,7 +260,7 @@ async def test_all_exhausted_stream_gets_the_same_429_as_non_stream(mocks, proxy
 
 
 async def test_tool_call_deltas_reach_the_sdk(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     call = {
         "index": 0,
         "id": "call_1",
@@ -304,7 +298,7 @@ async def test_tool_call_deltas_reach_the_sdk(mocks, proxy) -> None:
 
 
 async def test_normalize_responses_applies_to_stream_deltas(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy, normalize_responses=True)
+    a, _b, p = await two_entries(mocks, proxy, normalize_responses=True)
     a.script(
         Stream(
             [
@@ -319,7 +313,7 @@ async def test_normalize_responses_applies_to_stream_deltas(mocks, proxy) -> Non
 
 
 async def test_client_disconnect_mid_stream_cancels_upstream(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(Stream([chunk(role="assistant", content="x")] + [Pause(0.1), chunk(content="y")] * 50))
     async with aiohttp.ClientSession() as session:
         response = await session.post(
@@ -340,14 +334,14 @@ async def test_client_disconnect_mid_stream_cancels_upstream(mocks, proxy) -> No
 
 
 async def test_usage_only_chunk_is_kept_when_asked(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(Stream([chunk(content="x"), chunk(finish_reason="stop"), usage_chunk(3, 4)]))
     _, chunks = await collect(p, stream_options={"include_usage": True})
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 7
 
 
 async def test_lf_multi_line_data_in_one_chunk_stays_one_event(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(
         Stream(
             [

@@ -11,26 +11,15 @@ import openai
 import pytest
 
 from chain429.testing import Hang, Reply, error_body
-from tests.e2e.conftest import make_config
+from tests.e2e.conftest import make_config, too_many, two_entries
 
 pytestmark = pytest.mark.asyncio
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 
 
-def too_many(retry_after: str | None = None, message: str = "Rate limit exceeded") -> Reply:
-    headers = {"retry-after": retry_after} if retry_after else {}
-    return Reply(429, error_body(429, message, "requests", "rate_limit_exceeded"), headers)
-
-
-async def two_entry_proxy(mocks: Any, proxy: Any, **settings: Any) -> tuple[Any, Any, Any]:
-    a, b = await mocks(), await mocks()
-    config = make_config({"a": a, "b": b}, {"default": ["a/m1", "b/m2"]}, settings)
-    return a, b, await proxy(config)
-
-
 async def test_first_entry_serves_and_the_body_is_forwarded_unchanged(mocks, proxy) -> None:
-    a, b, p = await two_entry_proxy(mocks, proxy)
+    a, b, p = await two_entries(mocks, proxy)
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
     raw = await p.client().chat.completions.with_raw_response.create(
         model="default",
@@ -82,7 +71,7 @@ async def test_first_entry_serves_and_the_body_is_forwarded_unchanged(mocks, pro
 
 
 async def test_429_falls_through_and_the_entry_is_then_skipped_without_a_call(mocks, proxy) -> None:
-    a, b, p = await two_entry_proxy(mocks, proxy)
+    a, b, p = await two_entries(mocks, proxy)
     a.script(too_many("30"))
     client = p.client()
     first = await client.chat.completions.with_raw_response.create(
@@ -100,7 +89,7 @@ async def test_429_falls_through_and_the_entry_is_then_skipped_without_a_call(mo
 
 
 async def test_cooldown_length_comes_from_retry_after(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(too_many("2"))  # 2 s: no 429 cools for less (the floor)
     client = p.client()
     await client.chat.completions.create(model="default", messages=MESSAGES)
@@ -112,7 +101,7 @@ async def test_cooldown_length_comes_from_retry_after(mocks, proxy) -> None:
 
 
 async def test_cooldown_length_comes_from_the_body_when_no_header(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(
         too_many(
             message="Rate limit reached on requests per minute (RPM). Please try again in 90.5s."
@@ -141,7 +130,7 @@ async def test_auth_failure_cools_every_entry_of_that_provider(mocks, proxy) -> 
 
 
 async def test_model_not_found_cools_the_entry(mocks, proxy) -> None:
-    a, b, p = await two_entry_proxy(mocks, proxy)
+    a, b, p = await two_entries(mocks, proxy)
     a.script(
         Reply(
             404,
@@ -157,7 +146,7 @@ async def test_model_not_found_cools_the_entry(mocks, proxy) -> None:
 
 
 async def test_context_length_falls_through_without_cooldown(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(
         Reply(
             400,
@@ -181,7 +170,7 @@ async def test_context_length_falls_through_without_cooldown(mocks, proxy) -> No
 
 
 async def test_a_bad_request_is_returned_at_once_not_sprayed(mocks, proxy) -> None:
-    a, b, p = await two_entry_proxy(mocks, proxy)
+    a, b, p = await two_entries(mocks, proxy)
     a.script(
         Reply(
             400,
@@ -220,7 +209,7 @@ async def test_a_bad_request_is_returned_at_once_not_sprayed(mocks, proxy) -> No
     ids=["500", "502", "503", "408", "garbage-200", "no-choices-200"],
 )
 async def test_server_errors_and_malformed_bodies_fall_through(mocks, proxy, failure) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(failure)
     raw = await p.client().chat.completions.with_raw_response.create(
         model="default", messages=MESSAGES
@@ -229,7 +218,7 @@ async def test_server_errors_and_malformed_bodies_fall_through(mocks, proxy, fai
 
 
 async def test_repeated_failures_open_the_breaker(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy, breaker_threshold=2)
+    a, _b, p = await two_entries(mocks, proxy, breaker_threshold=2)
     a.script(Reply(500, "x"), Reply(500, "y"))
     client = p.client()
     for _ in range(4):
@@ -290,7 +279,7 @@ async def test_all_rate_limited_gives_429_with_retry_after_naming_every_entry(mo
 
 
 async def test_mixed_failures_give_503(mocks, proxy) -> None:
-    a, b, p = await two_entry_proxy(mocks, proxy)
+    a, b, p = await two_entries(mocks, proxy)
     a.script(too_many("10"))
     b.script(Reply(500, "boom"))
     with pytest.raises(openai.InternalServerError) as caught:
@@ -302,7 +291,7 @@ async def test_mixed_failures_give_503(mocks, proxy) -> None:
 
 
 async def test_the_deadline_bounds_the_whole_walk(mocks, proxy) -> None:
-    a, b, p = await two_entry_proxy(mocks, proxy, deadline_ms=500)
+    a, b, p = await two_entries(mocks, proxy, deadline_ms=500)
     a.script(Hang())
     b.script(Hang())
     started = time.monotonic()
@@ -315,7 +304,7 @@ async def test_the_deadline_bounds_the_whole_walk(mocks, proxy) -> None:
 async def test_normalize_responses_copies_reasoning_into_content(mocks, proxy) -> None:
     from chain429.testing import completion
 
-    a, _b, p = await two_entry_proxy(mocks, proxy, normalize_responses=True)
+    a, _b, p = await two_entries(mocks, proxy, normalize_responses=True)
     body = completion(content="", reasoning_content="thought it through")
     a.script(Reply(200, body))
     result = await p.client().chat.completions.create(model="default", messages=MESSAGES)
@@ -323,7 +312,7 @@ async def test_normalize_responses_copies_reasoning_into_content(mocks, proxy) -
 
 
 async def test_concurrent_slow_success_does_not_clear_a_429_cooldown(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy)
+    a, _b, p = await two_entries(mocks, proxy)
     a.script(Reply(200, None, delay=0.5), too_many("60"))
     client = p.client()
     slow = asyncio.create_task(client.chat.completions.create(model="default", messages=MESSAGES))
@@ -334,7 +323,7 @@ async def test_concurrent_slow_success_does_not_clear_a_429_cooldown(mocks, prox
 
 
 async def test_client_disconnect_cancels_the_upstream_call(mocks, proxy) -> None:
-    a, b, p = await two_entry_proxy(mocks, proxy)
+    a, b, p = await two_entries(mocks, proxy)
     a.script(Hang())
     async with aiohttp.ClientSession() as session:
         with pytest.raises(asyncio.TimeoutError):
@@ -355,7 +344,7 @@ async def test_client_disconnect_cancels_the_upstream_call(mocks, proxy) -> None
 
 
 async def test_first_byte_timeout_bounds_the_wait_for_headers(mocks, proxy) -> None:
-    a, _b, p = await two_entry_proxy(mocks, proxy, first_byte_timeout_ms=300)
+    a, _b, p = await two_entries(mocks, proxy, first_byte_timeout_ms=300)
     a.script(Hang())
     started = time.monotonic()
     raw = await p.client().chat.completions.with_raw_response.create(
