@@ -11,7 +11,7 @@ import aiohttp
 from playwright.async_api import Page, expect
 
 from chain429.testing.mock_provider import DEFAULT_TEXT
-from chain429.testing.steps import Reply
+from chain429.testing.steps import Reply, Stream
 from tests.ui.conftest import ADMIN_KEY, Rig, goto, login
 
 
@@ -192,3 +192,17 @@ async def test_the_playground_trail_comes_from_the_log_when_the_feed_brings_noth
     await page.get_by_role("button", name="Send").click()
     await expect(page.get_by_test_id("served-by")).to_have_text("alpha/alpha-small")
     await expect(page.get_by_test_id("playground-trail")).to_contain_text("alpha 200")
+
+
+async def test_stop_ends_the_playground_run(rig: Rig, page: Page) -> None:
+    rig.alpha.script(Stream(interval=1.0))  # a token a second: still streaming when stopped
+    await login(page, rig.url)
+    await goto(page, "Playground")
+    send = page.get_by_role("button", name="Send")
+    await send.click()
+    await expect(page.get_by_test_id("playground-output")).not_to_be_empty()
+    await page.get_by_role("button", name="Stop").click()
+    await expect(page.get_by_role("alert")).to_have_text("Stopped.")
+    await expect(send).to_be_enabled()
+    await expect(page.get_by_role("button", name="Stop")).to_have_count(0)
+    assert await page.get_by_test_id("playground-output").inner_text() != DEFAULT_TEXT

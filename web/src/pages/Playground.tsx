@@ -137,7 +137,11 @@ export function Playground() {
     try {
       await send(chosen, system, prompt, stream, proxyKey, (f) => setRun((r) => (r ? f(r) : r)), controller.signal);
     } catch (err) {
-      if (controller.signal.aborted) return;
+      // Stopped by the user: the run is over. Replaced by a newer run: that one owns the result.
+      if (controller.signal.aborted) {
+        if (abort.current === controller) setRun((r) => (r ? { ...r, error: "Stopped.", done: true } : r));
+        return;
+      }
       setRun((r) => (r ? { ...r, error: messageOf(err), done: true } : r));
     }
   }
