@@ -1,15 +1,15 @@
 // The whole request: its fields and every entry it tried or skipped, with why.
 import { Badge, Code, Drawer, Group, Stack, Table, Text } from "@mantine/core";
-import type { RequestDetail } from "../api/types";
-import { ms, num } from "./format";
+import type { RequestDetail, RequestOutcome } from "../api/types";
+import { ms, num, outcomeLabel } from "./format";
 import { Trail } from "./Trail";
 import { useRequest } from "./useRequest";
 
-export function OutcomeBadge({ outcome, status }: { outcome: string; status: number }) {
+export function OutcomeBadge({ outcome, status }: { outcome: RequestOutcome; status: number }) {
   const color = outcome === "success" ? "green" : status === 429 ? "orange" : "red";
   return (
     <Badge color={color} variant="light">
-      {status} {outcome.replace(/_/g, " ")}
+      {status} {outcomeLabel(outcome)}
     </Badge>
   );
 }
