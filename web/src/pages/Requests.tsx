@@ -53,9 +53,10 @@ export function Requests() {
   const [open, setOpen] = useState<string | null>(null);
   const [sinceAt, setSinceAt] = useState(() => Math.floor(Date.now() / 1000));
   const since = period ? sinceAt - SINCE[period] : undefined;
-  // The status filter applies once it is a whole status (three digits); a partial one waits.
+  // The status filter applies once it is a whole status (three digits); a partial one waits,
+  // without an error while it can still become one (the start of 100-599).
   const status = /^[1-5]\d\d$/.test(statusText.trim()) ? Number(statusText.trim()) : undefined;
-  const statusError = statusText.trim() && status === undefined ? "An HTTP status, e.g. 429" : null;
+  const statusError = /^([1-5]\d{0,2})?$/.test(statusText.trim()) ? null : "An HTTP status, e.g. 429";
   const query: RequestLogQuery = { chain: chain ?? undefined, provider: provider ?? undefined, outcome: outcome ?? undefined, status, since: since === undefined ? undefined : String(since), q, limit: PAGE, offset: (page - 1) * PAGE };
   const params = qs(query);
   const log = useQuery({
