@@ -27,6 +27,8 @@ const LOGGED: Record<RequestOutcome, true> = {
 const OUTCOMES = (Object.keys(LOGGED) as RequestOutcome[]).map((value) => ({ value, label: outcomeLabel(value) }));
 // Suggestions only: any status can be typed (an upstream's own 4xx passes through).
 const STATUSES = ["200", "400", "401", "404", "408", "413", "429", "499", "500", "502", "503", "504"];
+// The log's query as this page holds it: a cleared filter is null, and qs leaves it out.
+type LogFilters = { [K in keyof RequestLogQuery]: RequestLogQuery[K] | null };
 const SINCE: Record<string, number> = { "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
 
 function AttemptCount({ r }: { r: LoggedRequest }) {
@@ -52,13 +54,21 @@ export function Requests() {
   const [page, setPage] = useState(1);
   const [open, setOpen] = useState<string | null>(null);
   const [sinceAt, setSinceAt] = useState(() => Math.floor(Date.now() / 1000));
-  const since = period ? sinceAt - SINCE[period] : undefined;
   // The status filter applies once it is a whole status (three digits); a partial one waits,
   // without an error while it can still become one (the start of 100-599).
-  const status = /^[1-5]\d\d$/.test(statusText.trim()) ? Number(statusText.trim()) : undefined;
-  const statusError = /^([1-5]\d{0,2})?$/.test(statusText.trim()) ? null : "An HTTP status, e.g. 429";
-  const query: RequestLogQuery = { chain: chain ?? undefined, provider: provider ?? undefined, outcome: outcome ?? undefined, status, since: since === undefined ? undefined : String(since), q, limit: PAGE, offset: (page - 1) * PAGE };
-  const params = qs(query);
+  const typed = statusText.trim();
+  const status = /^[1-5]\d\d$/.test(typed) ? Number(typed) : undefined;
+  const statusError = /^([1-5]\d{0,2})?$/.test(typed) ? null : "An HTTP status, e.g. 429";
+  const params = qs({
+    chain,
+    provider,
+    outcome,
+    status,
+    since: period ? String(sinceAt - SINCE[period]) : undefined,
+    q,
+    limit: PAGE,
+    offset: (page - 1) * PAGE,
+  } satisfies LogFilters);
   const log = useQuery({
     queryKey: ["live", "requests", params],
     queryFn: () => api<RequestPage>(`/v1/stats/requests${params}`),
