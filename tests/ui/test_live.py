@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from chain429.testing.mock_provider import DEFAULT_TEXT
-from chain429.testing.steps import Reply
+from chain429.testing.steps import Reply, Stream
 from tests.ui.conftest import ADMIN_KEY, Rig, goto, login
 
 
@@ -182,3 +182,32 @@ async def test_the_playground_trail_is_its_own_request_whatever_else_the_chain_s
     await expect(page.get_by_role("alert")).to_be_visible()
     await expect(trail).to_contain_text(re.compile(r"alpha skipped.*beta 500"))
     assert await result.get_attribute("data-request-id") not in (own, other)
+
+
+async def test_the_playground_trail_comes_from_the_log_when_the_feed_brings_nothing(
+    rig: Rig, page: Page
+) -> None:
+    # No live feed at all: the request's record can only come from the request log.
+    await page.route("**/v1/admin/events", lambda route: route.abort())
+    await page.goto(rig.url + "/")
+    await page.get_by_label("Admin key").fill(ADMIN_KEY)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    await goto(page, "Playground")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.get_by_test_id("served-by")).to_have_text("alpha/alpha-small")
+    await expect(page.get_by_test_id("playground-trail")).to_contain_text("alpha 200")
+
+
+async def test_stop_ends_the_playground_run(rig: Rig, page: Page) -> None:
+    rig.alpha.script(Stream(interval=1.0))  # a token a second: still streaming when stopped
+    await login(page, rig.url)
+    await goto(page, "Playground")
+    send = page.get_by_role("button", name="Send")
+    await send.click()
+    await expect(page.get_by_test_id("playground-output")).not_to_be_empty()
+    await page.get_by_role("button", name="Stop").click()
+    await expect(page.get_by_role("alert")).to_have_text("Stopped.")
+    await expect(send).to_be_enabled()
+    await expect(page.get_by_role("button", name="Stop")).to_have_count(0)
+    assert await page.get_by_test_id("playground-output").inner_text() != DEFAULT_TEXT

@@ -66,8 +66,17 @@ async def test_the_status_filter_matches_the_http_status_exactly(rig: Rig, page:
     await expect(rows).to_have_count(3)
 
     status = page.get_by_role("textbox", name="Status")
-    await status.fill("40")  # not a status yet: no filter, a hint
-    await expect(page.get_by_text("An HTTP status, e.g. 429")).to_be_visible()
+    hint = page.get_by_text("An HTTP status, e.g. 429")
+    await status.fill("4x")  # can never be a status: a hint
+    await expect(hint).to_be_visible()
+    await expect(rows).to_have_count(3)
+    await status.fill("4")  # typing a status: no filter yet, and no hint while it can become one
+    await expect(hint).to_be_hidden()
+    await status.fill("40")
+    await expect(hint).to_be_hidden()
+    await expect(rows).to_have_count(3)
+    await status.fill("600")  # three digits but no HTTP status
+    await expect(hint).to_be_visible()
     await expect(rows).to_have_count(3)
     await status.fill("401")
     await expect(rows).to_have_count(1)

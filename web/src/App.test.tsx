@@ -44,6 +44,18 @@ describe("api", () => {
     stop();
   });
 
+  it("sends no key with key: null, and a 401 then logs nobody out", async () => {
+    const fake = fakeFetch({ "/health": { status: 401, body: { error: { message: "Invalid API key." } } } });
+    vi.stubGlobal("fetch", fake.fetch);
+    session.login("sk-admin");
+    const told = vi.fn();
+    const stop = session.onUnauthorized(told);
+    await expect(api("/health", { key: null })).rejects.toThrow("Invalid API key.");
+    expect(fake.calls[0].init?.headers).not.toHaveProperty("Authorization");
+    expect(told).not.toHaveBeenCalled();
+    stop();
+  });
+
   it("never reports an error as [object Object]", async () => {
     vi.stubGlobal("fetch", fakeFetch({ "/v1/admin/chains/x": { status: 409, body: { error: { message: "The default chain cannot be deleted." } } } }).fetch);
     await expect(api("/v1/admin/chains/x", { method: "DELETE" })).rejects.toThrow("The default chain cannot be deleted.");
@@ -55,5 +67,14 @@ describe("VersionFooter", () => {
     vi.stubGlobal("fetch", fakeFetch({ "/health": { status: 200, body: { status: "ok", version: "9.8.7" } } }).fetch);
     renderUi(<VersionFooter />);
     expect(await screen.findByText("429chain 9.8.7")).toBeInTheDocument();
+  });
+
+  it("asks /health without the admin key: the answer anyone gets", async () => {
+    const fake = fakeFetch({ "/health": { status: 200, body: { status: "ok", version: "9.8.7" } } });
+    vi.stubGlobal("fetch", fake.fetch);
+    session.login("sk-admin");
+    renderUi(<VersionFooter />);
+    expect(await screen.findByText("429chain 9.8.7")).toBeInTheDocument();
+    expect(fake.calls[0].init?.headers).not.toHaveProperty("Authorization");
   });
 });

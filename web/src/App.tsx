@@ -21,7 +21,7 @@ import { useDisclosure } from "@mantine/hooks";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, Route, Switch, useLocation } from "wouter";
 import { ApiError, api, session } from "./api/client";
-import type { ProxyHealth } from "./api/types";
+import type { ServerVersion } from "./api/types";
 import { FeedProvider } from "./components/feed";
 import { Dashboard } from "./pages/Dashboard";
 import { Requests } from "./pages/Requests";
@@ -121,10 +121,12 @@ function ThemeToggle() {
 
 /** The server's version, as `429chain --version` and `/health` say it: one version, one place. */
 export function VersionFooter() {
-  const health = useQuery({ queryKey: ["health"], queryFn: () => api<ProxyHealth>("/health"), staleTime: 300000 });
+  // /health is public: asked without the admin key, so the server answers as to anyone and a
+  // refusal there can never log the user out.
+  const server = useQuery({ queryKey: ["server-version"], queryFn: () => api<ServerVersion>("/health", { key: null }), staleTime: 300000 });
   return (
     <Text component="footer" size="xs" c="dimmed" mt="xl" data-testid="version">
-      429chain{health.data ? ` ${health.data.version}` : ""}
+      429chain{server.data ? ` ${server.data.version}` : ""}
     </Text>
   );
 }

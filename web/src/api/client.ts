@@ -51,11 +51,16 @@ export async function errorOf(response: Response): Promise<ApiError> {
   return new ApiError(message, response.status, code);
 }
 
+/**
+ * `key`: this key instead of the session's, or null for none (a public route). Only a call
+ * made with the session's key logs the user out on a 401; with its own key, the 401 is the
+ * caller's to report.
+ */
 export async function api<T>(
   path: string,
-  init: { method?: string; body?: unknown; key?: string; signal?: AbortSignal } = {},
+  init: { method?: string; body?: unknown; key?: string | null; signal?: AbortSignal } = {},
 ): Promise<T> {
-  const headers: Record<string, string> = authHeaders(init.key ?? session.key());
+  const headers: Record<string, string> = authHeaders(init.key); // undefined: the session's
   if (init.body !== undefined) headers["Content-Type"] = "application/json";
   let response: Response;
   try {

@@ -12,8 +12,8 @@ export type ProvidersReply = S["ProvidersReply"];
 export type ChainsReply = S["ChainsReply"];
 export type Timeseries = S["Timeseries"];
 export type HealthReply = S["HealthReply"];
-/** `GET /health`: liveness, counts and the server's version. */
-export type ProxyHealth = S["Health"];
+/** `GET /health` as the footer reads it: the server's version (not the stats' HealthReply). */
+export type ServerVersion = Pick<S["Health"], "version">;
 export type Savings = S["Savings"];
 export type Capacity = S["Capacity"];
 export type RateLimitsReply = S["RateLimitsReply"];

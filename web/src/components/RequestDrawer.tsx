@@ -1,27 +1,21 @@
 // The whole request: its fields and every entry it tried or skipped, with why.
 import { Badge, Code, Drawer, Group, Stack, Table, Text } from "@mantine/core";
-import { useQuery } from "@tanstack/react-query";
-import { api } from "../api/client";
-import type { RequestDetail } from "../api/types";
-import { ms, num } from "./format";
+import type { RequestDetail, RequestOutcome } from "../api/types";
+import { ms, num, outcomeLabel } from "./format";
 import { Trail } from "./Trail";
+import { useRequest } from "./useRequest";
 
-export function OutcomeBadge({ outcome, status }: { outcome: string; status: number }) {
+export function OutcomeBadge({ outcome, status }: { outcome: RequestOutcome; status: number }) {
   const color = outcome === "success" ? "green" : status === 429 ? "orange" : "red";
   return (
     <Badge color={color} variant="light">
-      {status} {outcome.replace(/_/g, " ")}
+      {status} {outcomeLabel(outcome)}
     </Badge>
   );
 }
 
 export function RequestDrawer({ id, initial, onClose }: { id: string | null; initial?: RequestDetail; onClose: () => void }) {
-  const query = useQuery({
-    queryKey: ["request", id],
-    queryFn: () => api<RequestDetail>(`/v1/stats/requests/${id}`),
-    enabled: id !== null,
-    retry: false,
-  });
+  const query = useRequest(id);
   // A request just finished may not be written to the log yet: show the feed's copy.
   const r = query.data ?? initial;
   return (

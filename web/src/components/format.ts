@@ -1,3 +1,5 @@
+import type { RequestOutcome } from "../api/types";
+
 export const num = (n: number | null | undefined): string =>
   n === null || n === undefined ? "—" : n.toLocaleString("en-US");
 export const pct = (r: number | null | undefined): string =>
@@ -18,3 +20,5 @@ export const clientApi = (endpoint: string | null | undefined): string | null =>
   if (endpoint.startsWith("/v1/messages")) return "anthropic";
   return endpoint.replace(/^\/v1\//, "");
 };
+/** How a request's outcome reads: its name with spaces ("upstream rejected"). */
+export const outcomeLabel = (o: RequestOutcome): string => o.replace(/_/g, " ");

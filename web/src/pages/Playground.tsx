@@ -11,6 +11,7 @@ import { ms, num } from "../components/format";
 import { messageOf } from "../components/notify";
 import { Trail } from "../components/Trail";
 import { useConfig } from "../components/useConfig";
+import { useRequest } from "../components/useRequest";
 
 interface Run {
   /** The request's id in the log (`X-429chain-Request-Id`): its record on the live feed. */
@@ -119,8 +120,12 @@ export function Playground() {
   const { requests } = useFeed();
   const chosen = chain ?? chains[0] ?? null;
   // The request's own record arrives on the live feed, found by the id the proxy answered with
-  // (other traffic on the same chain at the same time has its own).
-  const record: RequestDetail | undefined = run?.requestId ? requests.find((r) => r.id === run.requestId) : undefined;
+  // (other traffic on the same chain at the same time has its own). When the run is over and
+  // the feed has not brought it (disconnected, or the event was dropped), the log has it.
+  const requestId = run?.requestId ?? null;
+  const live: RequestDetail | undefined = requestId ? requests.find((r) => r.id === requestId) : undefined;
+  const logged = useRequest(requestId, { enabled: !!run?.done && !live, awaitWrite: true });
+  const record = live ?? logged.data;
   useEffect(() => () => abort.current?.abort(), []);
 
   async function go() {
@@ -132,7 +137,11 @@ export function Playground() {
     try {
       await send(chosen, system, prompt, stream, proxyKey, (f) => setRun((r) => (r ? f(r) : r)), controller.signal);
     } catch (err) {
-      if (controller.signal.aborted) return;
+      // Stopped by the user: the run is over. Replaced by a newer run: that one owns the result.
+      if (controller.signal.aborted) {
+        if (abort.current === controller) setRun((r) => (r ? { ...r, error: "Stopped.", done: true } : r));
+        return;
+      }
       setRun((r) => (r ? { ...r, error: messageOf(err), done: true } : r));
     }
   }
@@ -187,7 +196,13 @@ export function Playground() {
               <Trail attempts={record.attempt_log} />
             ) : (
               <Text size="sm" c="dimmed">
-                {!run.done ? "streaming…" : run.requestId ? "waiting for the request's record…" : "no record: the proxy did not answer"}
+                {!run.done
+                  ? "streaming…"
+                  : !run.requestId
+                    ? "no record: the proxy did not answer"
+                    : logged.error
+                      ? `no record: ${messageOf(logged.error)}`
+                      : "waiting for the request's record…"}
               </Text>
             )}
           </div>

@@ -5,7 +5,7 @@ import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { api, qs } from "../api/client";
 import type { LoggedRequest, RequestLogQuery, RequestOutcome, RequestPage } from "../api/types";
 import { OutcomeBadge, RequestDrawer } from "../components/RequestDrawer";
-import { clientApi, ms, num } from "../components/format";
+import { clientApi, ms, num, outcomeLabel } from "../components/format";
 import { useConfig } from "../components/useConfig";
 import { useFeed } from "../components/feed";
 import { Trail } from "../components/Trail";
@@ -13,20 +13,22 @@ import { Trail } from "../components/Trail";
 const PAGE = 50;
 // Every outcome the server logs, keyed by the generated enum: tsc fails when the server adds,
 // drops or renames one (the schema is regenerated from the server and checked in CI).
-const OUTCOME_LABELS: Record<RequestOutcome, string> = {
-  success: "success",
-  stream_failed: "stream failed",
-  exhausted: "exhausted",
-  upstream_rejected: "upstream rejected",
-  bad_request: "bad request",
-  auth_failed: "auth failed",
-  client_disconnect: "client disconnect",
-  shutdown: "shutdown",
-  internal_error: "internal error",
+const LOGGED: Record<RequestOutcome, true> = {
+  success: true,
+  stream_failed: true,
+  exhausted: true,
+  upstream_rejected: true,
+  bad_request: true,
+  auth_failed: true,
+  client_disconnect: true,
+  shutdown: true,
+  internal_error: true,
 };
-const OUTCOMES = Object.entries(OUTCOME_LABELS).map(([value, label]) => ({ value, label }));
+const OUTCOMES = (Object.keys(LOGGED) as RequestOutcome[]).map((value) => ({ value, label: outcomeLabel(value) }));
 // Suggestions only: any status can be typed (an upstream's own 4xx passes through).
 const STATUSES = ["200", "400", "401", "404", "408", "413", "429", "499", "500", "502", "503", "504"];
+// The log's query as this page holds it: a cleared filter is null, and qs leaves it out.
+type LogFilters = { [K in keyof RequestLogQuery]: RequestLogQuery[K] | null };
 const SINCE: Record<string, number> = { "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
 
 function AttemptCount({ r }: { r: LoggedRequest }) {
@@ -52,12 +54,21 @@ export function Requests() {
   const [page, setPage] = useState(1);
   const [open, setOpen] = useState<string | null>(null);
   const [sinceAt, setSinceAt] = useState(() => Math.floor(Date.now() / 1000));
-  const since = period ? sinceAt - SINCE[period] : undefined;
-  // The status filter applies once it is a whole status (three digits); a partial one waits.
-  const status = /^[1-5]\d\d$/.test(statusText.trim()) ? Number(statusText.trim()) : undefined;
-  const statusError = statusText.trim() && status === undefined ? "An HTTP status, e.g. 429" : null;
-  const query: RequestLogQuery = { chain: chain ?? undefined, provider: provider ?? undefined, outcome: outcome ?? undefined, status, since: since === undefined ? undefined : String(since), q, limit: PAGE, offset: (page - 1) * PAGE };
-  const params = qs(query);
+  // The status filter applies once it is a whole status (three digits); a partial one waits,
+  // without an error while it can still become one (the start of 100-599).
+  const typed = statusText.trim();
+  const status = /^[1-5]\d\d$/.test(typed) ? Number(typed) : undefined;
+  const statusError = /^([1-5]\d{0,2})?$/.test(typed) ? null : "An HTTP status, e.g. 429";
+  const params = qs({
+    chain,
+    provider,
+    outcome,
+    status,
+    since: period ? String(sinceAt - SINCE[period]) : undefined,
+    q,
+    limit: PAGE,
+    offset: (page - 1) * PAGE,
+  } satisfies LogFilters);
   const log = useQuery({
     queryKey: ["live", "requests", params],
     queryFn: () => api<RequestPage>(`/v1/stats/requests${params}`),
