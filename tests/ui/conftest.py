@@ -8,12 +8,14 @@ installed by .ci/run with apt): Playwright cannot download browsers here.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright, expect
@@ -136,6 +138,22 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     yield page
     await context.close()
     assert not errors, f"errors in the browser: {errors}"
+
+
+async def logged(rig: Rig, count: int) -> None:
+    """Wait until the request log holds `count` requests: a page opened sooner shows fewer, and
+    it fetches again only on the next live event."""
+    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    total = None
+    async with aiohttp.ClientSession(headers=auth) as http:
+        for _ in range(400):  # up to 20 s: the store opens after start-up
+            async with http.get(rig.url + "/v1/stats/requests?limit=0") as response:
+                if response.status == 200:
+                    total = (await response.json())["total"]
+                    if total >= count:
+                        return
+            await asyncio.sleep(0.05)
+    pytest.fail(f"the request log holds {total} requests, not {count}")
 
 
 async def login(page: Page, url: str, key: str = ADMIN_KEY) -> None:

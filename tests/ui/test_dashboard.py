@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 from playwright.async_api import Page, Request, expect
 
-from tests.ui.conftest import ADMIN_KEY, Rig, login
+from tests.ui.conftest import ADMIN_KEY, Rig, logged, login
 
 
 def timeseries(bucket: str):  # type: ignore[no-untyped-def]
@@ -31,6 +31,7 @@ async def test_the_range_picker_and_the_provider_and_chain_tables(rig: Rig, page
             ) as response:
                 assert response.status == 200
                 await response.read()
+    await logged(rig, 2)
 
     async with page.expect_request(timeseries("hour")):  # 24 h, by the hour, at first
         await login(page, rig.url)

@@ -6,7 +6,7 @@ import aiohttp
 from playwright.async_api import Page, expect
 
 from chain429.vocabulary import RequestOutcome
-from tests.ui.conftest import ADMIN_KEY, Rig, goto, login
+from tests.ui.conftest import ADMIN_KEY, Rig, goto, logged, login
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -32,6 +32,7 @@ async def test_the_outcome_filter_offers_every_logged_outcome_and_filters(
         == 200
     )
     assert await post(rig, b"{not json") == 400  # logged as bad_request
+    await logged(rig, 2)
     await login(page, rig.url)
     await goto(page, "Requests")
     rows = page.get_by_test_id("log-row")
@@ -60,11 +61,14 @@ async def test_the_status_filter_matches_the_http_status_exactly(rig: Rig, page:
         ) as r,
     ):
         assert r.status == 401
+    await logged(rig, 3)
     await login(page, rig.url)
     await goto(page, "Requests")
     rows = page.get_by_test_id("log-row")
     await expect(rows).to_have_count(3)
 
+    asked: list[str] = []  # the log's queries: a partial status must not be sent at all
+    page.on("request", lambda r: asked.append(r.url) if "/v1/stats/requests" in r.url else None)
     status = page.get_by_role("textbox", name="Status")
     hint = page.get_by_text("An HTTP status, e.g. 429")
     await status.fill("4x")  # can never be a status: a hint
@@ -78,9 +82,11 @@ async def test_the_status_filter_matches_the_http_status_exactly(rig: Rig, page:
     await status.fill("600")  # three digits but no HTTP status
     await expect(hint).to_be_visible()
     await expect(rows).to_have_count(3)
+    assert not [url for url in asked if "status=" in url]
     await status.fill("401")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("401 auth failed")
+    assert [url for url in asked if "status=401" in url]
     await status.fill("")
     await expect(rows).to_have_count(3)
     await status.click()
