@@ -51,10 +51,18 @@ def core_busy_seconds(cpu: int) -> float:
 class Child:
     """A server subprocess, pinned to `cpu`, logging to a file; a context manager that stops it."""
 
-    def __init__(self, name: str, argv: Sequence[str], *, cpu: int | None, log_dir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        cpu: int | None,
+        log_dir: Path,
+        wrapper: Sequence[str] = (),
+    ) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
-        command = [sys.executable, *argv]
+        command = [*wrapper, sys.executable, *argv]  # wrapper: a tool that runs it (valgrind)
         use_taskset = cpu is not None and shutil.which("taskset") is not None
         if use_taskset:
             command = ["taskset", "-c", str(cpu), *command]

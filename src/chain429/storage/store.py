@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chain429.storage.records import AttemptRecord, RequestRecord, is_fallback
+from chain429.storage.records import RequestRecord, is_fallback
+from chain429.storage.rows import RowWriter
 from chain429.storage.sqlite import create_private, file_identity, private_sidecars
 from chain429.vocabulary import RequestOutcome
 
@@ -77,7 +78,7 @@ class Store:
         # means the file was deleted or replaced (see `http.lifetimes`).
         self.file_identity: tuple[int, int] | None = None
         self._write_engine = engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._raw_inserts = _raw_inserts(self.dialect_name)
+        self._rows = RowWriter(self.dialect_name)
         self._upsert_rollups = _rollup_upsert(self.dialect_name)
 
     @classmethod
@@ -127,17 +128,9 @@ class Store:
         return rejected
 
     async def _insert(self, records: Sequence[RequestRecord]) -> None:
-        # The hot write path goes straight to the driver's executemany with plain tuples:
-        # SQLAlchemy's per-row processing cost several times the database's own work.
-        request_rows = [_request_tuple(r) for r in records]
-        attempt_rows = [_attempt_tuple(r, a) for r in records for a in r.attempts]
-        requests_sql, attempts_sql = self._raw_inserts
         async with self.begin_write() as conn:
             raw = await conn.get_raw_connection()
-            driver: Any = raw.driver_connection
-            await driver.executemany(requests_sql, request_rows)
-            if attempt_rows:
-                await driver.executemany(attempts_sql, attempt_rows)
+            await self._rows.write(raw.driver_connection, records)
 
     async def prune(self, before_ts: float) -> int:
         """Fold requests older than `before_ts` into daily_rollups, delete them; returns how many.
@@ -290,36 +283,6 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-REQUEST_COLUMNS = (
-    "id", "ts", "key_label", "chain", "requested_model", "provider", "model", "stream",
-    "status", "outcome", "prompt_tokens", "completion_tokens", "total_tokens",
-    "tokens_estimated", "latency_ms", "ttft_ms", "calls", "skipped", "rate_limited", "error",
-    "endpoint",
-)  # fmt: skip
-ATTEMPT_COLUMNS = (
-    "request_id", "seq", "ts", "provider", "model", "outcome", "status", "latency_ms",
-    "reason", "skipped",
-)  # fmt: skip
-
-
-def _raw_inserts(dialect_name: str) -> tuple[str, str]:
-    """Positional INSERTs that skip rows already there (a retried batch adds nothing twice)."""
-
-    def sql(table: str, columns: tuple[str, ...], key: str) -> str:
-        names = ", ".join(columns)
-        if dialect_name == "postgresql":
-            marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-        else:
-            marks = ", ".join("?" for _ in columns)
-        # Only a repeated key is skipped: any other refusal (NOT NULL, types) still raises.
-        return f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING"
-
-    return (
-        sql("requests", REQUEST_COLUMNS, "id"),
-        sql("attempts", ATTEMPT_COLUMNS, "request_id, seq"),
-    )
-
-
 def _rollup_upsert(dialect_name: str) -> Insert:
     """INSERT into daily_rollups; on a key already there, add the counts to it."""
     from chain429.storage.tables import daily_rollups as t
@@ -356,59 +319,6 @@ def _refused(exc: BaseException) -> bool:
     if isinstance(exc, StatementError):  # raised while binding parameters, before the server
         return not isinstance(exc, DBAPIError)
     return isinstance(exc, ValueError | TypeError)
-
-
-def _text(value: str | None, limit: int = 0) -> str | None:
-    """Fit a string to its column: Postgres refuses NUL characters and over-long VARCHARs."""
-    if value is None:
-        return None
-    if "\x00" in value:
-        value = value.replace("\x00", "")
-    if limit and len(value) > limit:
-        value = value[:limit]
-    return value
-
-
-def _request_tuple(r: RequestRecord) -> tuple[Any, ...]:
-    # Column order is REQUEST_COLUMNS; lengths as in tables.py (a test keeps them in step).
-    return (
-        _text(r.id, 32),
-        r.ts,
-        _text(r.key_label, 64),
-        _text(r.chain, 200),
-        _text(r.requested_model, 300),
-        _text(r.provider, 200),
-        _text(r.model, 300),
-        r.stream,
-        r.status,
-        _text(r.outcome, 32),
-        r.prompt_tokens,
-        r.completion_tokens,
-        r.total_tokens,
-        r.tokens_estimated,
-        r.latency_ms,
-        r.ttft_ms,
-        r.calls,
-        r.skipped,
-        r.rate_limited,
-        _text(r.error),
-        _text(r.endpoint, 64),
-    )
-
-
-def _attempt_tuple(r: RequestRecord, a: AttemptRecord) -> tuple[Any, ...]:
-    return (
-        _text(r.id, 32),
-        a.seq,
-        r.ts,
-        _text(a.provider, 200),
-        _text(a.model, 300),
-        _text(a.outcome, 32),
-        a.status,
-        a.latency_ms,
-        _text(a.reason),
-        a.skipped,
-    )
 
 
 @dataclass(slots=True)

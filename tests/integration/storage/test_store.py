@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import aiosqlite
+import pytest
 from sqlalchemy import Connection, Table, func, inspect, select, text
 from sqlalchemy import types as sqltypes
 
 from chain429.storage import sqlite as tracker_db
 from chain429.storage.migrations import MIGRATIONS, schema_migrations
+from chain429.storage.rows import SQLITE_ROWS, RowWriter
 from chain429.storage.store import Store, StoreRef
 from chain429.storage.tables import attempts, daily_rollups, metadata, requests, tracker_state
 from chain429.storage.writer import RecordWriter
@@ -50,6 +54,47 @@ async def test_a_batch_written_twice_is_stored_once(store: Store) -> None:
     await store.insert(records[10:])  # a retry after a commit whose answer was lost
     assert await count(store, requests) == 25
     assert await count(store, attempts) == sum(len(r.attempts) for r in records)
+
+
+@pytest.mark.parametrize(
+    "size", [1, SQLITE_ROWS - 1, SQLITE_ROWS, SQLITE_ROWS + 1, 3 * SQLITE_ROWS + 5]
+)
+async def test_batches_around_the_sqlite_insert_size_round_trip_once(
+    store: Store, size: int
+) -> None:
+    records = make_records(size)
+    assert await store.insert(records) == 0
+    assert await store.insert(records[size // 2 :]) == 0  # a retried half adds nothing
+    ids = [row["id"] for row in await store.fetch(select(requests.c.id).order_by(requests.c.id))]
+    assert ids == [r.id for r in records]
+    assert await count(store, attempts) == sum(len(r.attempts) for r in records)
+    flags = await store.fetch(select(requests.c.stream, requests.c.tokens_estimated))
+    assert Counter((row["stream"], row["tokens_estimated"]) for row in flags) == Counter(
+        (r.stream, r.tokens_estimated) for r in records
+    )
+
+
+async def test_sqlite_takes_a_batch_in_inserts_of_many_rows(tmp_path: Path) -> None:
+    # sqlite3 binds and steps each row of an executemany on its own: a batch of 70 goes in
+    # two INSERTs of 32 rows and one of 6, in each table, not in 70 one-row statements.
+    path = tmp_path / "log.db"
+    await (await Store.open(str(path))).close()
+    records = make_records(2 * SQLITE_ROWS + 6)
+    statements: list[str] = []
+    async with aiosqlite.connect(path) as db:
+        await db.set_trace_callback(statements.append)
+        await RowWriter("sqlite").write(db, records)
+        await db.commit()
+        stored = await (await db.execute("SELECT count(*) FROM requests")).fetchone()
+    assert stored == (len(records),)
+    per_table: dict[str, list[int]] = {"requests": [], "attempts": []}
+    for sql in statements:
+        if sql.startswith("INSERT INTO"):
+            per_table[sql.split()[2]].append(sql.count("), (") + 1)
+    assert per_table["requests"] == [SQLITE_ROWS, SQLITE_ROWS, 6]
+    attempt_rows = sum(len(r.attempts) for r in records)
+    assert sum(per_table["attempts"]) == attempt_rows
+    assert len(per_table["attempts"]) == attempt_rows // SQLITE_ROWS + 1
 
 
 async def test_values_too_long_or_with_nul_are_fitted_to_their_columns(store: Store) -> None:
