@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -49,33 +49,31 @@ def iso_time(ts: float) -> str:
 
 def percentile(sorted_values: Sequence[float], p: float) -> float | None:
     """Linear interpolation between closest ranks (numpy's default); None when empty."""
-    if not sorted_values:
-        return None
-    rank = (len(sorted_values) - 1) * p
-    low = math.floor(rank)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
+    return _interpolated(len(sorted_values), p, sorted_values.__getitem__)
 
 
 def binned_percentile(counts: Sequence[tuple[float, int]], p: float) -> float | None:
     """`percentile` over values given as (value, how many), sorted by value."""
-    total = sum(n for _, n in counts)
+
+    def nth(index: int) -> float:
+        seen = 0
+        for value, n in counts:
+            seen += n
+            if index < seen:
+                return value
+        return counts[-1][0]
+
+    return _interpolated(sum(n for _, n in counts), p, nth)
+
+
+def _interpolated(total: int, p: float, nth: Callable[[int], float]) -> float | None:
+    """The `p` quantile of `total` sorted values, the `i`-th of which is `nth(i)`."""
     if not total:
         return None
     rank = (total - 1) * p
     low = math.floor(rank)
-    return _nth(counts, low) + (_nth(counts, min(low + 1, total - 1)) - _nth(counts, low)) * (
-        rank - low
-    )
-
-
-def _nth(counts: Sequence[tuple[float, int]], index: int) -> float:
-    seen = 0
-    for value, n in counts:
-        seen += n
-        if index < seen:
-            return value
-    return counts[-1][0]
+    high = min(low + 1, total - 1)
+    return nth(low) + (nth(high) - nth(low)) * (rank - low)
 
 
 # Request columns -> the JSON names of a group's labels.
