@@ -5,8 +5,8 @@ several times the database's own work. Postgres (asyncpg) pipelines an `executem
 INSERTs well. Python's sqlite3 driver binds and steps each row of an `executemany` on its own
 (and lets go of the GIL around every step), so SQLite gets INSERTs of `SQLITE_ROWS` rows each:
 the request log's share of a request fell from about 106,000 instructions to 74,000
-(`python -m bench.instructions`). Every INSERT skips rows already there, so a retried batch adds nothing
-twice; any other refusal (NOT NULL, types) still raises.
+(`python -m bench.instructions`). Every INSERT skips rows already there, so a retried batch
+adds nothing twice; any other refusal (NOT NULL, types) still raises.
 """
 
 from __future__ import annotations
